@@ -1,0 +1,1 @@
+"""Archive container, text/binary segmentation, codec registry and front ends."""
