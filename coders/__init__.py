@@ -1,1 +1,1 @@
-"""Entropy coding: the 24-bit range coder and the probability quantizer. Knows nothing about models."""
+"""Entropy coding: the 24-bit range coder and the probability quantizer (no model knowledge)."""

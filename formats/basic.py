@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import zstandard
+from nacrith.formats.codec import Codec, register_codec
 
 from nacrith.errors import CorruptDataError, FormatError
-from nacrith.formats.codec import Codec, register_codec
 
 __all__ = ["StoredCodec", "ZstdCodec"]
 

@@ -1,1 +1,1 @@
-"""Predictors (LLM, n-gram, match, bias head, mixer), the model registry and the llama.cpp backend."""
+"""Predictors (LLM, n-gram, match, bias head, mixer), the model registry, the llama.cpp backend."""

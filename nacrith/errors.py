@@ -34,7 +34,7 @@ class TruncatedError(NacrithError, EOFError):
 
 
 class ModelMismatchError(NacrithError):
-    """The model on this machine is not the one the archive was made with, or computes other logits."""
+    """The model here is not the one the archive was made with, or computes other logits."""
 
 
 class ModelNotFoundError(NacrithError):

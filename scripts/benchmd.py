@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
-HEADER = "# Benchmarks\n\nEvery figure here is written by a script in `scripts/`; rerun it to check.\n"
+HEADER = (
+    "# Benchmarks\n\nEvery figure here is written by a script in `scripts/`; rerun it to check.\n"
+)
 
 
 def machine_line() -> str:
@@ -53,7 +55,9 @@ def update_section(name: str, body: str, command: str | None = None) -> None:
         f"_{machine_line()}. Command: `{command}`._\n<!-- END {name} -->"
     )
     text = BENCHMARKS.read_text() if BENCHMARKS.exists() else HEADER
-    pattern = re.compile(rf"<!-- BEGIN {re.escape(name)} -->.*?<!-- END {re.escape(name)} -->", re.S)
+    pattern = re.compile(
+        rf"<!-- BEGIN {re.escape(name)} -->.*?<!-- END {re.escape(name)} -->", re.S
+    )
     if pattern.search(text):
         text = pattern.sub(lambda _m: block, text)
     else:

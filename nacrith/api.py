@@ -1,0 +1,163 @@
+"""One-shot functions and reusable compressor / decompressor contexts.
+
+`compress(data, **settings)` is exactly `Compressor(**settings).compress(data)`; in a loop, build
+one `Compressor` instead, so the model is loaded once.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import IO, Any
+
+from nacrith.formats.codec import Codec
+from nacrith.pipeline import Progress, Settings, compress_stream, decompress_stream
+
+__all__ = ["Compressor", "Decompressor", "compress", "decompress"]
+
+
+def _settings(
+    method: str,
+    workers: int | None,
+    chunk_size: int | None,
+    model: str | None,
+    level: int | None,
+    options: Mapping[str, Mapping[str, Any]] | None,
+) -> Settings:
+    opts = {k: dict(v) for k, v in (options or {}).items()}
+    if model is not None:
+        opts.setdefault("llm", {})["model"] = model
+    if level is not None:
+        opts.setdefault("zstd", {})["level"] = level
+    return Settings(method=method, workers=workers, chunk_size=chunk_size, options=opts)
+
+
+class Compressor:
+    """Reusable compression context; holds loaded codecs (the model) between calls.
+
+    Args:
+        method: "auto" (default: the neural codec for text, log templates for logs, zstd for
+            binary), "llm", "fib" (fast, no model), "logs", "zstd" or "stored".
+        workers: worker processes (None or 0: one per CPU). Never changes the output bytes.
+        chunk_size: bytes per independent chunk (default: the codec's own).
+        model: model name or GGUF path for the llm codec.
+        level: zstd level for binary regions.
+        options: per-codec settings, e.g. ``{"llm": {"window": 1024}}``.
+    """
+
+    def __init__(
+        self,
+        method: str = "auto",
+        *,
+        workers: int | None = None,
+        chunk_size: int | None = None,
+        model: str | None = None,
+        level: int | None = None,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.settings = _settings(method, workers, chunk_size, model, level, options)
+        self._cache: dict[str, Codec] = {}
+
+    def compress(self, data: bytes | bytearray | memoryview) -> bytes:
+        """Compress `data` into a complete archive."""
+        raw = bytes(data)
+        out = io.BytesIO()
+        compress_stream(io.BytesIO(raw), out, self.settings, len(raw), cache=self._cache)
+        return out.getvalue()
+
+    def compress_stream(
+        self,
+        reader: IO[bytes],
+        writer: IO[bytes],
+        size: int | None = None,
+        progress: Progress | None = None,
+    ) -> int:
+        """Compress a binary stream into `writer`; return the archive size in bytes."""
+        return compress_stream(reader, writer, self.settings, size, progress, self._cache)
+
+    def close(self) -> None:
+        """Release loaded codecs."""
+        for codec in self._cache.values():
+            codec.close()
+        self._cache.clear()
+
+    def __enter__(self) -> Compressor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Decompressor:
+    """Reusable decompression context; keeps decoder codecs (a loaded model) between calls.
+
+    Args:
+        workers: worker processes (None or 0: one per CPU).
+        max_output_size: refuse archives that decode to more bytes than this (OutputLimitError).
+    """
+
+    def __init__(self, *, workers: int | None = None, max_output_size: int | None = None) -> None:
+        if max_output_size is not None and max_output_size < 0:
+            raise ValueError("max_output_size must be non-negative")
+        self.workers = workers
+        self.max_output_size = max_output_size
+        self._shared: dict[tuple[str, str], Codec] = {}
+
+    def decompress(self, data: bytes | bytearray | memoryview) -> bytes:
+        """Decode a complete archive (all members) and return the original bytes."""
+        out = io.BytesIO()
+        self.decompress_stream(io.BytesIO(bytes(data)), out)
+        return out.getvalue()
+
+    def decompress_stream(
+        self, reader: IO[bytes], writer: IO[bytes], progress: Progress | None = None
+    ) -> int:
+        """Decode an archive stream into `writer`; return the bytes written."""
+        return decompress_stream(
+            reader, writer, self.workers, self.max_output_size, progress, self._shared
+        )
+
+    def close(self) -> None:
+        """Release loaded codecs."""
+        for codec in self._shared.values():
+            codec.close()
+        self._shared.clear()
+
+    def __enter__(self) -> Decompressor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def compress(
+    data: bytes | bytearray | memoryview,
+    method: str = "auto",
+    *,
+    workers: int | None = None,
+    chunk_size: int | None = None,
+    model: str | None = None,
+    level: int | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> bytes:
+    """Compress `data`; equivalent to ``Compressor(method, ...).compress(data)``."""
+    with Compressor(
+        method,
+        workers=workers,
+        chunk_size=chunk_size,
+        model=model,
+        level=level,
+        options=options,
+    ) as compressor:
+        return compressor.compress(data)
+
+
+def decompress(
+    data: bytes | bytearray | memoryview,
+    *,
+    workers: int | None = None,
+    max_output_size: int | None = None,
+) -> bytes:
+    """Decompress a complete archive; equivalent to ``Decompressor(...).decompress(data)``."""
+    with Decompressor(workers=workers, max_output_size=max_output_size) as decompressor:
+        return decompressor.decompress(data)

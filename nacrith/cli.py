@@ -1,0 +1,492 @@
+"""The `ncz` command line: compress, decompress, test, info (and models, grep, bench).
+
+Conventions follow gzip/xz/zstd: FILE... or `-` for stdin/stdout, `-c` to write to stdout, `-o`
+for an explicit output, inputs kept by default (`--rm` removes an input only after its output
+was written, synced and re-read), `-f` to overwrite, output written atomically (temporary file
+then rename). Every error prints `ncz: FILE: message` on stderr and exits 1; usage errors too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from nacrith import __version__
+from nacrith.api import Compressor, Decompressor
+from nacrith.errors import NacrithError
+from nacrith.formats.container import iter_members
+from nacrith.pipeline import METHODS
+
+SUFFIX = ".ncz"
+
+
+class FileError(Exception):
+    """An error about one file, reported as `ncz: FILE: message`."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.message = message
+
+
+def _display(path: str) -> str:
+    return "(stdin)" if path == "-" else path
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _warn(ctx: click.Context, message: str) -> None:
+    if ctx.obj.get("quiet", 0) < 2:
+        click.echo(f"ncz: {message}", err=True)
+
+
+class _Progress:
+    """A tqdm bar on stderr when stderr is a terminal and not quieted; otherwise nothing."""
+
+    def __init__(self, enabled: bool, total: int | None, desc: str) -> None:
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total,
+                desc=desc,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                leave=False,
+                file=sys.stderr,
+            )
+
+    def __call__(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update(done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def _atomic_output(target: Path, force: bool, mode: int | None = None) -> Iterator[IO[bytes]]:
+    """Write to a temporary file beside `target`, renamed over it only on success.
+
+    The file gets permission bits `mode` (default: 0o666 less the umask), like gzip's output.
+    """
+    if target.exists() and not force:
+        raise FileError(str(target), "already exists; not overwritten (use -f to overwrite)")
+    if target.is_dir():
+        raise FileError(str(target), "is a directory")
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, _default_mode() if mode is None else mode)
+        with os.fdopen(fd, "wb") as tmp:
+            yield tmp
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+
+
+def _open_input(path: str) -> tuple[IO[bytes], int | None]:
+    if path == "-":
+        return sys.stdin.buffer, None
+    p = Path(path)
+    if p.is_dir():
+        raise FileError(path, "is a directory -- ignored")
+    handle = p.open("rb")
+    stat = os.fstat(handle.fileno())
+    return handle, stat.st_size if os.path.isfile(path) else None
+
+
+def _input_mode(path: str) -> int | None:
+    """Permission bits of a regular input file, to give its output the same."""
+    if path == "-" or not os.path.isfile(path):
+        return None
+    return os.stat(path).st_mode & 0o777
+
+
+def _check_archive_on_disk(path: Path) -> None:
+    """Re-read a written archive's structure and payload checksums (no decoding)."""
+    with path.open("rb") as handle:
+        for member in iter_members(handle):
+            for _record in member.chunks:
+                pass
+
+
+def _run_files(ctx: click.Context, files: tuple[str, ...], action: Callable[[str], None]) -> None:
+    failed = False
+    for name in files or ("-",):
+        try:
+            action(name)
+        except FileError as exc:
+            _warn(ctx, f"{_display(exc.name)}: {exc.message}")
+            failed = True
+        except (NacrithError, OSError, ValueError, TypeError) as exc:
+            _warn(ctx, f"{_display(name)}: {_describe(exc)}")
+            failed = True
+    if failed:
+        ctx.exit(1)
+
+
+def _common_output_checks(files: tuple[str, ...], stdout: bool, output: str | None) -> None:
+    if output is not None and (stdout or len(files) > 1):
+        raise click.UsageError("-o/--output takes a single input and cannot be used with -c")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="ncz")
+@click.option("-q", "--quiet", count=True, help="Less output (-qq: no error messages either).")
+@click.option("-v", "--verbose", count=True, help="Report sizes, ratio and speed per file.")
+@click.pass_context
+def cli(ctx: click.Context, quiet: int, verbose: int) -> None:
+    """ncz: lossless neural compression for text and files."""
+    ctx.ensure_object(dict)
+    ctx.obj["quiet"] = quiet
+    ctx.obj["verbose"] = verbose
+
+
+def _verbosity(ctx: click.Context, quiet: int, verbose: int) -> tuple[int, int]:
+    return ctx.obj["quiet"] + quiet, ctx.obj["verbose"] + verbose
+
+
+_file_args = click.argument("files", nargs=-1, type=click.Path(dir_okay=True, allow_dash=True))
+_workers = click.option(
+    "-T",
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Worker processes (0: one per CPU, the default). Never changes the archive bytes.",
+)
+
+
+def _local_flags(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in (
+        click.option("-q", "--quiet", "quiet_local", count=True, help="Less output."),
+        click.option("-v", "--verbose", "verbose_local", count=True, help="More output."),
+    ):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@_file_args
+@click.option("-c", "--stdout", "to_stdout", is_flag=True, help="Write to standard output.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output file name.")
+@click.option("-k", "--keep", is_flag=True, help="Keep input files (the default).")
+@click.option("--rm", "remove", is_flag=True, help="Remove inputs after a verified write.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite outputs; write to a terminal.")
+@click.option(
+    "-m",
+    "--method",
+    type=click.Choice(METHODS),
+    default="auto",
+    show_default=True,
+    help="Codec for text: auto (llm for text, logs for logs, zstd for binary), llm, fib "
+    "(fast, no model), logs, zstd, stored.",
+)
+@click.option("--fast", is_flag=True, help="Same as --method fib: no model, much faster.")
+@click.option("--model", default=None, help="Model name or GGUF path for the llm codec.")
+@_workers
+@_local_flags
+@click.pass_context
+def compress(
+    ctx: click.Context,
+    files: tuple[str, ...],
+    to_stdout: bool,
+    output: str | None,
+    keep: bool,
+    remove: bool,
+    force: bool,
+    method: str,
+    fast: bool,
+    model: str | None,
+    workers: int | None,
+    quiet_local: int,
+    verbose_local: int,
+) -> None:
+    """Compress FILE... into FILE.ncz (`-` or nothing: stdin to stdout)."""
+    quiet, verbose = _verbosity(ctx, quiet_local, verbose_local)
+    ctx.obj["quiet"] = quiet
+    _common_output_checks(files, to_stdout, output)
+    if fast:
+        if method not in ("auto", "fib"):
+            raise click.UsageError("--fast and --method cannot be combined")
+        method = "fib"
+    if remove and keep:
+        raise click.UsageError("--rm and -k/--keep cannot be combined")
+    compressor = Compressor(method, workers=workers, model=model)
+
+    def one(name: str) -> None:
+        use_stdout = to_stdout or (name == "-" and output is None)
+        if use_stdout and sys.stdout.isatty() and not force:
+            raise FileError(
+                name, "compressed data cannot be written to a terminal (use -f to force)"
+            )
+        if name != "-" and name.endswith(SUFFIX) and not force and output is None:
+            raise FileError(name, f"already has {SUFFIX} suffix -- unchanged")
+        reader, size = _open_input(name)
+        progress = _Progress(quiet == 0, size, _display(name))
+        start = time.perf_counter()
+        try:
+            if use_stdout:
+                out_size = compressor.compress_stream(reader, sys.stdout.buffer, size, progress)
+                sys.stdout.buffer.flush()
+                target = None
+            else:
+                target = Path(output) if output else Path(name + SUFFIX)
+                with _atomic_output(target, force, _input_mode(name)) as sink:
+                    out_size = compressor.compress_stream(reader, sink, size, progress)
+                _check_archive_on_disk(target)
+        finally:
+            progress.close()
+            if reader is not sys.stdin.buffer:
+                reader.close()
+        elapsed = time.perf_counter() - start
+        if verbose:
+            raw = size if size is not None else 0
+            bpb = 8 * out_size / raw if raw else 0.0
+            rate = raw / 1024 / elapsed if elapsed > 0 else 0.0
+            click.echo(
+                f"{_display(name)}: {raw} -> {out_size} bytes, {bpb:.4f} bits/byte, "
+                f"{rate:.1f} KiB/s",
+                err=True,
+            )
+        if remove and name != "-" and target is not None:
+            os.unlink(name)
+
+    try:
+        _run_files(ctx, files, one)
+    finally:
+        compressor.close()
+
+
+def _decompressed_name(name: str) -> Path:
+    if not name.endswith(SUFFIX) or len(name) == len(SUFFIX):
+        raise FileError(name, f"unknown suffix (expected {SUFFIX}) -- ignored")
+    return Path(name[: -len(SUFFIX)])
+
+
+@cli.command()
+@_file_args
+@click.option("-c", "--stdout", "to_stdout", is_flag=True, help="Write to standard output.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output file name.")
+@click.option("-k", "--keep", is_flag=True, help="Keep input files (the default).")
+@click.option("--rm", "remove", is_flag=True, help="Remove archives after a verified write.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite existing outputs.")
+@_workers
+@_local_flags
+@click.pass_context
+def decompress(
+    ctx: click.Context,
+    files: tuple[str, ...],
+    to_stdout: bool,
+    output: str | None,
+    keep: bool,
+    remove: bool,
+    force: bool,
+    workers: int | None,
+    quiet_local: int,
+    verbose_local: int,
+) -> None:
+    """Decompress FILE.ncz... into FILE (`-` or nothing: stdin to stdout)."""
+    quiet, verbose = _verbosity(ctx, quiet_local, verbose_local)
+    ctx.obj["quiet"] = quiet
+    _common_output_checks(files, to_stdout, output)
+    if remove and keep:
+        raise click.UsageError("--rm and -k/--keep cannot be combined")
+    decompressor = Decompressor(workers=workers)
+
+    def one(name: str) -> None:
+        if name == "-" and sys.stdin.isatty() and not force:
+            raise FileError(name, "compressed data cannot be read from a terminal (use -f)")
+        use_stdout = to_stdout or (name == "-" and output is None)
+        target = None if use_stdout else (Path(output) if output else _decompressed_name(name))
+        reader, size = _open_input(name)
+        progress = _Progress(quiet == 0, None, _display(name))
+        start = time.perf_counter()
+        try:
+            if target is None:
+                written = decompressor.decompress_stream(reader, sys.stdout.buffer, progress)
+                sys.stdout.buffer.flush()
+            else:
+                with _atomic_output(target, force, _input_mode(name)) as sink:
+                    written = decompressor.decompress_stream(reader, sink, progress)
+        finally:
+            progress.close()
+            if reader is not sys.stdin.buffer:
+                reader.close()
+        if verbose:
+            elapsed = time.perf_counter() - start
+            rate = written / 1024 / elapsed if elapsed > 0 else 0.0
+            click.echo(f"{_display(name)}: {size} -> {written} bytes, {rate:.1f} KiB/s", err=True)
+        if remove and name != "-" and target is not None:
+            os.unlink(name)
+
+    try:
+        _run_files(ctx, files, one)
+    finally:
+        decompressor.close()
+
+
+class _NullSink:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+@cli.command()
+@_file_args
+@_workers
+@_local_flags
+@click.pass_context
+def test(
+    ctx: click.Context,
+    files: tuple[str, ...],
+    workers: int | None,
+    quiet_local: int,
+    verbose_local: int,
+) -> None:
+    """Decode FILE.ncz... fully and check every checksum; write nothing."""
+    quiet, verbose = _verbosity(ctx, quiet_local, verbose_local)
+    ctx.obj["quiet"] = quiet
+    decompressor = Decompressor(workers=workers)
+
+    def one(name: str) -> None:
+        reader, _size = _open_input(name)
+        progress = _Progress(quiet == 0, None, _display(name))
+        try:
+            written = decompressor.decompress_stream(reader, _NullSink(), progress)  # type: ignore[arg-type]
+        finally:
+            progress.close()
+            if reader is not sys.stdin.buffer:
+                reader.close()
+        if verbose:
+            click.echo(f"{_display(name)}: OK ({written} bytes)", err=True)
+
+    try:
+        _run_files(ctx, files, one)
+    finally:
+        decompressor.close()
+
+
+@cli.command()
+@_file_args
+@_local_flags
+@click.pass_context
+def info(ctx: click.Context, files: tuple[str, ...], quiet_local: int, verbose_local: int) -> None:
+    """List the members and chunks of FILE.ncz... (sizes, codecs, ratio); decodes nothing."""
+    quiet, verbose = _verbosity(ctx, quiet_local, verbose_local)
+    ctx.obj["quiet"] = quiet
+
+    def one(name: str) -> None:
+        reader, size = _open_input(name)
+        try:
+            lines = []
+            raw_total = 0
+            by_codec: dict[str, list[int]] = {}
+            members = 0
+            for member in iter_members(reader):
+                members += 1
+                for index, record in enumerate(member.chunks):
+                    raw_total += record.raw_size
+                    stats = by_codec.setdefault(record.codec_id, [0, 0, 0])
+                    stats[0] += 1
+                    stats[1] += record.raw_size
+                    stats[2] += record.coded_size
+                    if verbose:
+                        lines.append(
+                            f"  member {members} chunk {index}: {record.codec_id:7s} "
+                            f"{record.raw_size:>12} -> {record.coded_size:>12}"
+                        )
+                if verbose:
+                    for codec_id, params in sorted(member.codec_params.items()):
+                        lines.append(f"  member {members} {codec_id} params: {params}")
+        finally:
+            if reader is not sys.stdin.buffer:
+                reader.close()
+        archive_size = size if size is not None else 0
+        bpb = 8 * archive_size / raw_total if raw_total and archive_size else 0.0
+        click.echo(
+            f"{_display(name)}: {members} member(s), {raw_total} bytes -> {archive_size} bytes"
+            + (f", {bpb:.4f} bits/byte" if bpb else "")
+        )
+        for codec_id, (count, raw, coded) in sorted(by_codec.items()):
+            click.echo(f"  {codec_id:7s} {count:>6} chunk(s) {raw:>12} -> {coded:>12} bytes")
+        for line in lines:
+            click.echo(line)
+
+    _run_files(ctx, files, one)
+
+
+def _register_optional_commands() -> None:
+    """Attach commands that live in other modules (when those modules are present)."""
+    for module_name, attr in (
+        ("nacrith.models_cli", "models_group"),
+        ("nacrith.logs_cli", "grep_command"),
+        ("nacrith.bench", "bench_command"),
+    ):
+        try:
+            module = __import__(module_name, fromlist=[attr])
+        except ImportError:
+            continue
+        command = getattr(module, attr, None)
+        if isinstance(command, click.Command):
+            cli.add_command(command)
+
+
+_register_optional_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `ncz`; returns the exit status (0 ok, 1 any error, usage errors too)."""
+    try:
+        # With standalone_mode=False, click returns ctx.exit()'s code instead of raising.
+        result = cli.main(args=argv, prog_name="ncz", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.format_message(), err=True)
+        return 1
+    except click.ClickException as exc:
+        click.echo(f"ncz: {exc.format_message()}", err=True)
+        return 1
+    except click.exceptions.Abort:
+        click.echo("ncz: interrupted", err=True)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("ncz: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        with contextlib.suppress(OSError):
+            sys.stderr.close()
+        return 1
+    except (NacrithError, OSError, ValueError) as exc:
+        click.echo(f"ncz: {_describe(exc)}", err=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

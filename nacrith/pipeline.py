@@ -1,0 +1,321 @@
+"""The compression pipeline: read -> segment -> chunk -> code (batches, workers) -> container.
+
+`compress_stream` and `decompress_stream` move bytes from a binary reader to a binary writer
+with bounded memory: the input is read in blocks of `BLOCK_SIZE`, and at most a few batches are
+in flight at once. Chunk boundaries depend only on the input bytes and the settings.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from nacrith.errors import FormatError, OutputLimitError
+from nacrith.formats.codec import Codec, codec_class, known_codecs
+from nacrith.formats.container import (
+    MAGIC,
+    ChunkRecord,
+    MemberReader,
+    MemberWriter,
+    iter_members,
+    verify_chunk,
+)
+from nacrith.formats.segment import cut_chunks, segment
+from nacrith.workers import BatchRunner, CodecSet, DecodeItem, default_workers
+
+__all__ = ["METHODS", "Settings", "compress_stream", "decompress_stream"]
+
+BLOCK_SIZE = 16 << 20
+DEFAULT_CHUNK_SIZE = 4 << 20
+BATCH_BYTES = 4 << 20
+METHODS = ("auto", "llm", "fib", "logs", "zstd", "stored")
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Settings:
+    """What to compress with. Only `method` and the codec options affect the archive bytes;
+    `workers` never does."""
+
+    method: str = "auto"
+    workers: int | None = None
+    chunk_size: int | None = None
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS and self.method not in known_codecs():
+            raise ValueError(f"unknown method {self.method!r} (choose from {', '.join(METHODS)})")
+        if self.workers is not None and (not isinstance(self.workers, int) or self.workers < 0):
+            raise ValueError(f"workers must be a non-negative integer, got {self.workers!r}")
+        if self.chunk_size is not None and (
+            not isinstance(self.chunk_size, int) or not 1 <= self.chunk_size <= BLOCK_SIZE
+        ):
+            raise ValueError(f"chunk_size must be an integer in 1..{BLOCK_SIZE}")
+        for codec_id, opts in self.options.items():
+            if not isinstance(opts, Mapping):
+                raise TypeError(f"options[{codec_id!r}] must be a mapping of codec settings")
+
+    @property
+    def worker_count(self) -> int:
+        """Processes to use (0 or None means one per usable CPU)."""
+        return self.workers or default_workers()
+
+
+def _text_codec_for(method: str, sample: bytes) -> str | None:
+    """The text codec `method` uses on text regions (None: text is coded like binary)."""
+    if method in ("zstd", "stored"):
+        return None
+    if method != "auto":
+        return method
+    try:
+        from nacrith.formats.logs import looks_like_logs
+    except ImportError:
+        looks_like_logs = None
+    if looks_like_logs is not None and looks_like_logs(sample):
+        return "logs"
+    return _first_available("llm", "fib")
+
+
+def _first_available(*codec_ids: str) -> str | None:
+    for codec_id in codec_ids:
+        try:
+            codec_class(codec_id)
+        except FormatError:
+            continue
+        return codec_id
+    return None
+
+
+class _Plan:
+    """The codecs of one compression run and the candidates for text and binary chunks."""
+
+    def __init__(self, settings: Settings, sample: bytes, cache: dict[str, Codec]) -> None:
+        self.settings = settings
+        self.text_codec = _text_codec_for(settings.method, sample)
+        if settings.method == "stored":
+            self.binary: tuple[str, ...] = ("stored",)
+        else:
+            self.binary = ("zstd",)
+        self.text: tuple[str, ...] = (self.text_codec,) if self.text_codec else self.binary
+        if settings.method == "auto" and self.text_codec is not None:
+            self.text = (self.text_codec, "zstd")
+        ids = set(self.text) | set(self.binary)
+        self.codecs: dict[str, Codec] = {}
+        for codec_id in sorted(ids - {"stored"}):
+            if codec_id not in cache:
+                cls = codec_class(codec_id)
+                cache[codec_id] = cls(**settings.options.get(codec_id, {}))
+            self.codecs[codec_id] = cache[codec_id]
+        text_cls = codec_class(self.text_codec) if self.text_codec else None
+        self.text_chunk = settings.chunk_size or getattr(
+            text_cls, "default_chunk_size", DEFAULT_CHUNK_SIZE
+        )
+        self.binary_chunk = settings.chunk_size or DEFAULT_CHUNK_SIZE
+
+    def params(self) -> dict[str, dict[str, Any]]:
+        return {codec_id: codec.params() for codec_id, codec in self.codecs.items()}
+
+    def chunks(self, block: bytes) -> Iterator[tuple[tuple[str, ...], bytes]]:
+        """(candidate codec ids, raw chunk) for each chunk of a block, in order."""
+        if self.text_codec is None:
+            regions = [(0, len(block), False)]
+        else:
+            regions = [(r.start, r.end, r.is_text) for r in segment(block)]
+        for start, end, is_text in regions:
+            size = self.text_chunk if is_text else self.binary_chunk
+            candidates = self.text if is_text else self.binary
+            for lo, hi in cut_chunks(block, start, end, size):
+                yield candidates, block[lo:hi]
+
+
+def _read_block(reader: IO[bytes], size: int) -> bytes:
+    """Read exactly `size` bytes unless the stream ends first (pipes return short reads)."""
+    parts = []
+    remaining = size
+    while remaining:
+        part = reader.read(remaining)
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return b"".join(parts)
+
+
+def _batches(
+    items: Iterator[tuple[tuple[str, ...], bytes]],
+) -> Iterator[list[tuple[tuple[str, ...], bytes]]]:
+    batch: list[tuple[tuple[str, ...], bytes]] = []
+    size = 0
+    for item in items:
+        batch.append(item)
+        size += len(item[1])
+        if size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def compress_stream(
+    reader: IO[bytes],
+    writer: IO[bytes],
+    settings: Settings,
+    original_size: int | None = None,
+    progress: Progress | None = None,
+    cache: dict[str, Codec] | None = None,
+) -> int:
+    """Compress everything `reader` yields into one archive member on `writer`; return its size.
+
+    `cache` maps codec ids to encoder codecs built with `settings` and is reused across calls
+    (a `Compressor` keeps its loaded model there); codecs in it are not closed.
+    """
+    own_cache = cache is None
+    cache = {} if cache is None else cache
+    first = _read_block(reader, BLOCK_SIZE)
+    plan = _Plan(settings, first[:65536], cache)
+    params = plan.params()
+    member = MemberWriter(writer, params, original_size)
+    codecs = CodecSet(params, prebuilt=plan.codecs)
+    runner = BatchRunner(codecs, settings.worker_count)
+
+    def all_chunks() -> Iterator[tuple[tuple[str, ...], bytes]]:
+        block = first
+        while block:
+            yield from plan.chunks(block)
+            block = _read_block(reader, BLOCK_SIZE)
+
+    try:
+        for items, results in _zip_batches(_batches(all_chunks()), runner, "encode"):
+            for (_ids, raw), (codec_id, payload) in zip(items, results):
+                member.write_chunk(codec_id, raw, payload)
+                if progress is not None:
+                    progress(len(raw))
+        return member.finish()
+    finally:
+        runner.close()
+        codecs.close()
+        if own_cache:
+            for codec in cache.values():
+                codec.close()
+
+
+def _zip_batches(
+    batches: Iterator[list[Any]], runner: BatchRunner, kind: str
+) -> Iterator[tuple[list[Any], list[Any]]]:
+    """Pair each batch with its results, keeping the inputs only while they are in flight."""
+    held: list[list[Any]] = []
+
+    def feed() -> Iterator[list[Any]]:
+        for batch in batches:
+            held.append(batch)
+            yield batch
+
+    for results in runner.run(feed(), kind):
+        yield held.pop(0), results
+
+
+def decompress_stream(
+    reader: IO[bytes],
+    writer: IO[bytes],
+    workers: int | None = None,
+    max_output_size: int | None = None,
+    progress: Progress | None = None,
+    shared: dict[tuple[str, str], Codec] | None = None,
+) -> int:
+    """Decode every member of the archive on `reader` to `writer`; return the bytes written.
+
+    Each chunk is written only after its checksum matched. On any error a `NacrithError` is
+    raised; what was already written is correct but incomplete, so callers writing files
+    must discard it (the CLI writes to a temporary file). `shared` keeps decoder codecs (a
+    loaded model) across calls, keyed by codec id and parameters.
+    """
+    total = 0
+    worker_count = workers or default_workers()
+    for member in iter_members(reader):
+        declared = member.reader.original_size
+        if (
+            max_output_size is not None
+            and declared is not None
+            and total + declared > max_output_size
+        ):
+            raise OutputLimitError(
+                f"archive declares {total + declared} bytes, above max_output_size "
+                f"{max_output_size}"
+            )
+        total += _decode_member(
+            member.reader, writer, worker_count, max_output_size, total, progress, shared
+        )
+    return total
+
+
+def _decode_member(
+    reader: MemberReader,
+    writer: IO[bytes],
+    workers: int,
+    max_output_size: int | None,
+    already: int,
+    progress: Progress | None,
+    shared: dict[tuple[str, str], Codec] | None,
+) -> int:
+    codecs = CodecSet(reader.codec_params, shared=shared)
+    runner = BatchRunner(codecs, workers)
+    records: list[ChunkRecord] = []  # records of the batches in flight, in order
+
+    def jobs() -> Iterator[list[DecodeItem]]:
+        batch: list[DecodeItem] = []
+        size = 0
+        declared = already
+        while (record := reader.next_chunk()) is not None:
+            declared += record.raw_size
+            if max_output_size is not None and declared > max_output_size:
+                raise OutputLimitError(
+                    f"archive holds more than max_output_size ({max_output_size}) bytes"
+                )
+            batch.append((record.codec_id, record.read_payload(), record.raw_size))
+            records.append(record)
+            size += record.raw_size
+            if size >= BATCH_BYTES:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    written = 0
+    try:
+        for raws in runner.run(jobs(), "decode"):
+            for raw in raws:
+                verify_chunk(records.pop(0), raw)
+                reader.account(raw)
+                writer.write(raw)
+                written += len(raw)
+                if progress is not None:
+                    progress(len(raw))
+        reader.finish()
+        return written
+    finally:
+        runner.close()
+        codecs.close()
+
+
+def is_archive_start(head: bytes) -> bool:
+    """Whether `head` begins with the archive magic."""
+    return head.startswith(MAGIC)
+
+
+def compress_bytes(data: bytes, settings: Settings) -> bytes:
+    """One-shot form of `compress_stream`."""
+    out = io.BytesIO()
+    compress_stream(io.BytesIO(data), out, settings, original_size=len(data))
+    return out.getvalue()
+
+
+def decompress_bytes(
+    data: bytes, workers: int | None = None, max_output_size: int | None = None
+) -> bytes:
+    """One-shot form of `decompress_stream`."""
+    out = io.BytesIO()
+    decompress_stream(io.BytesIO(data), out, workers, max_output_size)
+    return out.getvalue()

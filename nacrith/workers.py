@@ -1,0 +1,199 @@
+"""Coding batches of chunks, in this process or in worker processes.
+
+A batch is a list of independent chunks. Encoding a chunk means trying its candidate codecs
+(in the order given) and keeping the smallest payload, or `stored` when nothing is smaller
+than the raw bytes. Codecs that code many streams at once (the `llm` codec decodes them in
+lockstep) receive all the batch's chunks in one `encode_many` / `decode_many` call.
+
+Output bytes never depend on how chunks are grouped into batches or on the worker count:
+each chunk is coded independently and the codecs are deterministic functions of their params.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+from nacrith.formats.codec import Codec, codec_class
+
+__all__ = ["BatchRunner", "CodecSet", "decode_batch", "default_workers", "encode_batch"]
+
+EncodeItem = tuple[tuple[str, ...], bytes]  # (candidate codec ids, raw bytes)
+EncodeResult = tuple[str, bytes]  # (codec id, payload)
+DecodeItem = tuple[str, bytes, int]  # (codec id, payload, raw size)
+
+
+def default_workers() -> int:
+    """Worker processes to use by default: the CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class CodecSet:
+    """Codec instances built on first use from (id -> params), shared by the batches of a run."""
+
+    def __init__(
+        self,
+        params: Mapping[str, Mapping[str, Any]],
+        prebuilt: Mapping[str, Codec] | None = None,
+        shared: dict[tuple[str, str], Codec] | None = None,
+    ) -> None:
+        self.params = {k: dict(v) for k, v in params.items()}
+        self._codecs: dict[str, Codec] = dict(prebuilt or {})
+        self._owned: set[str] = set()
+        self._shared = shared
+
+    def get(self, codec_id: str) -> Codec:
+        """The codec for `codec_id`, built from its params on first use."""
+        codec = self._codecs.get(codec_id)
+        if codec is not None:
+            return codec
+        params = self.params.get(codec_id, {})
+        key = (codec_id, json.dumps(params, sort_keys=True))
+        if self._shared is not None and key in self._shared:
+            codec = self._shared[key]
+        else:
+            codec = codec_class(codec_id).from_params(params)
+            if self._shared is not None:
+                self._shared[key] = codec
+            else:
+                self._owned.add(codec_id)
+        self._codecs[codec_id] = codec
+        return codec
+
+    def close(self) -> None:
+        """Close the codecs this set built (prebuilt ones belong to the caller)."""
+        for codec_id in self._owned:
+            self._codecs[codec_id].close()
+        self._owned.clear()
+        self._codecs.clear()
+
+
+def encode_batch(codecs: CodecSet, items: list[EncodeItem]) -> list[EncodeResult]:
+    """Encode each item with the best of its candidate codecs (falling back to `stored`)."""
+    best: list[EncodeResult | None] = [None] * len(items)
+    candidates: dict[str, list[int]] = {}
+    for index, (ids, _raw) in enumerate(items):
+        for codec_id in ids:
+            if codec_id != "stored":
+                candidates.setdefault(codec_id, []).append(index)
+    for codec_id, indices in candidates.items():
+        codec = codecs.get(codec_id)
+        usable = [i for i in indices if codec.accepts(items[i][1])]
+        if not usable:
+            continue
+        payloads = codec.encode_many([items[i][1] for i in usable])
+        for i, payload in zip(usable, payloads):
+            current = best[i]
+            if current is None or len(payload) < len(current[1]):
+                best[i] = (codec_id, payload)
+    results: list[EncodeResult] = []
+    for (_ids, raw), choice in zip(items, best):
+        if choice is None or len(choice[1]) >= len(raw):
+            choice = ("stored", bytes(raw))
+        results.append(choice)
+    return results
+
+
+def decode_batch(codecs: CodecSet, items: list[DecodeItem]) -> list[bytes]:
+    """Decode each (codec id, payload, raw size); same-codec chunks go in one `decode_many`."""
+    out: list[bytes | None] = [None] * len(items)
+    groups: dict[str, list[int]] = {}
+    for index, (codec_id, _payload, _size) in enumerate(items):
+        groups.setdefault(codec_id, []).append(index)
+    for codec_id, indices in groups.items():
+        decoded = codecs.get(codec_id).decode_many([(items[i][1], items[i][2]) for i in indices])
+        for i, raw in zip(indices, decoded):
+            out[i] = raw
+    return [raw if raw is not None else b"" for raw in out]
+
+
+# Per-process state of a worker.
+_WORKER_CODECS: CodecSet | None = None
+
+
+def _worker_init(params: dict[str, dict[str, Any]]) -> None:
+    global _WORKER_CODECS
+    _WORKER_CODECS = CodecSet(params)
+
+
+def _worker_encode(items: list[EncodeItem]) -> list[EncodeResult]:
+    assert _WORKER_CODECS is not None
+    return encode_batch(_WORKER_CODECS, items)
+
+
+def _worker_decode(items: list[DecodeItem]) -> list[bytes]:
+    assert _WORKER_CODECS is not None
+    return decode_batch(_WORKER_CODECS, items)
+
+
+class BatchRunner:
+    """Runs batches in order, in-process or on `workers` processes, with bounded look-ahead.
+
+    The process pool is started only when a second batch arrives, so small inputs never pay
+    for starting processes (and loading a model in each).
+    """
+
+    def __init__(self, codecs: CodecSet, workers: int = 1) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self.codecs = codecs
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(self.codecs.params,),
+            )
+        return self._pool
+
+    def run(self, batches: Iterable[list[Any]], kind: str) -> Iterator[list[Any]]:
+        """Yield the results of `encode` or `decode` batches in input order."""
+        local: Callable[[CodecSet, list[Any]], list[Any]]
+        remote: Callable[[list[Any]], list[Any]]
+        if kind == "encode":
+            local, remote = encode_batch, _worker_encode
+        elif kind == "decode":
+            local, remote = decode_batch, _worker_decode
+        else:
+            raise ValueError(f"kind must be 'encode' or 'decode', got {kind!r}")
+        iterator = iter(batches)
+        first = next(iterator, None)
+        if first is None:
+            return
+        second = next(iterator, None)
+        if second is None or self.workers == 1:
+            yield local(self.codecs, first)
+            if second is not None:
+                yield local(self.codecs, second)
+                for batch in iterator:
+                    yield local(self.codecs, batch)
+            return
+        pool = self._ensure_pool()
+        pending: deque[Future[list[Any]]] = deque()
+        limit = 2 * self.workers
+        for batch in (first, second, *[]):
+            pending.append(pool.submit(remote, batch))
+        for batch in iterator:
+            if len(pending) >= limit:
+                yield pending.popleft().result()
+            pending.append(pool.submit(remote, batch))
+        while pending:
+            yield pending.popleft().result()
+
+    def close(self) -> None:
+        """Stop worker processes (cancelling queued batches)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

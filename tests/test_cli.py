@@ -1,0 +1,170 @@
+"""`ncz` run as a subprocess: exit codes, messages, inputs kept, nothing half-written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+NCZ = [sys.executable, "-m", "nacrith.cli"]
+
+
+def ncz(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    env = dict(os.environ, COLUMNS="120")
+    return subprocess.run(
+        [*NCZ, *args], cwd=cwd, input=stdin, capture_output=True, env=env, timeout=300
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "a.txt").write_bytes(b"alpha beta gamma\n" * 400)
+    (tmp_path / "b.bin").write_bytes(bytes(range(256)) * 64)
+    return tmp_path
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_compress_decompress_keeps_input(workdir: Path) -> None:
+    original = (workdir / "a.txt").read_bytes()
+    r = ncz("compress", "-m", "zstd", "a.txt", "b.bin", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    assert _listing(workdir) == ["a.txt", "a.txt.ncz", "b.bin", "b.bin.ncz"]
+    (workdir / "a.txt").rename(workdir / "a.orig")
+    r = ncz("decompress", "a.txt.ncz", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    assert (workdir / "a.txt").read_bytes() == original
+    assert (workdir / "a.txt.ncz").exists()
+
+
+def test_output_keeps_permission_bits(workdir: Path) -> None:
+    os.chmod(workdir / "a.txt", 0o640)
+    assert ncz("compress", "-m", "zstd", "a.txt", cwd=workdir).returncode == 0
+    assert (workdir / "a.txt.ncz").stat().st_mode & 0o777 == 0o640
+
+
+def test_test_and_info(workdir: Path) -> None:
+    ncz("compress", "-m", "zstd", "a.txt", cwd=workdir)
+    r = ncz("test", "-v", "a.txt.ncz", cwd=workdir)
+    assert r.returncode == 0 and b"OK" in r.stderr
+    r = ncz("info", "a.txt.ncz", cwd=workdir)
+    assert r.returncode == 0 and b"6800 bytes" in r.stdout and b"zstd" in r.stdout
+
+
+def test_refuses_to_overwrite_without_force(workdir: Path) -> None:
+    ncz("compress", "-m", "zstd", "a.txt", cwd=workdir)
+    before = (workdir / "a.txt.ncz").read_bytes()
+    r = ncz("compress", "-m", "stored", "a.txt", cwd=workdir)
+    assert r.returncode == 1
+    assert r.stderr.decode() == (
+        "ncz: a.txt.ncz: already exists; not overwritten (use -f to overwrite)\n"
+    )
+    assert (workdir / "a.txt.ncz").read_bytes() == before
+    assert ncz("compress", "-f", "-m", "stored", "a.txt", cwd=workdir).returncode == 0
+    assert (workdir / "a.txt.ncz").read_bytes() != before
+
+
+def test_rm_removes_input_only_after_success(workdir: Path) -> None:
+    r = ncz("compress", "--rm", "-m", "zstd", "a.txt", cwd=workdir)
+    assert r.returncode == 0
+    assert _listing(workdir) == ["a.txt.ncz", "b.bin"]
+    r = ncz("decompress", "--rm", "a.txt.ncz", cwd=workdir)
+    assert r.returncode == 0
+    assert _listing(workdir) == ["a.txt", "b.bin"]
+
+
+def test_stdin_to_stdout(workdir: Path) -> None:
+    r = ncz("compress", "-m", "zstd", "-", cwd=workdir, stdin=b"piped data\n")
+    assert r.returncode == 0
+    r2 = ncz("decompress", cwd=workdir, stdin=r.stdout)
+    assert r2.returncode == 0 and r2.stdout == b"piped data\n"
+    r3 = ncz("compress", "-c", "-m", "zstd", "a.txt", cwd=workdir)
+    assert (
+        ncz("decompress", "-c", "-", cwd=workdir, stdin=r3.stdout).stdout
+        == (workdir / "a.txt").read_bytes()
+    )
+
+
+def test_missing_file_and_usage_errors_exit_1(workdir: Path) -> None:
+    r = ncz("compress", "nope.txt", cwd=workdir)
+    assert r.returncode == 1
+    assert r.stderr.decode() == "ncz: nope.txt: No such file or directory\n"
+    r = ncz("compress", "--bogus", cwd=workdir)
+    assert r.returncode == 1 and r.stderr.startswith(b"ncz: No such option")
+    r = ncz("frobnicate", cwd=workdir)
+    assert r.returncode == 1 and b"Traceback" not in r.stderr
+    r = ncz("compress", "-m", "nosuch", "a.txt", cwd=workdir)
+    assert r.returncode == 1 and r.stderr.startswith(b"ncz: ")
+
+
+def test_one_bad_file_does_not_stop_the_others(workdir: Path) -> None:
+    r = ncz("compress", "-m", "zstd", "missing", "a.txt", cwd=workdir)
+    assert r.returncode == 1
+    assert (workdir / "a.txt.ncz").exists()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["truncate", "flip_header", "flip_table", "flip_payload", "junk", "magic", "version"],
+)
+def test_hostile_archives_exit_1_leave_nothing(workdir: Path, damage: str) -> None:
+    ncz("compress", "-m", "zstd", "a.txt", cwd=workdir)
+    good = (workdir / "a.txt.ncz").read_bytes()
+    data = bytearray(good)
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "flip_header":
+        data[12] ^= 0x40
+    elif damage == "flip_table":
+        data[good.index(b"C\x04zstd") + 10] ^= 0x01
+    elif damage == "flip_payload":
+        data[good.index(b"C\x04zstd") + 50] ^= 0x10
+    elif damage == "junk":
+        data += b"garbage"
+    elif damage == "magic":
+        data[1] = ord("X")
+    elif damage == "version":
+        data[8] = 9
+    bad = workdir / "bad.txt.ncz"
+    bad.write_bytes(bytes(data))
+    for command in ("decompress", "test"):
+        r = ncz(command, "bad.txt.ncz", cwd=workdir)
+        assert r.returncode == 1, (command, r.stderr)
+        lines = r.stderr.decode().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("ncz: bad.txt.ncz: "), lines
+        assert not (workdir / "bad.txt").exists()
+        assert not [p for p in workdir.iterdir() if p.name.endswith(".tmp")]
+    assert bad.read_bytes() == bytes(data)
+
+
+def test_unknown_suffix_and_double_compress(workdir: Path) -> None:
+    r = ncz("decompress", "a.txt", cwd=workdir)
+    assert r.returncode == 1 and b"unknown suffix" in r.stderr
+    ncz("compress", "-m", "zstd", "a.txt", cwd=workdir)
+    r = ncz("compress", "a.txt.ncz", cwd=workdir)
+    assert r.returncode == 1 and b"already has .ncz suffix" in r.stderr
+
+
+def test_output_option(workdir: Path) -> None:
+    assert ncz("compress", "-m", "zstd", "-o", "x.ncz", "a.txt", cwd=workdir).returncode == 0
+    assert ncz("decompress", "-o", "y.txt", "x.ncz", cwd=workdir).returncode == 0
+    assert (workdir / "y.txt").read_bytes() == (workdir / "a.txt").read_bytes()
+    r = ncz("compress", "-o", "z.ncz", "a.txt", "b.bin", cwd=workdir)
+    assert r.returncode == 1
+
+
+def test_directory_input(workdir: Path) -> None:
+    (workdir / "sub").mkdir()
+    r = ncz("compress", "sub", cwd=workdir)
+    assert r.returncode == 1 and b"is a directory" in r.stderr
+
+
+def test_version_and_help(workdir: Path) -> None:
+    assert ncz("--version", cwd=workdir).stdout.startswith(b"ncz, version")
+    r = ncz("--help", cwd=workdir)
+    assert r.returncode == 0 and b"compress" in r.stdout

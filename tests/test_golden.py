@@ -1,0 +1,60 @@
+"""Golden archives: every archive in tests/golden/*.ncz must decode byte-exactly, forever.
+
+Each `NAME.ncz` decodes to the bytes whose sha256 is in `NAME.sha256`. New goldens are written
+only with NACRITH_REGEN_GOLDEN=1 (and never overwrite an existing archive: old formats must
+keep decoding, so a new format version gets new files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+import nacrith
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+INPUT = (
+    (Path(__file__).resolve().parent.parent / "corpora" / "canterbury" / "grammar.lsp").read_bytes()
+    + bytes(range(256)) * 2
+    + "UTF-8 tail: naïve café 東京\r\n".encode()
+)
+
+FOUNDATION = {"v1-stored": "stored", "v1-zstd": "zstd"}
+
+
+def _regenerate() -> None:
+    for name, method in FOUNDATION.items():
+        archive = GOLDEN / f"{name}.ncz"
+        if archive.exists():
+            continue
+        archive.write_bytes(nacrith.compress(INPUT, method=method, chunk_size=1500))
+        (GOLDEN / f"{name}.sha256").write_text(hashlib.sha256(INPUT).hexdigest() + "\n")
+
+
+if os.environ.get("NACRITH_REGEN_GOLDEN") == "1":
+    _regenerate()
+
+ARCHIVES = sorted(GOLDEN.glob("*.ncz"))
+
+
+def test_foundation_goldens_present() -> None:
+    names = {p.stem for p in ARCHIVES}
+    assert set(FOUNDATION) <= names
+
+
+@pytest.mark.parametrize("archive", ARCHIVES, ids=lambda p: p.name)
+def test_golden_decodes(archive: Path) -> None:
+    if any(tag in archive.stem for tag in ("llm",)):
+        pytest.skip("LLM goldens are checked in the llm test module (they need the model)")
+    expected = (archive.with_suffix(".sha256")).read_text().split()[0]
+    data = nacrith.decompress(archive.read_bytes())
+    assert hashlib.sha256(data).hexdigest() == expected
+
+
+def test_stored_golden_bytes_are_stable() -> None:
+    assert (GOLDEN / "v1-stored.ncz").read_bytes() == nacrith.compress(
+        INPUT, method="stored", chunk_size=1500
+    )
