@@ -9,6 +9,7 @@ then rename). Every error prints `ncz: FILE: message` on stderr and exits 1; usa
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import tempfile
@@ -87,27 +88,78 @@ def _default_mode() -> int:
 
 @contextlib.contextmanager
 def _atomic_output(target: Path, force: bool, mode: int | None = None) -> Iterator[IO[bytes]]:
-    """Write to a temporary file beside `target`, renamed over it only on success.
+    """Write to an unnamed temporary file beside `target`, linked in place only on success.
 
-    The file gets permission bits `mode` (default: 0o666 less the umask), like gzip's output.
+    On Linux the file is created with O_TMPFILE, so a killed process (even SIGKILL) leaves no
+    file behind; elsewhere a hidden temporary file is removed on any exception. The output gets
+    permission bits `mode` (default: 0o666 less the umask), like gzip's.
     """
     if target.exists() and not force:
         raise FileError(str(target), "already exists; not overwritten (use -f to overwrite)")
     if target.is_dir():
         raise FileError(str(target), "is a directory")
     directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    mode = _default_mode() if mode is None else mode
+    fd, tmp_name = _temporary_file(directory, target.name, mode)
     try:
-        os.fchmod(fd, _default_mode() if mode is None else mode)
         with os.fdopen(fd, "wb") as tmp:
             yield tmp
             tmp.flush()
             os.fsync(tmp.fileno())
+            if tmp_name is None:
+                tmp_name = _link_unnamed(tmp.fileno(), directory, target.name)
         os.replace(tmp_name, target)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
         raise
+
+
+_AT_FDCWD = -100
+_AT_SYMLINK_FOLLOW = 0x400
+
+
+def _linkat() -> Callable[..., int] | None:
+    """libc's linkat, which can give an O_TMPFILE file a name (os.link cannot on Python < 3.13)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).linkat
+    except (OSError, AttributeError):
+        return None
+
+
+def _temporary_file(directory: Path, name: str, mode: int) -> tuple[int, str | None]:
+    """An open fd for the output: unnamed (O_TMPFILE) when possible, else a hidden file."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if flag and _linkat() is not None:
+        try:
+            return os.open(directory, flag | os.O_WRONLY, mode), None
+        except OSError:
+            pass  # filesystem without O_TMPFILE support
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    os.fchmod(fd, mode)
+    return fd, tmp_name
+
+
+def _link_unnamed(fd: int, directory: Path, name: str) -> str:
+    """Give an O_TMPFILE file a hidden temporary name (then renamed over the target)."""
+    import ctypes
+
+    linkat = _linkat()
+    assert linkat is not None
+    source = f"/proc/self/fd/{fd}".encode()
+    for attempt in range(100):
+        tmp_name = str(directory / f".{name}.{os.getpid()}.{attempt}.tmp")
+        if linkat(_AT_FDCWD, source, _AT_FDCWD, os.fsencode(tmp_name), _AT_SYMLINK_FOLLOW) == 0:
+            return tmp_name
+        err = ctypes.get_errno()
+        if err != errno.EEXIST:
+            raise OSError(err, os.strerror(err), tmp_name)
+    raise FileExistsError(f"cannot create a temporary name for {name}")
 
 
 def _open_input(path: str) -> tuple[IO[bytes], int | None]:

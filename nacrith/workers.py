@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -120,6 +121,8 @@ _WORKER_CODECS: CodecSet | None = None
 
 
 def _worker_init(params: dict[str, dict[str, Any]]) -> None:
+    # Ctrl-C is the parent's to handle; workers are stopped through the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _WORKER_CODECS
     _WORKER_CODECS = CodecSet(params)
 
