@@ -8,9 +8,10 @@ in flight at once. Chunk boundaries depend only on the input bytes and the setti
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Mapping
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from nacrith.errors import FormatError, OutputLimitError
 from nacrith.formats.codec import Codec, codec_class, known_codecs
@@ -144,19 +145,40 @@ def _read_block(reader: IO[bytes], size: int) -> bytes:
     return b"".join(parts)
 
 
-def _batches(
-    items: Iterator[tuple[tuple[str, ...], bytes]],
-) -> Iterator[list[tuple[tuple[str, ...], bytes]]]:
-    batch: list[tuple[tuple[str, ...], bytes]] = []
+T = TypeVar("T")
+
+
+def _group(
+    items: Iterable[T], size_of: Callable[[T], int], byte_cap: int, count_cap: int
+) -> Iterator[list[T]]:
+    """Consecutive items in groups of at most `count_cap` items, closed once `byte_cap` is met."""
+    group: list[T] = []
     size = 0
     for item in items:
-        batch.append(item)
-        size += len(item[1])
-        if size >= BATCH_BYTES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
+        group.append(item)
+        size += size_of(item)
+        if size >= byte_cap or len(group) >= count_cap:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def _byte_cap(total: int | None, workers: int) -> int:
+    """Bytes per batch: spread `total` over the workers, never above BATCH_BYTES."""
+    if total is None:
+        return BATCH_BYTES
+    return max(1, min(BATCH_BYTES, -(-total // workers)))
+
+
+def _batch_chunks(codec_id: str | None) -> int:
+    """How many chunks a batch may hold: codecs that decode streams in lockstep say so."""
+    if codec_id is None:
+        return 64
+    try:
+        return max(1, int(getattr(codec_class(codec_id), "max_batch_chunks", 64)))
+    except FormatError:
+        return 64
 
 
 def compress_stream(
@@ -181,14 +203,17 @@ def compress_stream(
     codecs = CodecSet(params, prebuilt=plan.codecs)
     runner = BatchRunner(codecs, settings.worker_count)
 
-    def all_chunks() -> Iterator[tuple[tuple[str, ...], bytes]]:
+    count_cap = _batch_chunks(plan.text_codec)
+
+    def batches() -> Iterator[list[tuple[tuple[str, ...], bytes]]]:
         block = first
         while block:
-            yield from plan.chunks(block)
+            byte_cap = _byte_cap(len(block), runner.workers)
+            yield from _group(plan.chunks(block), lambda it: len(it[1]), byte_cap, count_cap)
             block = _read_block(reader, BLOCK_SIZE)
 
     try:
-        for items, results in _zip_batches(_batches(all_chunks()), runner, "encode"):
+        for items, results in _zip_batches(batches(), runner, "encode"):
             for (_ids, raw), (codec_id, payload) in zip(items, results):
                 member.write_chunk(codec_id, raw, payload)
                 if progress is not None:
@@ -264,9 +289,7 @@ def _decode_member(
     runner = BatchRunner(codecs, workers)
     records: list[ChunkRecord] = []  # records of the batches in flight, in order
 
-    def jobs() -> Iterator[list[DecodeItem]]:
-        batch: list[DecodeItem] = []
-        size = 0
+    def items() -> Iterator[DecodeItem]:
         declared = already
         while (record := reader.next_chunk()) is not None:
             declared += record.raw_size
@@ -274,14 +297,18 @@ def _decode_member(
                 raise OutputLimitError(
                     f"archive holds more than max_output_size ({max_output_size}) bytes"
                 )
-            batch.append((record.codec_id, record.read_payload(), record.raw_size))
             records.append(record)
-            size += record.raw_size
-            if size >= BATCH_BYTES:
-                yield batch
-                batch, size = [], 0
-        if batch:
-            yield batch
+            yield (record.codec_id, record.read_payload(), record.raw_size)
+
+    def jobs() -> Iterator[list[DecodeItem]]:
+        # The group size follows the first chunk's codec (lockstep codecs want a few streams).
+        byte_cap = _byte_cap(reader.original_size, workers)
+        stream = items()
+        first = next(stream, None)
+        if first is None:
+            return
+        count_cap = _batch_chunks(first[0])
+        yield from _group(itertools.chain([first], stream), lambda it: it[2], byte_cap, count_cap)
 
     written = 0
     try:
