@@ -42,13 +42,16 @@ def _display(path: str) -> str:
     return "(stdin)" if path == "-" else path
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, with_filename: bool = False) -> str:
     if isinstance(exc, OSError) and exc.strerror:
+        if with_filename and exc.filename:
+            return f"{os.fsdecode(exc.filename)}: {exc.strerror}"
         return exc.strerror
     return str(exc) or type(exc).__name__
 
 
 def _warn(ctx: click.Context, message: str) -> None:
+    _ERRORS_SEEN.append(message)
     if ctx.obj.get("quiet", 0) < 2:
         click.echo(f"ncz: {message}", err=True)
 
@@ -512,7 +515,31 @@ _register_optional_commands()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `ncz`; returns the exit status (0 ok, 1 any error, usage errors too)."""
+    """Entry point of `ncz`; returns the exit status (0 ok, 1 any error, usage errors too).
+
+    `ncz grep` follows grep instead: 0 a line matched, 1 none did, 2 an error.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    status = _run(args)
+    if status == 1 and _is_grep(args) and _ERRORS_SEEN:
+        return 2
+    return status
+
+
+_ERRORS_SEEN: list[str] = []
+
+
+def _is_grep(args: list[str]) -> bool:
+    words = [a for a in args if not a.startswith("-")]
+    return bool(words) and words[0] == "grep"
+
+
+def _report(message: str) -> None:
+    _ERRORS_SEEN.append(message)
+    click.echo(message, err=True)
+
+
+def _run(argv: list[str]) -> int:
     try:
         # With standalone_mode=False, click returns ctx.exit()'s code instead of raising.
         result = cli.main(args=argv, prog_name="ncz", standalone_mode=False)
@@ -522,20 +549,20 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(exc.format_message(), err=True)
         return 1
     except click.ClickException as exc:
-        click.echo(f"ncz: {exc.format_message()}", err=True)
+        _report(f"ncz: {exc.format_message()}")
         return 1
     except click.exceptions.Abort:
-        click.echo("ncz: interrupted", err=True)
+        _report("ncz: interrupted")
         return 1
     except KeyboardInterrupt:
-        click.echo("ncz: interrupted", err=True)
+        _report("ncz: interrupted")
         return 130
     except BrokenPipeError:
         with contextlib.suppress(OSError):
             sys.stderr.close()
         return 1
     except (NacrithError, OSError, ValueError) as exc:
-        click.echo(f"ncz: {_describe(exc)}", err=True)
+        _report(f"ncz: {_describe(exc, with_filename=True)}")
         return 1
     return result if isinstance(result, int) else 0
 

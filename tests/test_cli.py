@@ -168,3 +168,16 @@ def test_version_and_help(workdir: Path) -> None:
     assert ncz("--version", cwd=workdir).stdout.startswith(b"ncz, version")
     r = ncz("--help", cwd=workdir)
     assert r.returncode == 0 and b"compress" in r.stdout
+
+
+def test_grep_exit_codes_follow_grep(workdir: Path) -> None:
+    (workdir / "app.log").write_bytes(
+        b"".join(b"2024-01-01 12:00:%02d INFO request %d done\n" % (i % 60, i) for i in range(300))
+    )
+    assert ncz("compress", "-m", "logs", "app.log", cwd=workdir).returncode == 0
+    r = ncz("grep", "request 17 done", "app.log.ncz", cwd=workdir)
+    assert r.returncode == 0 and r.stdout == b"2024-01-01 12:00:17 INFO request 17 done\n"
+    assert ncz("grep", "no such text", "app.log.ncz", cwd=workdir).returncode == 1
+    r = ncz("grep", "x", "missing.ncz", cwd=workdir)
+    assert r.returncode == 2
+    assert r.stderr == b"ncz: missing.ncz: No such file or directory\n"
