@@ -12,9 +12,10 @@ Member header::
     offset  size  field
     0       8     magic          b"\\x89NCZ\\r\\n\\x1a\\n" (catches text-mode and 7-bit mangling)
     8       1     version        1
-    9       1     flags          bit 0: original size known; bits 1-7 reserved, must be 0
+    9       1     flags          bit 0: original size known; bit 1: settings are
+                                 zlib-compressed (RFC 1950); bits 2-7 reserved, must be 0
     10      8     original size  total raw bytes of this member (0 when bit 0 is clear)
-    18      4     settings length L (at most 1 MiB)
+    18      4     settings length L (at most 1 MiB, also after decompression)
     22      L     settings       canonical JSON object (UTF-8, sorted keys), see below
     22+L    4     CRC32 of bytes 0 .. 22+L
 
@@ -85,6 +86,8 @@ __all__ = [
 MAGIC = b"\x89NCZ\r\n\x1a\n"
 FORMAT_VERSION = 1
 FLAG_SIZE_KNOWN = 0x01
+FLAG_SETTINGS_ZLIB = 0x02
+_KNOWN_FLAGS = FLAG_SIZE_KNOWN | FLAG_SETTINGS_ZLIB
 MAX_SETTINGS = 1 << 20
 MAX_CHUNK_RAW = 1 << 30
 MAX_CHUNK_CODED = (1 << 30) + (1 << 20)
@@ -119,6 +122,17 @@ def _read_exact(fileobj: IO[bytes], size: int, what: str) -> bytes:
 def encode_settings(settings: Mapping[str, Any]) -> bytes:
     """Canonical JSON bytes of the header settings."""
     return json.dumps(settings, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _inflate_settings(packed: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(packed, MAX_SETTINGS + 1)
+    except zlib.error as exc:
+        raise CorruptDataError(f"archive settings do not decompress: {exc}") from exc
+    if len(raw) > MAX_SETTINGS or not inflater.eof or inflater.unused_data:
+        raise CorruptDataError("archive settings are malformed or too large")
+    return raw
 
 
 def _decode_settings(raw: bytes) -> dict[str, Any]:
@@ -201,6 +215,9 @@ class MemberWriter:
         if len(settings) > MAX_SETTINGS:
             raise ValueError("codec parameters exceed the 1 MiB settings limit")
         flags = FLAG_SIZE_KNOWN if original_size is not None else 0
+        packed = zlib.compress(settings, 9)
+        if len(packed) < len(settings):
+            settings, flags = packed, flags | FLAG_SETTINGS_ZLIB
         head = _HEADER_FIXED.pack(MAGIC, FORMAT_VERSION, flags, original_size or 0, len(settings))
         head += settings
         self._write(head + _U32.pack(_crc(head)))
@@ -259,7 +276,7 @@ class MemberReader:
                 f"archive format version {version} is not supported "
                 f"(this nacrith reads version {FORMAT_VERSION}); upgrade nacrith"
             )
-        if flags & ~FLAG_SIZE_KNOWN:
+        if flags & ~_KNOWN_FLAGS:
             raise FormatError(f"archive header sets reserved flag bits (0x{flags:02x})")
         if settings_len > MAX_SETTINGS:
             raise CorruptDataError(f"archive settings length {settings_len} exceeds the limit")
@@ -267,6 +284,8 @@ class MemberReader:
         (crc,) = _U32.unpack(_read_exact(fileobj, 4, "header"))
         if crc != _crc(fixed + settings_raw):
             raise CorruptDataError("archive header checksum mismatch")
+        if flags & FLAG_SETTINGS_ZLIB:
+            settings_raw = _inflate_settings(settings_raw)
         self.settings = _decode_settings(settings_raw)
         self.original_size: int | None = size if flags & FLAG_SIZE_KNOWN else None
         self.header_size = len(fixed) + settings_len + 4

@@ -121,7 +121,7 @@ def test_future_version_names_both_versions() -> None:
 
 
 def test_reserved_flag_bits_rejected() -> None:
-    archive = _rewrite_header(_archive(b"hi"), flags=0x03)
+    archive = _rewrite_header(_archive(b"hi"), flags=0x05)
     with pytest.raises(FormatError, match="reserved flag"):
         nacrith.decompress(archive)
 
