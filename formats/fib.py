@@ -2,20 +2,25 @@
 
 Pipeline (encoder): tokens (`fib_tokens`) -> case split -> token ids -> Fibonacci phrase parse
 (`fib_phrases`) -> events (word ids, phrase ids, first occurrences) coded by the adaptive
-context models of `nacrith.models.fib_models` with constriction's range coder -> case flags
-coded in the same stream. Spellings of new words go to an LZMA2 side stream.
+context models of `nacrith.models.fib_models` (order-2/1 word contexts, then recency ranks) with
+constriction's range coder, the encoder vectorised in `nacrith.models.fib_encoder` -> case flags
+coded after the events. Spellings of new words go to a side stream (LZMA2, bzip2 or PPM).
 
-Payload (all integers little-endian; varints are LEB128)::
+Payload version 2 (all integers little-endian; varints are LEB128)::
 
-    mode      u8       0 = stored (the rest is the chunk), 1 = fib version 1
-    params    3 bytes  ModelParams (escape weight numerator/denominator, order-0 schedule)
+    mode      u8       0 = stored (the rest is the chunk), 2 = fib version 2
+    params    4 bytes  ModelParams (escape weights of orders 2 and 1, their denominator, recency
+                       interval)
     n_tokens  varint   tokens in the chunk (each event yields at least one)
     n_spell   varint   byte length of the spelling stream
-    spell     bytes    LZMA2 raw stream of new words (see `fib_tokens.pack_spellings`)
-    coded     rest     range coder output, u32 words: events, then case flags
+    spell     bytes    new cores and whitespace runs: method byte (0 LZMA2 raw, 1 bzip2, 2 PPM),
+                       data (`fib_tokens.pack_spelling`); empty when nothing is spelled
+    streams   A1, A2, B, C: each varint n + n u32 words (range coder output): the context chain
+              (small and large contexts), recency-rank buckets, recency-rank offsets
+    stream D  rest, u32 words: details of new words and phrases, then the case flags
 
-The decoder needs nothing else; the chunk's raw size comes from the container and bounds every
-count it reads.
+Mode 1 (version 1, one coded stream) is still decoded by `fib_v1`. The decoder needs nothing
+else; the chunk's raw size comes from the container and bounds every count it reads.
 """
 
 from __future__ import annotations
@@ -26,16 +31,21 @@ from typing import Any
 
 import numpy as np
 from nacrith.formats.codec import Codec, register_codec
+from nacrith.formats.fib_io import get_stream, get_varint, put_stream, put_varint
 from nacrith.formats.fib_phrases import FIB_LENGTHS, fib_hashes, parse
 from nacrith.formats.fib_tokens import (
+    WS,
+    SpellingReader,
     apply_case,
     is_cased,
-    pack_spellings,
+    pack_spelling,
     split_case,
+    token_class,
     tokenize,
-    unpack_spellings,
 )
-from nacrith.models.fib_models import CaseCoder, EventCoder, ModelParams
+from nacrith.formats.fib_v1 import decode_v1
+from nacrith.models.fib_encoder import encode_events
+from nacrith.models.fib_models import NEW_PHRASE, NEW_WORD, CaseCoder, EventDecoder, ModelParams
 
 from nacrith.errors import CorruptDataError, FormatError, NacrithError, TruncatedError
 
@@ -43,45 +53,8 @@ __all__ = ["FibCodec"]
 
 MODE_STORED = 0
 MODE_FIB1 = 1
+MODE_FIB2 = 2
 _LEVEL = {length: k for k, length in enumerate(FIB_LENGTHS)}
-
-# token class by the last byte of its core: 0 letter, 1 sentence end, 2 digit, 3 other
-_CLASS = bytearray([3] * 256)
-for _b in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" + bytes(range(128, 256)):
-    _CLASS[_b] = 0
-for _b in b".!?":
-    _CLASS[_b] = 1
-for _b in b"0123456789":
-    _CLASS[_b] = 2
-_WS = b" \t\r\n"
-
-
-def _put_varint(out: bytearray, value: int) -> None:
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-
-
-def _get_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise TruncatedError("fib payload ends inside a number")
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-        if shift > 63:
-            raise CorruptDataError("fib payload holds an over-long number")
-
-
-def _token_class(tok: bytes) -> int:
-    core = tok.rstrip(_WS)
-    cls = _CLASS[core[-1]] if core else 3
-    return cls * 2 + (1 if b"\n" in tok[len(core) :] else 0)
 
 
 class _GcPaused:
@@ -96,7 +69,9 @@ class _GcPaused:
             gc.enable()
 
 
-def _case_contexts(ids: np.ndarray, flags: np.ndarray, cased_v: np.ndarray, cls_v: np.ndarray):
+def _case_contexts(
+    ids: np.ndarray, flags: np.ndarray, cased_v: np.ndarray, cls_v: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Encoder side: the case context of every cased token, vectorised (see `_decode_case`)."""
     pos = np.flatnonzero(cased_v[ids])
     prev_cls = np.full(len(ids), 7, dtype=np.int64)
@@ -110,25 +85,18 @@ def _case_contexts(ids: np.ndarray, flags: np.ndarray, cased_v: np.ndarray, cls_
     same = tid[order][1:] == tid[order][:-1]
     last[order[1:][same]] = f[order[:-1][same]]
     ctx = (prev_flag * 8 + prev_cls[pos]) * 4 + last
-    return ctx.tolist(), f.tolist()
+    return ctx, f
 
 
 def _decode_case(
     tok_ids: list[int], cased_v: list[bool], cls_v: list[int], case: CaseCoder, dec: Any
-) -> list[int]:
-    """Decoder side: the flag of every token (0 for tokens that take none)."""
-    flags = [0] * len(tok_ids)
-    last: dict[int, int] = {}
-    prev_flag = 3
-    prev_cls = 7
-    for i, t in enumerate(tok_ids):
-        if cased_v[t]:
-            flag = case.decode_one(dec, (prev_flag * 8 + prev_cls) * 4 + last.get(t, 3))
-            flags[i] = flag
-            last[t] = flag
-            prev_flag = flag
-        prev_cls = cls_v[t]
-    return flags
+) -> tuple[np.ndarray, list[int]]:
+    """Decoder side: (positions of the cased tokens, their flags)."""
+    tok = np.array(tok_ids, dtype=np.int64)
+    pos = np.flatnonzero(np.array(cased_v, dtype=bool)[tok])
+    prev_cls = np.full(len(tok), 7, dtype=np.int64)
+    prev_cls[1:] = np.array(cls_v, dtype=np.int64)[tok[:-1]]
+    return pos, case.decode_all(dec, tok[pos].tolist(), prev_cls[pos].tolist())
 
 
 @register_codec
@@ -136,37 +104,56 @@ class FibCodec(Codec):
     """Word/phrase front end with adaptive word-context models (the fast, LLM-free mode).
 
     Args:
-        esc_num, esc_den: escape weight of order-1/2 contexts, esc_num/esc_den per symbol.
-        o0_step: the order-0 table is rebuilt every 1/o0_step of the events seen.
+        esc_num, esc1_num, esc_den: escape weight of order-2 (order-1) contexts, esc_num/esc_den
+            (esc1_num/esc_den) per symbol.
+        o0_step: the recency snapshot is refreshed every 32 * o0_step uses.
         phrase_bias: encoder-only; estimated bits a phrase costs beyond its frequency.
+        min_phrase: encoder-only; the shortest phrase (in tokens) the parse may choose.
     """
 
     codec_id = "fib"
     accepts_binary = False
 
     def __init__(
-        self, esc_num: int = 3, esc_den: int = 2, o0_step: int = 16, phrase_bias: float = 4.0
+        self,
+        esc_num: int = 3,
+        esc_den: int = 2,
+        o0_step: int = 16,
+        phrase_bias: float = 8.0,
+        min_phrase: int = 13,
+        esc1_num: int = 4,
     ) -> None:
-        for name, value in (("esc_num", esc_num), ("esc_den", esc_den), ("o0_step", o0_step)):
-            if not isinstance(value, int) or not (0 if name == "esc_num" else 1) <= value <= 255:
-                raise ValueError(f"{name} must be an integer in 0..255 (1..255), got {value!r}")
-        self.model_params = ModelParams(esc_num, esc_den, o0_step)
+        for name, value in (
+            ("esc_num", esc_num),
+            ("esc1_num", esc1_num),
+            ("esc_den", esc_den),
+            ("o0_step", o0_step),
+        ):
+            low = 0 if name in ("esc_num", "esc1_num") else 1
+            if not isinstance(value, int) or not low <= value <= 255:
+                raise ValueError(f"{name} must be an integer in {low}..255, got {value!r}")
+        self.model_params = ModelParams(esc_num, esc1_num, esc_den, o0_step)
         self.phrase_bias = float(phrase_bias)
+        if not isinstance(min_phrase, int) or not 2 <= min_phrase <= FIB_LENGTHS[-1]:
+            raise ValueError(f"min_phrase must be an integer in 2..{FIB_LENGTHS[-1]}")
+        self.min_phrase = min_phrase
 
     def params(self) -> dict[str, Any]:
         """Encoder settings (the decoder reads its settings from each payload)."""
         p = self.model_params
         return {
-            "esc_num": p.esc_num,
+            "esc_num": p.esc2,
+            "esc1_num": p.esc1,
             "esc_den": p.esc_den,
             "o0_step": p.o0_step,
             "phrase_bias": self.phrase_bias,
+            "min_phrase": self.min_phrase,
         }
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> FibCodec:
         """Rebuild from header params; `FormatError` if they are bad."""
-        known = {"esc_num", "esc_den", "o0_step", "phrase_bias"}
+        known = {"esc_num", "esc1_num", "esc_den", "o0_step", "phrase_bias", "min_phrase"}
         if set(params) - known:
             raise FormatError(f"unknown fib parameters {sorted(set(params) - known)}")
         try:
@@ -192,75 +179,87 @@ class FibCodec(Codec):
         ids_list = [index.setdefault(t, len(index)) for t in tokens]
         ids = np.array(ids_list, dtype=np.int64)
         hashes = fib_hashes(ids)
-        phrases = parse(ids, hashes, self.phrase_bias)
-
+        phrases = parse(ids, hashes, self.phrase_bias, self.min_phrase)
+        keys = [(length, int(hashes[length][start])) for start, length in phrases]
+        del hashes
         uses: dict[tuple[int, int], int] = {}
-        for start, length in phrases:
-            key = (length, int(hashes[length][start]))
+        for key in keys:
             uses[key] = uses.get(key, 0) + 1
 
-        ec = EventCoder(self.model_params)
+        # events: ids in order of creation (a word at its first use, a phrase after its words)
+        ops: list[int] = []
+        new_words: list[tuple[int, int]] = []
+        levels: list[int] = []
+        words_of: list[list[int] | None] = []
         event_of_token: dict[int, int] = {}
-        spellings: list[bytes] = []
-        defined: dict[tuple[int, int], tuple[int, list[int]]] = {}
-
+        spell: list[bytes] = []
+        defined: dict[tuple[int, int], tuple[int, list[int], list[int]]] = {}
         ws_index: dict[bytes, int] = {}
         core_event: dict[bytes, int] = {}
+        tokens_by_id = list(index)
 
         def words(lo: int, hi: int) -> None:
             for t in ids_list[lo:hi]:
                 e = event_of_token.get(t)
                 if e is not None:
-                    ec.encode_id(e)
+                    ops.append(e)
                     continue
                 tok = tokens_by_id[t]
-                core = tok.rstrip(_WS)
+                core = tok.rstrip(WS)
                 ws = tok[len(core) :]
                 base = core_event.get(core, -1)
                 if base < 0:
-                    spellings.append(core)
+                    spell.append(core + b"\n")
                 w = ws_index.get(ws, -1)
                 if w < 0:
                     ws_index[ws] = len(ws_index)
-                    spellings.append(ws)
-                e = event_of_token[t] = ec.encode_new_word(base, w)
+                    spell.append(ws + b"\0")
+                ops.append(NEW_WORD)
+                new_words.append((base, w))
+                e = event_of_token[t] = len(words_of)
+                words_of.append(None)
                 if base < 0:
                     core_event[core] = e
 
-        tokens_by_id = list(index)
         pos = 0
-        for start, length in phrases:
+        for (start, length), key in zip(phrases, keys):
             words(pos, start)
             pos = start + length
-            key = (length, int(hashes[length][start]))
             if uses[key] < 2:
                 words(start, pos)
                 continue
             entry = defined.get(key)
             if entry is None:
-                ec.encode_new_phrase(_LEVEL[length])
+                ops.append(NEW_PHRASE)
+                levels.append(_LEVEL[length])
                 words(start, pos)
-                defined[key] = (ec.end_phrase(length), ids_list[start:pos])
+                span = ids_list[start:pos]
+                evs = [event_of_token[t] for t in span]
+                defined[key] = (len(words_of), span, evs)
+                words_of.append(evs)
             elif entry[1] == ids_list[start:pos]:
-                ec.encode_id(entry[0])
+                ops.append(entry[0])
             else:  # a hash collision: spell the tokens out
                 words(start, pos)
         words(pos, len(ids_list))
 
-        assert ec.enc is not None
+        enc_d, coded = encode_events(
+            self.model_params, ops, new_words, levels, words_of, FIB_LENGTHS
+        )
         cased_v = np.array([is_cased(t) for t in tokens_by_id], dtype=bool)
-        cls_v = np.array([_token_class(t) for t in tokens_by_id], dtype=np.int64)
+        cls_v = np.array([token_class(t) for t in tokens_by_id], dtype=np.int64)
         ctxs, fl = _case_contexts(ids, np.array(flags, dtype=np.int64), cased_v, cls_v)
-        CaseCoder().encode(ec.enc, ctxs, fl)
-        coded = ec.finish()
+        CaseCoder.encode(enc_d, ctxs, fl)
 
-        out = bytearray([MODE_FIB1])
+        out = bytearray([MODE_FIB2])
         out += self.model_params.as_bytes()
-        _put_varint(out, len(tokens))
-        spell = pack_spellings(spellings)
-        _put_varint(out, len(spell))
-        out += spell
-        out += coded.astype("<u4").tobytes()
+        put_varint(out, len(tokens))
+        packed = pack_spelling(spell)
+        put_varint(out, len(packed))
+        out += packed
+        for stream in coded:
+            put_stream(out, stream)
+        out += np.asarray(enc_d.get_compressed(), dtype="<u4").tobytes()
         return bytes(out)
 
     # -- decoder ----------------------------------------------------------------------------------
@@ -279,11 +278,14 @@ class FibCodec(Codec):
                     f"stored fib chunk holds {len(payload) - 1} bytes, expected {raw_size}"
                 )
             return payload[1:]
-        if mode != MODE_FIB1:
+        if mode not in (MODE_FIB1, MODE_FIB2):
             raise FormatError(f"unknown fib payload mode {mode}")
         try:
             with _GcPaused():
-                out = self._decode_fib(payload, raw_size)
+                if mode == MODE_FIB1:
+                    out = decode_v1(payload, raw_size)
+                else:
+                    out = self._decode_fib(payload, raw_size)
         except NacrithError:
             raise
         except Exception as exc:
@@ -300,92 +302,54 @@ class FibCodec(Codec):
         return out
 
     def _decode_fib(self, payload: bytes, raw_size: int) -> bytes:
-        if len(payload) < 4:
+        if len(payload) < 5:
             raise TruncatedError("fib payload too short")
-        params = ModelParams.from_bytes(payload[1:4])
-        n_tokens, pos = _get_varint(payload, 4)
+        params = ModelParams.from_bytes(payload[1:5])
+        n_tokens, pos = get_varint(payload, 5)
         if n_tokens > raw_size or (n_tokens == 0) != (raw_size == 0):
             raise CorruptDataError(f"fib payload declares {n_tokens} tokens for {raw_size} bytes")
-        n_spell, pos = _get_varint(payload, pos)
+        n_spell, pos = get_varint(payload, pos)
         if pos + n_spell > len(payload):
             raise TruncatedError("fib spelling stream is cut short")
-        spellings = unpack_spellings(payload[pos : pos + n_spell], 6 * raw_size + 16)
+        reader = SpellingReader(payload[pos : pos + n_spell], 2 * raw_size + 16)
         pos += n_spell
+        streams = []
+        for _ in range(4):
+            words, pos = get_stream(payload, pos)
+            streams.append(words)
         rest = payload[pos:]
         if len(rest) % 4:
             raise CorruptDataError("fib coded stream is not a whole number of words")
-        coded = np.frombuffer(rest, dtype="<u4").astype(np.uint32)
-        if len(coded) == 0 and n_tokens:
-            raise TruncatedError("fib coded stream is empty")
-        ec = EventCoder(params, coded)
-        id_tokens: list[list[int]] = []  # event id -> word ids (a word: itself)
-        word_bytes: list[bytes] = []  # event id -> spelling (b"" for phrases)
-        cased_v: list[bool] = []
-        cls_v: list[int] = []
-        tok_ids: list[int] = []
-        new_word = EventCoder.NEW_WORD
-
+        streams.append(np.frombuffer(rest, dtype="<u4").astype(np.uint32))
+        if n_tokens and not (len(streams[0]) or len(streams[1]) or len(streams[2])):
+            raise TruncatedError("fib coded streams are empty")
+        ed = EventDecoder(params, tuple(streams))
+        word_bytes: list[bytes] = []  # id -> spelling (b"" for phrases)
         ws_runs: list[bytes] = []
-        n_spelled = 0
 
-        def next_spelling() -> bytes:
-            nonlocal n_spelled
-            if n_spelled >= len(spellings):
-                raise CorruptDataError("fib payload uses more spellings than it holds")
-            n_spelled += 1
-            return spellings[n_spelled - 1]
-
-        def add_word() -> int:
-            base, w = ec.decode_spelling()
+        def add_word(base: int, w: int, sym: int) -> None:
+            while len(word_bytes) < sym:
+                word_bytes.append(b"")  # phrases defined since the last new word
             if base >= 0:
-                core = word_bytes[base].rstrip(_WS)
                 if not word_bytes[base]:
                     raise CorruptDataError("fib word refers to a phrase as its core")
+                core = word_bytes[base].rstrip(WS)
             else:
-                core = next_spelling()
+                core = reader.core()
             if w < 0:
-                ws_runs.append(next_spelling())
-            ws = ws_runs[w]
-            word = core + ws
-            n = ec.commit_new_word()
-            if n != len(id_tokens):
-                raise CorruptDataError("fib word ids out of step")
-            id_tokens.append([n])
-            word_bytes.append(word)
-            cased_v.append(is_cased(word))
-            cls_v.append(_token_class(word))
-            return n
+                ws_runs.append(reader.ws())
+            word_bytes.append(core + ws_runs[w])
 
-        while len(tok_ids) < n_tokens:
-            e = ec.decode()
-            if e >= 0:
-                tok_ids.extend(id_tokens[e])
-            elif e == new_word:
-                tok_ids.append(add_word())
-            else:
-                level = ec.decode_level()
-                if level >= len(FIB_LENGTHS):
-                    raise CorruptDataError(f"fib phrase level {level} out of range")
-                phrase: list[int] = []
-                for _ in range(FIB_LENGTHS[level]):
-                    e = ec.decode()
-                    if e == new_word:
-                        phrase.append(add_word())
-                    elif e < 0 or len(id_tokens[e]) != 1:
-                        raise CorruptDataError("fib phrase definition holds a phrase")
-                    else:
-                        phrase.append(e)
-                if ec.end_phrase(len(phrase)) != len(id_tokens):
-                    raise CorruptDataError("fib phrase ids out of step")
-                id_tokens.append(phrase)
-                word_bytes.append(b"")
-                cased_v.append(False)
-                cls_v.append(3)
-                tok_ids.extend(phrase)
+        tok_ids, words_of = ed.decode_events(n_tokens, FIB_LENGTHS, add_word)
         if len(tok_ids) != n_tokens:
             raise CorruptDataError(f"fib events give {len(tok_ids)} tokens, expected {n_tokens}")
-        flags = _decode_case(tok_ids, cased_v, cls_v, CaseCoder(), ec.dec)
+        while len(word_bytes) < len(words_of):
+            word_bytes.append(b"")
+        cased_v = [is_cased(w) for w in word_bytes]
+        cls_v = [token_class(w) if w else 3 for w in word_bytes]
+        pos, flags = _decode_case(tok_ids, cased_v, cls_v, CaseCoder(), ed.dec_d)
         out = [word_bytes[t] for t in tok_ids]
-        for i in np.flatnonzero(flags).tolist():
-            out[i] = apply_case(out[i], flags[i])
+        for i, flag in zip(pos.tolist(), flags):
+            if flag:
+                out[i] = apply_case(out[i], flag)
         return b"".join(out)

@@ -5,8 +5,8 @@ by level the way the hierarchy is defined: a phrase of length F(k) is a phrase o
 followed by one of length F(k-2), so each level costs one vectorised pass over the token ids.
 A run that occurs at least twice is a candidate; the parse is the cheapest cover of the token
 sequence by single tokens and candidate phrases under an estimated cost per token and per
-phrase (dynamic programming, not greedy). Phrases the parse uses only once are dropped and the
-parse is run again, so every phrase kept pays for its definition.
+phrase (dynamic programming, not greedy). Phrases the parse uses only once are spelled out as
+tokens by the encoder. Short phrases are left to the word-context models (`min_length`).
 """
 
 from __future__ import annotations
@@ -61,12 +61,14 @@ def token_costs(ids: np.ndarray) -> np.ndarray:
     return cost
 
 
-def repeat_counts(hashes: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
-    """For each Fibonacci length, how often the run starting at each position occurs (0 where
-    it cannot repeat because its first F(k-1) tokens do not)."""
+def repeat_counts(hashes: dict[int, np.ndarray], min_length: int = 2) -> dict[int, np.ndarray]:
+    """For each Fibonacci length from `min_length`, how often the run starting at each position
+    occurs (0 where it cannot repeat because its first F(k-1) tokens do not)."""
     out: dict[int, np.ndarray] = {}
     prev: np.ndarray | None = None
     for length in FIB_LENGTHS:
+        if length < min_length:
+            continue
         h = hashes.get(length)
         if h is None:
             break
@@ -82,38 +84,20 @@ def repeat_counts(hashes: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
 
 
 def parse(
-    ids: np.ndarray, hashes: dict[int, np.ndarray], phrase_bias: float = 2.0
+    ids: np.ndarray, hashes: dict[int, np.ndarray], phrase_bias: float = 2.0, min_length: int = 2
 ) -> list[tuple[int, int]]:
-    """Choose phrases by dynamic programming; returns (start, length) pairs in order."""
+    """Choose phrases of `min_length` tokens or more by dynamic programming; returns (start,
+    length) pairs in order."""
     n = len(ids)
-    if n < 2:
+    if n < max(2, min_length):
+        return []
+    counts = repeat_counts(hashes, min_length)
+    if not counts:
         return []
     w = token_costs(ids)
     cum = np.concatenate(([0.0], np.cumsum(w)))
-    counts = repeat_counts(hashes)
     allowed = {length: cnt >= 2 for length, cnt in counts.items()}
-    chosen: list[tuple[int, int]] = []
-    for _ in range(2):
-        chosen = _dp(n, cum, counts, allowed, phrase_bias)
-        if not chosen:
-            break
-        dropped = False
-        by_len: dict[int, list[int]] = {}
-        for start, length in chosen:
-            by_len.setdefault(length, []).append(start)
-        for length, starts in by_len.items():
-            h = hashes[length]
-            used = h[np.array(starts)]
-            uniq, cnt = np.unique(used, return_counts=True)
-            once = uniq[cnt < 2]
-            if len(once):
-                dropped = True
-                ok = allowed[length]
-                cand = np.flatnonzero(ok)
-                ok[cand[np.isin(h[cand], once)]] = False
-        if not dropped:
-            break
-    return chosen
+    return _dp(n, cum, counts, allowed, phrase_bias)
 
 
 def _dp(

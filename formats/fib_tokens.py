@@ -7,21 +7,36 @@ token with no core. Joining the tokens gives the input back, for any bytes.
 
 Case is split off: a token is stored lower-cased with a flag 1 (Capitalised) or 2 (ALL CAPS) when
 that reproduces it; otherwise it is stored as it is, flag 0.
+
+New words are spelled in a side stream: version 2 (`pack_spelling`, `SpellingReader`) ends each
+core with LF and each whitespace run with NUL (a core holds no whitespace, a run no NUL) and
+packs them with LZMA2, bzip2 or a small PPM model;
+version 1 (`pack_spellings`, `unpack_spellings`) ended every item with 00 00.
 """
 
 from __future__ import annotations
 
+import bz2
 import lzma
 import re
+from typing import Any
+
+import numpy as np
+from nacrith.formats.fib_io import get_varint, put_varint
+from nacrith.formats.fib_spell import PPM_LIMIT, ppm_decode, ppm_encode
 
 __all__ = [
     "CASE_AS_IS",
     "CASE_CAPITAL",
     "CASE_UPPER",
+    "WS",
+    "SpellingReader",
     "apply_case",
     "is_cased",
+    "pack_spelling",
     "pack_spellings",
     "split_case",
+    "token_class",
     "tokenize",
     "unpack_spellings",
 ]
@@ -34,6 +49,24 @@ CASE_CAPITAL = 1
 CASE_UPPER = 2
 
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "lc": 3, "pb": 0}]
+WS = b" \t\r\n"
+
+# token class by the last byte of its core: 0 letter, 1 sentence end, 2 digit, 3 other
+_CLASS = bytearray([3] * 256)
+for _b in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" + bytes(range(128, 256)):
+    _CLASS[_b] = 0
+for _b in b".!?":
+    _CLASS[_b] = 1
+for _b in b"0123456789":
+    _CLASS[_b] = 2
+
+
+def token_class(tok: bytes) -> int:
+    """0..7: the class of the token's core (letter, sentence end, digit, other) times two, plus
+    one when its whitespace holds a line break (context of the case model)."""
+    core = tok.rstrip(WS)
+    cls = _CLASS[core[-1]] if core else 3
+    return cls * 2 + (1 if b"\n" in tok[len(core) :] else 0)
 
 
 def tokenize(data: bytes) -> list[bytes]:
@@ -104,3 +137,66 @@ def unpack_spellings(packed: bytes, limit: int) -> list[bytes]:
         raise ValueError("spelling stream does not end with a terminator")
     words = body[:-2].split(b"\0\0")
     return [w.replace(b"\0\1", b"\0") for w in words]
+
+
+def pack_spelling(items: list[bytes]) -> bytes:
+    """Version 2: cores and whitespace runs, in order, already terminated (core + LF, run +
+    NUL), compressed by LZMA2 (raw), bzip2 or, for small streams, the PPM model of `fib_spell`
+    (size varint, then range coder words), whichever is smallest, after a method byte (0, 1,
+    2); empty when there is nothing to spell."""
+    body = b"".join(items)
+    if not body:
+        return b""
+    options = [b"\0" + lzma.compress(body, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)]
+    options.append(b"\1" + bz2.compress(body, 9))
+    if len(body) <= PPM_LIMIT:
+        head = bytearray(b"\2")
+        put_varint(head, len(body))
+        options.append(bytes(head) + ppm_encode(body).astype("<u4").tobytes())
+    return min(options, key=len)
+
+
+class SpellingReader:
+    """Version 2: reads cores and whitespace runs back from a `pack_spelling` stream."""
+
+    def __init__(self, packed: bytes, limit: int) -> None:
+        """`limit` bounds the text read; `ValueError` if the stream is bad."""
+        self.body = b""
+        self.pos = 0
+        if not packed:
+            return
+        dec: Any
+        if packed[0] == 0:
+            dec = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
+        elif packed[0] == 1:
+            dec = bz2.BZ2Decompressor()
+        elif packed[0] == 2:
+            size, pos = get_varint(packed, 1)
+            if size > min(limit, PPM_LIMIT) or (len(packed) - pos) % 4:
+                raise ValueError("bad PPM spelling stream")
+            self.body = ppm_decode(np.frombuffer(packed[pos:], "<u4").astype(np.uint32), size)
+            return
+        else:
+            raise ValueError(f"unknown spelling method {packed[0]}")
+        try:
+            self.body = dec.decompress(packed[1:], max_length=limit + 1)
+        except (lzma.LZMAError, OSError, EOFError) as exc:
+            raise ValueError(f"spelling stream: {exc}") from exc
+        if len(self.body) > limit or not dec.eof:
+            raise ValueError("spelling stream is truncated or longer than the chunk")
+
+    def _read(self, end: bytes) -> bytes:
+        pos = self.pos
+        stop = self.body.find(end, pos)
+        if stop < 0:
+            raise ValueError("spelling stream ends inside a word")
+        self.pos = stop + 1
+        return self.body[pos:stop]
+
+    def core(self) -> bytes:
+        """The next core."""
+        return self._read(b"\n")
+
+    def ws(self) -> bytes:
+        """The next whitespace run."""
+        return self._read(b"\0")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import bz2
 import lzma
+import os
 import sys
 import time
 from pathlib import Path
@@ -87,7 +88,7 @@ def bench_file(name: str, path: Path, repeat: int) -> dict[str, object]:
     }
 
 
-def table(rows: list[dict[str, object]], sources: dict[str, Path]) -> str:
+def table(rows: list[dict[str, object]], sources: dict[str, Path], repeat: int, load: str) -> str:
     """The markdown table and its notes."""
 
     def cell(nbytes: int, size: int) -> str:
@@ -96,10 +97,11 @@ def table(rows: list[dict[str, object]], sources: dict[str, Path]) -> str:
     lines = [
         "## fib codec (`--method fib`)",
         "",
-        "Compressed bytes (bits per byte). MB/s: best wall-clock time of the runs on a shared,",
-        "busy 2-core machine (CPU-time MB/s in brackets). xz is `lzma` preset 9|PRESET_EXTREME,",
-        "bzip2 level 9, zstd level 19 (python-zstandard). QTC: published/reference figures,",
-        "not rerun here.",
+        "Compressed bytes (bits per byte). MB/s: best wall-clock time of "
+        f"{repeat} run{'s' if repeat > 1 else ''} on a shared,",
+        f"busy 2-core machine (CPU-time MB/s in brackets; 1-minute load average {load}). xz is",
+        "`lzma` preset 9|PRESET_EXTREME, bzip2 level 9, zstd level 19 (python-zstandard). QTC:",
+        "published/reference figures, not rerun here.",
         "",
         "| file | bytes | fib (ours) | xz -9e | bzip2 -9 | zstd -19 | QTC | fib compress MB/s "
         "| fib decompress MB/s |",
@@ -128,6 +130,7 @@ def main() -> None:
     args = ap.parse_args()
     rows = []
     sources: dict[str, Path] = {}
+    loads = [os.getloadavg()[0]]
     for name in args.files.split(","):
         path = find(FILES[name])
         if path is None:
@@ -136,7 +139,9 @@ def main() -> None:
         print(f"{name}: reading {path}", file=sys.stderr)
         sources[name] = path
         rows.append(bench_file(name, path, max(1, args.repeat)))
-    text = table(rows, sources)
+        loads.append(os.getloadavg()[0])
+    load = f"{min(loads):.1f} to {max(loads):.1f} during the runs"
+    text = table(rows, sources, max(1, args.repeat), load)
     print(text)
     if not args.no_write and rows:
         update_section("fib", text)

@@ -1,8 +1,9 @@
 """The `fib` codec: round trips, adversarial text, corrupt payloads and golden payloads.
 
-Golden files `tests/golden/fib_*.bin` hold (input, payload) pairs: b"FIBGOLD1", the input's
-length (u32 LE), the input, then the payload. They must decode byte-exactly forever; rewrite
-them only with NACRITH_REGEN_GOLDEN=1 when a new payload version is added (old ones stay).
+Golden files `tests/golden/fib_*.bin` (payload version 1) and `fib2_*.bin` (version 2) hold
+(input, payload) pairs: b"FIBGOLD1", the input's length (u32 LE), the input, then the payload.
+They must decode byte-exactly forever; NACRITH_REGEN_GOLDEN=1 writes only the missing files of
+the current version (old ones stay).
 """
 
 from __future__ import annotations
@@ -19,13 +20,22 @@ from hypothesis import strategies as st
 from nacrith.formats.codec import codec_class
 from nacrith.formats.fib import FibCodec
 from nacrith.formats.fib_phrases import FIB_LENGTHS, fib_hashes, parse
-from nacrith.formats.fib_tokens import apply_case, split_case, tokenize
+from nacrith.formats.fib_tokens import (
+    SpellingReader,
+    apply_case,
+    pack_spelling,
+    split_case,
+    tokenize,
+)
+from nacrith.models.fib_ranks import recency_ranks
+from nacrith.models.fib_recency import Recency
 
 from nacrith.errors import CorruptDataError, FormatError, NacrithError
 
 CANTERBURY = Path(__file__).parent.parent / "corpora" / "canterbury"
 GOLDEN = Path(__file__).parent / "golden"
 GOLDEN_MAGIC = b"FIBGOLD1"
+VERSION = 2
 
 FAST_FILES = ["alice29.txt", "asyoulik.txt", "cp.html", "fields.c", "grammar.lsp", "xargs.1"]
 SLOW_FILES = ["lcet10.txt", "plrabn12.txt", "kennedy.xls", "ptt5", "sum"]
@@ -135,7 +145,25 @@ def test_fuzz_bytes(data: bytes) -> None:
     )
 )
 def test_fuzz_wordlike(parts: list[str]) -> None:
-    roundtrip("".join(parts).encode())
+    data = "".join(parts).encode()
+    roundtrip(data)
+    roundtrip(data, FibCodec(min_phrase=2, phrase_bias=0.0))
+
+
+@given(st.lists(st.integers(0, 30), max_size=600), st.integers(1, 3))
+def test_fuzz_phrases_and_recency(words: list[int], step: int) -> None:
+    """Many short phrases, small recency intervals and large contexts."""
+    data = b" ".join(b"w%d" % (w * w % 37) for w in words)
+    roundtrip(data, FibCodec(o0_step=step, min_phrase=2, phrase_bias=0.0))
+    roundtrip(data, FibCodec(esc_num=1, esc1_num=5, esc_den=3, o0_step=step, min_phrase=3))
+
+
+def test_many_contexts_and_words_roundtrip() -> None:
+    rng = random.Random(11)
+    vocab = [f"w{i}".encode() for i in range(3000)]
+    data = b" ".join(rng.choice(vocab[: rng.randint(1, 3000)]) for _ in range(30000))
+    roundtrip(data)
+    roundtrip(data, FibCodec(esc_num=1, esc_den=3, o0_step=1, min_phrase=3, phrase_bias=1.0))
 
 
 def test_long_repeats_use_phrases() -> None:
@@ -161,6 +189,44 @@ def test_case_split_inverts() -> None:
     assert flags[:2] == [1, 2] and lowered[2] == b"mcDonald"
 
 
+def test_spelling_stream_roundtrip() -> None:
+    items = [b"alpha\n", b" \0", b"\x00\n", b"\n", b"\r\n \0", b"42\n"]
+    reader = SpellingReader(pack_spelling(items), 100)
+    assert [reader.core(), reader.ws(), reader.core(), reader.core(), reader.ws()] == [
+        b"alpha",
+        b" ",
+        b"\x00",
+        b"",
+        b"\r\n ",
+    ]
+    with pytest.raises(ValueError):
+        SpellingReader(pack_spelling(items), 5)
+
+
+def test_vectorised_ranks_match_recency() -> None:
+    rng = np.random.default_rng(5)
+    touches = np.concatenate((np.arange(40), rng.integers(0, 40, 3000) ** 2 % 40))
+    merges = np.cumsum(rng.integers(1, 90, 80))
+    merges = merges[merges < len(touches)]
+    q_pos = np.sort(rng.integers(41, len(touches), 500))
+    q_sym = touches[rng.integers(0, 40, 500)] % 40
+    ranks, space = recency_ranks(touches, merges, q_sym, q_pos)
+    rec = Recency()
+    got: list[tuple[int, int]] = []
+    qi = 0
+    mset = set(merges.tolist())
+    for t in range(len(touches) + 1):
+        if t in mset:
+            rec.refresh()
+        while qi < len(q_pos) and q_pos[qi] == t:
+            got.append((rec.rank(int(q_sym[qi])), rec.size()))
+            assert rec.symbol(got[-1][0]) == q_sym[qi]
+            qi += 1
+        if t < len(touches):
+            rec.touch(int(touches[t]))
+    assert got == list(zip(ranks.tolist(), space.tolist()))
+
+
 def test_fibonacci_hashes_compose() -> None:
     ids = np.array([1, 2, 3, 1, 2, 3, 1, 2, 3, 4, 5], dtype=np.int64)
     h = fib_hashes(ids)
@@ -183,7 +249,7 @@ def test_parse_prefers_long_phrases() -> None:
 
 def test_registry_and_params() -> None:
     assert codec_class("fib") is FibCodec
-    codec = FibCodec(esc_num=1, esc_den=1, o0_step=8, phrase_bias=3.0)
+    codec = FibCodec(esc_num=1, esc_den=1, o0_step=8, phrase_bias=3.0, min_phrase=5)
     again = FibCodec.from_params(codec.params())
     assert again.params() == codec.params()
     with pytest.raises(FormatError):
@@ -192,6 +258,8 @@ def test_registry_and_params() -> None:
         FibCodec.from_params({"esc_den": 0})
     with pytest.raises(ValueError):
         FibCodec(o0_step=300)
+    with pytest.raises(ValueError):
+        FibCodec(min_phrase=1)
 
 
 def test_encoder_settings_travel_in_the_payload() -> None:
@@ -213,12 +281,16 @@ def _corruptions(payload: bytes) -> list[bytes]:
     return out
 
 
-@pytest.mark.parametrize("name", ["fib_mixed", "fib_text"])
-def test_corrupt_payloads_raise_nacrith_errors(name: str) -> None:
+@pytest.mark.parametrize("name", ["fib_mixed", "fib_text", "fib_edge"])
+@pytest.mark.parametrize("version", [1, VERSION])
+def test_corrupt_payloads_raise_nacrith_errors(name: str, version: int) -> None:
     data = GOLDEN_INPUTS[name]
     codec = FibCodec()
-    payload = codec.encode(data)
-    assert payload[0] == 1
+    if version == VERSION:
+        payload = codec.encode(data)
+    else:
+        payload = _golden_path(name, version).read_bytes()[12 + len(data) :]
+    assert payload[0] == version
     for bad in _corruptions(payload):
         try:
             out = codec.decode(bad, len(data))
@@ -241,27 +313,30 @@ def test_wrong_size_is_corrupt() -> None:
 # -- golden payloads -----------------------------------------------------------------------------
 
 
-def _golden_path(name: str) -> Path:
-    return GOLDEN / f"{name}.bin"
+def _golden_path(name: str, version: int) -> Path:
+    prefix = "fib_" if version == 1 else f"fib{version}_"
+    return GOLDEN / f"{prefix}{name.removeprefix('fib_')}.bin"
 
 
 def _write_golden(name: str, data: bytes) -> None:
     payload = FibCodec().encode(data)
-    _golden_path(name).write_bytes(GOLDEN_MAGIC + struct.pack("<I", len(data)) + data + payload)
+    blob = GOLDEN_MAGIC + struct.pack("<I", len(data)) + data + payload
+    _golden_path(name, VERSION).write_bytes(blob)
 
 
 if os.environ.get("NACRITH_REGEN_GOLDEN") == "1":
     for _name, _data in GOLDEN_INPUTS.items():
-        if not _golden_path(_name).exists():
+        if not _golden_path(_name, VERSION).exists():
             _write_golden(_name, _data)
 
 
+@pytest.mark.parametrize("version", [1, VERSION])
 @pytest.mark.parametrize("name", sorted(GOLDEN_INPUTS))
-def test_golden_payload_decodes(name: str) -> None:
-    blob = _golden_path(name).read_bytes()
+def test_golden_payload_decodes(name: str, version: int) -> None:
+    blob = _golden_path(name, version).read_bytes()
     assert blob[:8] == GOLDEN_MAGIC
     (size,) = struct.unpack("<I", blob[8:12])
     data, payload = blob[12 : 12 + size], blob[12 + size :]
     assert data == GOLDEN_INPUTS[name]
-    assert payload[0] == 1  # the fib path, not the stored fallback
+    assert payload[0] == version  # the fib path, not the stored fallback
     assert FibCodec().decode(payload, size) == data
