@@ -115,12 +115,16 @@ def raw_throughput(
     return sum(rates)
 
 
-def bench_file(name: str, data: bytes, workers: int, opts: dict[str, Any]) -> dict[str, Any]:
+def bench_file(
+    name: str, data: bytes, workers: int, opts: dict[str, Any], chunk_size: int | None
+) -> dict[str, Any]:
     """Compress and decompress `data` once with the llm codec; timings and token counts."""
     import nacrith
 
     start = time.perf_counter()
-    archive = nacrith.compress(data, method="llm", workers=workers, options={"llm": opts})
+    archive = nacrith.compress(
+        data, method="llm", workers=workers, chunk_size=chunk_size, options={"llm": opts}
+    )
     compress_s = time.perf_counter() - start
     start = time.perf_counter()
     restored = nacrith.decompress(archive, workers=workers)
@@ -149,6 +153,7 @@ def main() -> int:
     parser.add_argument("--model", default=None)
     parser.add_argument("--raw-seconds", type=float, default=20.0)
     parser.add_argument("--max-streams", type=int, default=None)
+    parser.add_argument("--chunk-size", type=int, default=None, help="bytes per stream")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
@@ -171,7 +176,7 @@ def main() -> int:
     for name in args.file or list(FILES):
         data = find(name).read_bytes()[: args.limit]
         for workers in args.workers or [1, 2]:
-            row = bench_file(name, data, workers, opts)
+            row = bench_file(name, data, workers, opts, args.chunk_size)
             per_proc = max(1, min(max_streams, -(-row["chunks"] // workers)))
             procs = min(workers, max(1, row["chunks"]))
             row["raw_tps"] = raw_throughput(
@@ -206,6 +211,9 @@ def main() -> int:
             f"{r['raw_tps']:.0f} | {ctps / r['raw_tps']:.0%} / {dtps / r['raw_tps']:.0%} | "
             f"{8 * r['archive'] / r['bytes']:.4f} | {'byte-exact' if r['ok'] else 'MISMATCH'} |"
         )
+    if args.chunk_size:
+        lines.append("")
+        lines.append(f"Chunk size (bytes per independent stream): {args.chunk_size:,}.")
     if args.limit:
         lines.append("")
         lines.append(f"Each file was cut to its first {args.limit:,} bytes.")

@@ -1,0 +1,253 @@
+"""Owning wrapper over llama-cpp-python's low-level API: one model, one context, many streams.
+
+Each stream is one sequence id in a context with a non-unified KV cache. `step` feeds one new
+token to each of several streams in a single `llama_decode` and returns their logits as one
+(B, V) float32 array; `prefill` (re)loads one stream's context as one batch. These are the only two
+evaluation patterns the codec uses, and encoder and decoder use them identically (the
+determinism contract of DESIGN.md section 3).
+
+`llama_cpp` is imported on first use, so importing this module is cheap. Native log output is
+silenced (`llama_log_set`), so nothing reaches stdout or stderr.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nacrith.errors import ModelNotFoundError, NacrithError
+
+__all__ = ["LlamaBackend", "llama_version", "requantize"]
+
+_lock = threading.Lock()
+_llama: Any = None
+_log_callback: Any = None  # kept alive: llama.cpp holds a pointer to it
+
+
+def _lib() -> Any:
+    """Import llama_cpp, initialise the backend once and silence native logging."""
+    global _llama, _log_callback
+    with _lock:
+        if _llama is None:
+            try:
+                import llama_cpp
+            except ImportError as exc:  # pragma: no cover - a declared dependency
+                raise ModelNotFoundError(
+                    f"the llm codec needs llama-cpp-python, which does not import: {exc}"
+                ) from exc
+
+            _log_callback = llama_cpp.llama_log_callback(lambda level, text, user: None)
+            llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
+            llama_cpp.llama_backend_init()
+            _llama = llama_cpp
+    return _llama
+
+
+def llama_version() -> str:
+    """Version of llama-cpp-python (which pins the vendored llama.cpp)."""
+    return str(_lib().__version__)
+
+
+def requantize(src: str | os.PathLike[str], dst: str | os.PathLike[str], ftype: int) -> None:
+    """Requantize GGUF `src` into `dst` with llama.cpp's quantizer (one thread: reproducible)."""
+    lib = _lib()
+    params = lib.llama_model_quantize_default_params()
+    params.nthread = 1
+    params.ftype = ftype
+    params.allow_requantize = True
+    rc = lib.llama_model_quantize(
+        os.fsencode(os.fspath(src)), os.fsencode(os.fspath(dst)), ctypes.byref(params)
+    )
+    if rc != 0:
+        raise ModelNotFoundError(f"llama.cpp could not requantize {src} (code {rc})")
+
+
+class LlamaBackend:
+    """A loaded GGUF model with a context of `n_seq` independent streams of `n_ctx` tokens each.
+
+    :param path: GGUF file.
+    :param n_seq: number of streams (sequence ids 0..n_seq-1).
+    :param n_ctx: context length of each stream, in tokens.
+    :param n_threads: CPU threads for llama.cpp (1 is fastest on a shared 2-core machine).
+    :param n_gpu_layers: layers to offload when llama.cpp was built with a GPU backend.
+    :param n_ubatch: physical batch size; part of the numerics, so fixed by the format.
+    :param flash_attn: flash attention on/off; changes the numerics, both sides must agree.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        n_seq: int = 1,
+        n_ctx: int = 2048,
+        n_threads: int = 1,
+        n_gpu_layers: int = 0,
+        n_ubatch: int = 512,
+        flash_attn: bool = False,
+    ) -> None:
+        lib = _lib()
+        self._lib = lib
+        self._model = None
+        self._ctx = None
+        self._batch = None
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelNotFoundError(f"model file {self.path} does not exist")
+        if n_seq < 1 or n_ctx < 8:
+            raise ValueError(f"need n_seq >= 1 and n_ctx >= 8, got {n_seq}, {n_ctx}")
+        mparams = lib.llama_model_default_params()
+        mparams.n_gpu_layers = n_gpu_layers
+        self._model = lib.llama_model_load_from_file(os.fsencode(self.path), mparams)
+        if not self._model:
+            raise ModelNotFoundError(f"llama.cpp could not load {self.path} (not a GGUF model?)")
+        self._vocab = lib.llama_model_get_vocab(self._model)
+        self.n_vocab = int(lib.llama_vocab_n_tokens(self._vocab))
+        self.n_ctx_train = int(lib.llama_model_n_ctx_train(self._model))
+        self.bos = int(lib.llama_vocab_bos(self._vocab))
+        if self.bos < 0:
+            self.bos = int(lib.llama_vocab_eos(self._vocab))
+        self.n_seq = n_seq
+        self.n_ctx = n_ctx
+        self.n_batch = max(n_ctx, n_seq, 512)
+        cparams = lib.llama_context_default_params()
+        cparams.n_ctx = n_ctx * n_seq
+        cparams.n_batch = self.n_batch
+        cparams.n_ubatch = min(n_ubatch, self.n_batch)
+        cparams.n_seq_max = n_seq
+        cparams.n_threads = n_threads
+        cparams.n_threads_batch = n_threads
+        cparams.kv_unified = False
+        cparams.flash_attn_type = (
+            lib.LLAMA_FLASH_ATTN_TYPE_ENABLED if flash_attn else lib.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        )
+        cparams.no_perf = True
+        self._ctx = lib.llama_init_from_model(self._model, cparams)
+        if not self._ctx:
+            self.close()
+            raise NacrithError(
+                f"llama.cpp could not create a context of {n_seq} x {n_ctx} tokens (out of memory?)"
+            )
+        self._mem = lib.llama_get_memory(self._ctx)
+        self._batch = lib.llama_batch_init(self.n_batch, 0, 1)
+        b = self._batch
+        self._tok = np.ctypeslib.as_array(b.token, shape=(self.n_batch,))
+        self._pos = np.ctypeslib.as_array(b.pos, shape=(self.n_batch,))
+        self._nseq = np.ctypeslib.as_array(b.n_seq_id, shape=(self.n_batch,))
+        self._out = np.ctypeslib.as_array(
+            ctypes.cast(b.logits, ctypes.POINTER(ctypes.c_int8)), shape=(self.n_batch,)
+        )
+        self._seq_ptrs = [b.seq_id[i] for i in range(self.n_batch)]
+        self._nseq[:] = 1
+        self._pieces: list[bytes] | None = None
+
+    # -- tokenizer -------------------------------------------------------------------------
+
+    def tokenize(self, text: bytes) -> np.ndarray:
+        """Token ids of `text` (no BOS, special tokens not parsed), as int32."""
+        if not text:
+            return np.zeros(0, dtype=np.int32)
+        n_max = len(text) + 16
+        buf = (ctypes.c_int32 * n_max)()
+        n = self._lib.llama_tokenize(self._vocab, text, len(text), buf, n_max, False, False)
+        if n < 0:  # pragma: no cover - n_max is always enough for byte-level BPE
+            raise NacrithError(f"tokenizer needs {-n} slots for {len(text)} bytes")
+        return np.frombuffer(buf, dtype=np.int32, count=n).copy()
+
+    def piece(self, token: int) -> bytes:
+        """The bytes token `token` stands for (empty for control tokens)."""
+        size = 64
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = self._lib.llama_token_to_piece(self._vocab, int(token), buf, size, 0, False)
+            if n >= 0:
+                return buf.raw[:n]
+            size = -n
+
+    def pieces(self) -> list[bytes]:
+        """The byte pieces of the whole vocabulary, indexed by token id (computed once)."""
+        if self._pieces is None:
+            self._pieces = [self.piece(t) for t in range(self.n_vocab)]
+        return self._pieces
+
+    def detokenize(self, tokens: Sequence[int] | np.ndarray) -> bytes:
+        """Concatenate the pieces of `tokens` (low-level: nothing is dropped or stripped)."""
+        pieces = self.pieces()
+        return b"".join(pieces[int(t)] for t in tokens)
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    def clear(self, seq: int) -> None:
+        """Forget everything stream `seq` has seen."""
+        self._lib.llama_memory_seq_rm(self._mem, seq, -1, -1)
+
+    def prefill(self, seq: int, tokens: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Clear stream `seq`, feed `tokens` at positions 0.. as one batch; logits of the last."""
+        n = len(tokens)
+        if not 1 <= n <= min(self.n_ctx, self.n_batch):
+            raise ValueError(f"prefill of {n} tokens does not fit a context of {self.n_ctx}")
+        self.clear(seq)
+        self._tok[:n] = tokens
+        self._pos[:n] = np.arange(n, dtype=np.int32)
+        self._out[:n] = 0
+        self._out[n - 1] = 1
+        for i in range(n):
+            self._seq_ptrs[i][0] = seq
+        return self._decode(n, 1)[0]
+
+    def step(
+        self,
+        seqs: Sequence[int],
+        tokens: Sequence[int] | np.ndarray,
+        positions: Sequence[int] | np.ndarray,
+    ) -> np.ndarray:
+        """Feed one token to each stream in `seqs` (one `llama_decode`); logits as (B, V)."""
+        n = len(seqs)
+        if not 1 <= n <= self.n_batch:
+            raise ValueError(f"step over {n} streams")
+        self._tok[:n] = tokens
+        self._pos[:n] = positions
+        self._out[:n] = 1
+        for i, s in enumerate(seqs):
+            self._seq_ptrs[i][0] = s
+        return self._decode(n, n)
+
+    def _decode(self, n_tokens: int, n_out: int) -> np.ndarray:
+        self._batch.n_tokens = n_tokens
+        rc = self._lib.llama_decode(self._ctx, self._batch)
+        if rc != 0:
+            raise NacrithError(f"llama_decode failed with code {rc}")
+        ptr = self._lib.llama_get_logits(self._ctx)
+        return np.ctypeslib.as_array(ptr, shape=(n_out, self.n_vocab)).copy()
+
+    # -- lifetime ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Free the batch, context and model; the backend is unusable afterwards."""
+        lib = self._lib
+        if self._batch is not None:
+            lib.llama_batch_free(self._batch)
+            self._batch = None
+        if self._ctx:
+            lib.llama_free(self._ctx)
+            self._ctx = None
+        if self._model:
+            lib.llama_model_free(self._model)
+            self._model = None
+
+    def __enter__(self) -> LlamaBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass

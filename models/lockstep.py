@@ -1,0 +1,81 @@
+"""The step loop shared by the encoder and the decoder of the `llm` codec.
+
+Each stream starts from BOS. To predict token i of a stream, the loop feeds token i-1 to the
+model at the next position; when the stream's context already holds `n_ctx` tokens, it instead
+clears the stream and prefills BOS plus the last `keep` tokens as one batch (positions fixed by
+the format: a function of n_ctx, keep and i only). All streams that step in the same iteration
+share one `llama_decode`. The caller's `code` function codes (or decodes) each active stream's
+token from its final distribution, so encoder and decoder issue the identical sequence of calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from nacrith.models.ensemble import Ensemble
+from nacrith.models.llama_backend import LlamaBackend
+
+__all__ = ["run_streams"]
+
+#: code(stream index, distribution row) -> the token at this position of that stream
+CodeFn = Callable[[int, np.ndarray], int]
+
+
+def run_streams(
+    backend: LlamaBackend,
+    ensemble: Ensemble,
+    lengths: Sequence[int],
+    code: CodeFn,
+    *,
+    keep: int,
+    on_step: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None,
+) -> list[list[int]]:
+    """Run the lockstep loop over streams of the given token counts; return their tokens.
+
+    `on_step(streams, probs, tokens)` (optional) sees every step's final distributions, e.g. to
+    add up ideal code lengths.
+    """
+    n_ctx = backend.n_ctx
+    if not 0 < keep < n_ctx - 1:
+        raise ValueError(f"keep must be in 1..{n_ctx - 2}, got {keep}")
+    n = len(lengths)
+    if n > backend.n_seq:
+        raise ValueError(f"{n} streams but the context holds {backend.n_seq}")
+    tokens: list[list[int]] = [[] for _ in range(n)]
+    kv_len = [0] * n
+    bos = backend.bos
+    for s in range(n):
+        backend.clear(s)
+    while True:
+        active = [s for s in range(n) if len(tokens[s]) < lengths[s]]
+        if not active:
+            return tokens
+        rows = np.empty((len(active), backend.n_vocab), dtype=np.float32)
+        stepping: list[int] = []
+        for j, s in enumerate(active):
+            i = len(tokens[s])
+            if i == 0:
+                rows[j] = backend.prefill(s, [bos])
+                kv_len[s] = 1
+            elif kv_len[s] >= n_ctx:
+                rows[j] = backend.prefill(s, [bos, *tokens[s][i - keep :]])
+                kv_len[s] = keep + 1
+            else:
+                stepping.append(j)
+        if stepping:
+            seqs = [active[j] for j in stepping]
+            out = backend.step(seqs, [tokens[s][-1] for s in seqs], [kv_len[s] for s in seqs])
+            rows[stepping] = out
+            for s in seqs:
+                kv_len[s] += 1
+        streams = np.asarray(active, dtype=np.int64)
+        probs = ensemble.predict(streams, rows)
+        new = np.fromiter(
+            (code(s, probs[j]) for j, s in enumerate(active)), dtype=np.int64, count=len(active)
+        )
+        if on_step is not None:
+            on_step(streams, probs, new)
+        ensemble.update(streams, new)
+        for s, t in zip(active, new.tolist()):
+            tokens[s].append(t)

