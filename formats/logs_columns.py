@@ -36,10 +36,10 @@ line, so the decoder resolves them in a bounded number of passes.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
+from nacrith.formats.logs_paths import Paths, template_paths
 from nacrith.formats.logs_streams import (
     Reader,
     read_varints,
@@ -71,9 +71,6 @@ MAX_REF = 24
 #: ref and family predictors only for the first variables of a line, so that decoding
 #: resolves dependencies in a bounded number of passes
 MAX_DEPENDENT_DEPTH = 256
-_MARKS_RE = re.compile(rb"(\x03?\x00|\x01)")
-_KIND = {b"\x00": DEC, b"\x01": HEX, b"\x03\x00": TIME}
-_SHAPE_RE = re.compile(rb"[A-Za-z]+")
 _POW10 = np.array([10**k for k in range(1, 20)], dtype=np.uint64)
 _POW16 = np.array([16**k for k in range(1, 16)], dtype=np.uint64)
 _POW256 = np.array([256**k for k in range(1, 8)], dtype=np.uint64)
@@ -102,63 +99,26 @@ def build_layout(templates: list[bytes], line_templates: np.ndarray, limit: int)
 
     `limit` bounds the number of variables (the decoder passes the chunk's raw size).
     """
-    trie: dict[bytes, tuple[int, dict]] = {}
-    shapes: dict[bytes, tuple[int, dict]] = {}
-    families: list[int] = []
-    shapes_cache: dict[bytes, bytes] = {}
-    n_families = 0
-    kinds: list[int] = []
-    depths: list[int] = []
-    template_cols: list[list[int]] = []
-    for skeleton in templates:
-        parts = _MARKS_RE.split(skeleton)
-        node, fnode = trie, shapes
-        cols: list[int] = []
-        for i in range(1, len(parts), 2):
-            shape = shapes_cache.get(parts[i - 1])
-            if shape is None:
-                shape = shapes_cache[parts[i - 1]] = _SHAPE_RE.sub(b"a", parts[i - 1])
-            fkey = shape + parts[i]
-            fentry = fnode.get(fkey)
-            if fentry is None:
-                fentry = fnode[fkey] = (n_families, {})
-                n_families += 1
-            key = parts[i - 1] + parts[i]
-            entry = node.get(key)
-            if entry is None:
-                entry = node[key] = (len(kinds), {})
-                kinds.append(_KIND[parts[i]])
-                depths.append(len(cols))
-                families.append(-1)
-            cols.append(entry[0])
-            node, fnode = entry[1], fentry[1]
-            families[entry[0]] = fentry[0]
-        template_cols.append(cols)
-    # number the columns family by family, so similar columns sit together in the streams
-    col_family = np.array(families, dtype=np.int64)
-    by_family = _stable_order(col_family, n_families)
-    rank = np.empty(len(kinds), dtype=np.int64)
-    rank[by_family] = np.arange(len(kinds))
-    rank_l = rank.tolist()
-    template_cols = [[rank_l[c] for c in cols] for cols in template_cols]
-    col_family = col_family[by_family]
+    paths = template_paths(templates)
+    template_cols = paths.template_cols()
     nv = np.array([len(c) for c in template_cols] or [0], dtype=np.int64)
     per_line = nv[line_templates]
     total = int(per_line.sum())
     if total > limit:
         raise CorruptDataError(f"logs chunk claims {total} variables, more than its size allows")
     line_starts = np.cumsum(per_line) - per_line
-    flat_cols = np.array([c for cols in template_cols for c in cols] or [0], dtype=np.int64)
+    flat_cols = paths.flat_cols if paths.flat_cols.size else np.zeros(1, dtype=np.int64)
     tstart = np.cumsum(nv) - nv
     within = np.arange(total, dtype=np.int64) - np.repeat(line_starts, per_line)
     colid = flat_cols[np.repeat(tstart[line_templates], per_line) + within]
-    order = _stable_order(colid, len(kinds))
-    counts = np.bincount(colid, minlength=len(kinds))
-    fam_order = _stable_order(col_family[colid], n_families) if total else order
+    nc, col_family = paths.n_columns, paths.col_family
+    order = _stable_order(colid, nc)
+    counts = np.bincount(colid, minlength=nc)
+    fam_order = _stable_order(col_family[colid], paths.n_families) if total else order
     return Layout(
-        n_columns=len(kinds),
-        col_kind=np.array(kinds, dtype=np.int8)[by_family],
-        col_depth=np.array(depths, dtype=np.int64)[by_family],
+        n_columns=nc,
+        col_kind=paths.col_kind,
+        col_depth=paths.col_depth,
         template_cols=template_cols,
         colid=colid,
         depth=within,
@@ -397,8 +357,56 @@ class ColumnSpec:
     nbytes: np.ndarray
 
 
-def read_meta(meta: bytes, layout: Layout) -> ColumnSpec:
-    """Parse and validate the per-column settings."""
+def read_meta(meta: bytes, layout: Layout | Paths) -> ColumnSpec:
+    """Parse and validate the per-column settings (vectorised when every setting is valid and
+    every number in it is one byte long, else column by column, which says what is wrong)."""
+    spec = _read_meta_fast(meta, layout.n_columns, layout.col_kind, layout.col_depth)
+    return spec if spec is not None else _read_meta_slow(meta, layout)
+
+
+def _read_meta_fast(
+    meta: bytes, nc: int, kinds: np.ndarray, depths: np.ndarray
+) -> ColumnSpec | None:
+    """`read_meta` with numpy, or None to let the column-by-column reader decide."""
+    arr = np.frombuffer(meta, dtype=np.uint8).astype(np.int64)
+    size = arr.size
+    if nc == 0 or size < nc:
+        return None
+    # from each byte read as a column's first: where the next column starts
+    extra = (arr & 3 == FIXED).astype(np.int64) + (arr >> 5 & 1) + ((arr >> 2) & 3 == P_REF)
+    jump = np.minimum(np.arange(size) + 1 + extra, size)
+    jump = np.r_[jump, size]  # `size` is a sink
+    starts = np.zeros(1, dtype=np.int64)
+    while starts.size < nc:  # starts of columns 0..2^k-1, then jump 2^k columns at once
+        starts = np.r_[starts, jump[starts]][:nc]
+        jump = jump[jump]
+    if starts[-1] >= size:
+        return None
+    b = arr[starts]
+    f, p, u, w = b & 3, (b >> 2) & 3, (b >> 4) & 1, (b >> 5) & 1
+    n_extra = (f == FIXED) + w + (p == P_REF)
+    if int(starts[-1] + 1 + n_extra[-1]) != size:
+        return None
+    x1 = np.minimum(starts + 1, size - 1)
+    x2 = np.minimum(starts + 1 + (f == FIXED), size - 1)
+    x3 = np.minimum(starts + 1 + (f == FIXED) + w, size - 1)
+    width = np.where(f == FIXED, arr[x1], 0)
+    nbytes = np.where(w == 1, arr[x2], 0)
+    ref_k = np.where(p == P_REF, arr[x3], 0)
+    bad = (b >> 6) | ((f == TEXT) & ((w == 1) | (p != P_NONE) | (kinds != HEX)))
+    bad |= (u == 1) & (kinds != HEX)
+    bad |= (kinds == TIME) & (f != NATURAL)
+    bad |= (f == FIXED) & ((width < 1) | (width > np.where(kinds == DEC, 20, 16)))
+    bad |= (w == 1) & ((nbytes < 1) | (nbytes > 8))
+    bad |= ((p == P_REF) | (p == P_FAM)) & (depths >= MAX_DEPENDENT_DEPTH)
+    bad |= (p == P_REF) & ((ref_k < 1) | (ref_k > depths) | (ref_k >= 0x80))
+    if bad.any():
+        return None
+    return ColumnSpec(f, p, u == 1, width, ref_k, w == 1, nbytes)
+
+
+def _read_meta_slow(meta: bytes, layout: Layout | Paths) -> ColumnSpec:
+    """`read_meta` column by column."""
     nc = layout.n_columns
     fmt = np.zeros(nc, dtype=np.int64)
     pred = np.zeros(nc, dtype=np.int64)

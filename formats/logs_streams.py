@@ -208,13 +208,16 @@ def read_varints(data: bytes, count: int) -> np.ndarray:
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
     lengths = ends - starts + 1
-    longest = int(lengths.max())
-    if longest > 10:
+    if int(lengths.max()) > 10:
         raise CorruptDataError("logs varint longer than 10 bytes")
-    out = np.zeros(count, dtype=np.uint64)
-    for j in range(longest):
-        sel = lengths > j
-        out[sel] |= (arr[starts[sel] + j] & 0x7F).astype(np.uint64) << np.uint64(7 * j)
+    low = arr & np.uint8(0x7F)
+    out = low[starts].astype(np.uint64)
+    idx = np.flatnonzero(lengths > 1)  # most values are one byte: only the others loop
+    j = 1
+    while idx.size:
+        out[idx] |= low[starts[idx] + j].astype(np.uint64) << np.uint64(7 * j)
+        j += 1
+        idx = idx[lengths[idx] > j]
     return out
 
 

@@ -16,9 +16,13 @@ Read and search::
         for line in archive.search("Connection refused", since="2024-05-01 00:00:00"):
             print(line)
 
-Search decodes only what can match: a chunk whose time range misses the query, or none of whose
-templates can hold the pattern's constant text, is skipped after reading its template table;
-in the other chunks only the lines of candidate templates are rendered.
+Search decodes only what can match: a chunk whose time range misses the query is skipped from
+its directory; otherwise the pattern's literals are aligned with the chunk's templates (see
+`nacrith.formats.logs_align`), so a chunk none of whose templates can hold them is skipped after
+reading its template table. In the other chunks the digits a literal pins to variables (the
+``234`` of ``173.234.31.186``) are checked against those columns first, most of them in bulk
+over their residual streams, and only the lines still possible are rendered (see
+`nacrith.formats.logs_select`).
 
 Times: a line's time is its first timestamp in its chunk's time format (see
 `nacrith.formats.logs_time`), else the time of the nearest timestamped line before it in the
@@ -32,8 +36,10 @@ the member being written: iteration then raises `TruncatedError` after everythin
 
 from __future__ import annotations
 
+import bisect
 import errno
 import io
+import itertools
 import logging
 import os
 import re
@@ -43,12 +49,15 @@ import warnings
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+import numpy as np
+
 from nacrith.errors import NacrithError
 from nacrith.formats.codec import Codec, codec_class
 from nacrith.formats.container import MAGIC, decode_chunk, iter_members, write_member
 from nacrith.formats.logs import MODE_MODEL, LogsCodec
-from nacrith.formats.logs_template import HEX, TIME
-from nacrith.formats.logs_time import FORMATS, detect_format, line_time, parse_time
+from nacrith.formats.logs_align import Aligner, Clause, Placement, Table, time_chars
+from nacrith.formats.logs_template import HEX, TIME, split_template
+from nacrith.formats.logs_time import detect_format, line_time, parse_time
 
 try:  # Python 3.11+
     from re import _constants as _sre_c  # type: ignore[attr-defined]
@@ -146,6 +155,7 @@ class _Matcher:
             else:
                 self.match = lambda line: raw in line
         self._splitters: dict[tuple[bool, bool, int | None], re.Pattern[bytes]] = {}
+        self._texts: tuple | None = None
         self.numbers = _digit_constraints([c[0] for c in self.clauses if len(c) == 1])
 
     def _splitter(self, has_hex: bool, has_time: bool, fmt: int | None) -> re.Pattern[bytes]:
@@ -157,7 +167,7 @@ class _Matcher:
             if has_hex:
                 chars |= set(b"0123456789abcdefABCDEFx")
             if has_time and fmt is not None:
-                chars |= _time_chars(fmt)
+                chars |= time_chars(fmt)
             if self.ignore_case:
                 chars |= {c ^ 0x20 for c in chars if 0x41 <= (c & ~0x20) <= 0x5A}
             cls = b"[" + b"".join(re.escape(bytes([c])) for c in sorted(chars)) + b"]+"
@@ -184,6 +194,109 @@ class _Matcher:
                 out.append(t)
         return out
 
+    def candidates_raw(self, table: list[bytes], escaped: bool, fmt: int | None) -> list[int]:
+        """`candidates` straight from a raw template table (see `LogsCodec.template_table`),
+        each literal part looked up once in the whole table: a looser test than `plan`."""
+        if escaped:  # rare: pieces need unescaping first
+            return self.candidates([split_template(t, True) for t in table], fmt)
+        keep: set[int] | None = None
+        for clause in self._clauses():
+            union: set[int] = set()
+            for alt in clause:
+                union |= self._loose(table, alt, fmt, None)
+            keep = union if keep is None else keep & union
+        return sorted(keep or ())
+
+    def _clauses(self) -> list[list[bytes]]:
+        """The clauses, without alternatives a line cannot hold (a newline); [] if a clause
+        has none left, as then nothing matches."""
+        clauses = [[a for a in clause if b"\n" not in a] for clause in self.clauses]
+        return clauses if all(clauses) else [[]]
+
+    def _loose(
+        self, table: list[bytes], alt: bytes, fmt: int | None, subset: list[int] | None
+    ) -> set[int]:
+        """Templates (of `subset`, or all) whose constant text holds every part of `alt`
+        that no variable of theirs could spell."""
+        if subset is not None:  # a few templates: test each
+            out = set()
+            for t in subset:
+                text = table[t].translate(_MARKS_TO_NEWLINE)
+                text = text.lower() if self.ignore_case else text
+                split = self._splitter(b"\x01" in table[t], b"\x03" in table[t], fmt).split
+                if all(part in text for part in split(alt) if part):
+                    out.add(t)
+            return out
+        cache = self._texts
+        if cache is None or cache[0] is not table:
+            text = b"\n".join(table).translate(_MARKS_TO_NEWLINE)
+            if self.ignore_case:
+                text = text.lower()
+            sizes = [len(t) for t in table]
+            starts = list(itertools.accumulate([0, *sizes[:-1]], lambda a, b: a + b + 1))
+            groups: dict[tuple[bool, bool], set[int]] = {}
+            for i, t in enumerate(table):
+                groups.setdefault((b"\x01" in t, b"\x03" in t), set()).add(i)
+            cache = self._texts = (table, text, starts, sizes, groups)
+        _, text, starts, sizes, groups = cache
+
+        def holding(part: bytes) -> set[int]:
+            """Templates whose constant text holds `part`."""
+            out: set[int] = set()
+            at = text.find(part)
+            while at >= 0:
+                t = bisect.bisect_right(starts, at) - 1
+                out.add(t)
+                nxt = starts[t + 1] if t + 1 < len(starts) else len(text)
+                at = text.find(part, nxt)
+            return out
+
+        union: set[int] = set()
+        for (has_hex, has_time), members in groups.items():
+            parts = sorted(filter(None, self._splitter(has_hex, has_time, fmt).split(alt)))
+            parts.sort(key=len, reverse=True)
+            hit = members & holding(parts[0]) if parts else members
+            for part in parts[1:]:
+                hit = {t for t in hit if part in text[starts[t] : starts[t] + sizes[t]]}
+            union |= hit
+        return union
+
+    def plan(
+        self, table: list[bytes], escaped: bool, fmt: int | None
+    ) -> tuple[list[int], list[Clause]]:
+        """(ids of the templates whose lines could match, the clauses their lines must
+        pass), see `logs_align`. Templates the alignments cannot describe get the looser test
+        of `candidates_raw` and are free in the clauses."""
+        n_t = len(table)
+        if escaped:
+            return self.candidates_raw(table, escaped, fmt), []
+        prepared = Table(table, self.ignore_case)
+        irregular = prepared.irregular()
+        keep = np.ones(n_t, dtype=bool)
+        clauses: list[Clause] = []
+        for alts in self._clauses():
+            free = np.zeros(n_t, dtype=bool)
+            placed = np.zeros(n_t, dtype=bool)
+            placements: list[Placement] = []
+            for alt in alts:
+                aligner = Aligner(alt, fmt, self.ignore_case)
+                loose = [t for t in irregular if not aligner.simple(prepared.text_of(t))]
+                exact = np.ones(n_t, dtype=bool)
+                if loose:
+                    exact[loose] = False
+                    free[sorted(self._loose(table, alt, fmt, loose))] = True
+                for pl in aligner.place(prepared):
+                    sel = exact[pl.templates]
+                    pl = Placement(pl.checks, pl.templates[sel], pl.first[sel])
+                    if not pl.checks:
+                        free[pl.templates] = True
+                    else:
+                        placed[pl.templates] = True
+                        placements.append(pl)
+            keep &= free | placed
+            clauses.append(Clause(placements, free))
+        return np.flatnonzero(keep).tolist(), clauses
+
 
 def _digit_constraints(needles: list[bytes]) -> list[tuple[bytes, bool]]:
     """(digits, whole) for the digit runs of the needles that a matching line must spell as a
@@ -197,15 +310,7 @@ def _digit_constraints(needles: list[bytes]) -> list[tuple[bytes, bool]]:
     return out
 
 
-def _time_chars(fmt: int) -> set[int]:
-    """Bytes a rendered timestamp of format `fmt` can contain."""
-    f = FORMATS[fmt]
-    chars = set(re.sub(r"\{\w\}", "", f.template).encode()) | set(b"0123456789 ")
-    if "N" in f.fields:
-        chars |= set(b"JanFebMarAprMayJunJulAugSepOctNovDec")
-    if "W" in f.fields:
-        chars |= set(b"MonTueWedThuFriSatSun")
-    return chars
+_MARKS_TO_NEWLINE = bytes.maketrans(b"\x00\x01\x03", b"\n\n\n")
 
 
 def _line_times(lines: list[bytes], fmt: int | None) -> list[int | None]:
@@ -487,13 +592,16 @@ def _search_templates(
     m: _Matcher,
     span: tuple[float | None, float | None] | None,
 ) -> Iterator[bytes]:
-    templates = codec.templates(payload)
-    assert templates is not None
-    wanted = m.candidates(templates, info.time_format)
+    table = codec.template_table(payload, record.raw_size)
+    assert table is not None
+    wanted, clauses = m.plan(*table, info.time_format)
     if not wanted:
         return
     last = info.n_lines - 1  # the empty "line" after the final newline
-    lines = codec.decode_lines(payload, record.raw_size, wanted, m.numbers, span)
+    if span is None:
+        lines = codec.decode_lines(payload, record.raw_size, wanted, clauses=clauses)
+    else:
+        lines = codec.decode_lines(payload, record.raw_size, wanted, m.numbers, span)
     for i, line in lines:
         if i != last and m.match(line):
             yield line

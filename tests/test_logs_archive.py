@@ -171,9 +171,9 @@ def test_search_skips_chunks_and_lines(tmp_path: Path, monkeypatch: pytest.Monke
         calls["decode"] += 1
         return decode(self, payload, raw_size)
 
-    def count_lines(self, payload, raw_size, templates=None, numbers=(), time_range=None):
+    def count_lines(self, payload, raw_size, templates=None, numbers=(), time_range=None, **kw):
         calls["lines"] += 1
-        for item in decode_lines(self, payload, raw_size, templates, numbers, time_range):
+        for item in decode_lines(self, payload, raw_size, templates, numbers, time_range, **kw):
             calls["rendered"] += 1
             yield item
 
@@ -194,8 +194,8 @@ def test_numbers_render_only_lines_that_hold_them(
     rendered = []
     decode_lines = LogsCodec.decode_lines
 
-    def spy(self, payload, raw_size, templates=None, numbers=(), time_range=None):
-        for item in decode_lines(self, payload, raw_size, templates, numbers, time_range):
+    def spy(self, payload, raw_size, templates=None, numbers=(), time_range=None, **kw):
+        for item in decode_lines(self, payload, raw_size, templates, numbers, time_range, **kw):
             rendered.append(item)
             yield item
 
@@ -422,3 +422,77 @@ def test_grep_exit_codes(archive_path: Path, tmp_path: Path) -> None:
     bad.write_bytes(b"not an archive")
     r = runner.invoke(grep_command, ["x", str(bad)])
     assert isinstance(r.exception, nacrith.NacrithError)
+
+
+# --- search through template alignments ---
+
+
+def mixed_lines(block: int = 50, rounds: int = 3) -> list[bytes]:
+    """Lines of several samples in turn, `block` lines at a time (an aggregated log)."""
+    names = ["OpenSSH", "BGL", "Zookeeper", "HDFS", "Apache", "Proxifier"]
+    samples = [sample_lines(n) for n in names]
+    out: list[bytes] = []
+    for r in range(rounds):
+        for lines in samples:
+            out += lines[r * block : (r + 1) * block]
+    return out
+
+
+def _digit_needles(lines: list[bytes], n: int, seed: int) -> list[bytes]:
+    """Random substrings around digits: parts of IPs, ports, times, ids, hex."""
+    rnd = random.Random(seed)
+    out = []
+    while len(out) < n:
+        line = rnd.choice(lines)
+        digits = [m.start() for m in re.finditer(rb"\d", line)]
+        if not digits:
+            continue
+        at = rnd.choice(digits)
+        out.append(line[max(0, at - rnd.randrange(0, 10)) : at + rnd.randrange(1, 12)])
+    return out
+
+
+def test_numeric_and_regex_search_equal_brute_force(tmp_path: Path) -> None:
+    lines = mixed_lines()
+    path = tmp_path / "a.ncz"
+    with LogArchive(path, "w", chunk_lines=500) as archive:
+        archive.write_lines(lines)
+    archive = LogArchive(path, "r")
+    needles = [b"173.234.31.186", b"port 22", b"0x", b"10.251.", b":50010", b"2015-07-29 1"]
+    for needle in needles + _digit_needles(lines, 36, seed=4):
+        assert list(archive.search(needle)) == [ln for ln in lines if needle in ln], needle
+    for needle in _digit_needles(lines, 10, seed=5):
+        low = needle.lower()
+        got = list(archive.search(needle.upper(), ignore_case=True))
+        assert got == [ln for ln in lines if low in ln.lower()], needle
+    for rx in [rb"\d+\.\d+\.\d+\.\d+:\d+", rb"(port|user) 2\d", rb"blk_-?\d+ ", rb"0x[0-9a-f]{4}"]:
+        want = [ln for ln in lines if re.search(rx, ln)]
+        assert list(archive.search(rx, regex=True)) == want, rx
+
+
+def test_numbers_pin_down_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = mixed_lines()
+    path = tmp_path / "a.ncz"
+    with LogArchive(path, "w") as archive:
+        archive.write_lines(lines)
+    rendered = []
+    decode_lines = LogsCodec.decode_lines
+
+    def spy(self, payload, raw_size, templates=None, numbers=(), time_range=None, **kw):
+        for item in decode_lines(self, payload, raw_size, templates, numbers, time_range, **kw):
+            rendered.append(item)
+            yield item
+
+    monkeypatch.setattr(LogsCodec, "decode_lines", spy)
+    got = list(LogArchive(path, "r").search(b"173.234.31.186"))
+    assert got == [ln for ln in lines if b"173.234.31.186" in ln] and got
+    assert len(rendered) == len(got)
+
+
+def test_golden_archive_searches_without_time(tmp_path: Path) -> None:
+    if pyppmd is None:
+        pytest.skip("the golden archive uses PPMd sub-streams (pip install pyppmd)")
+    lines = timed_lines(120)
+    archive = LogArchive(GOLDEN / "logs_archive.bin", "r")
+    for needle in ["job 7 ", "00:01:1", "Worker.java:99", "done"]:
+        assert list(archive.search(needle)) == [ln for ln in lines if needle in ln]

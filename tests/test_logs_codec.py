@@ -367,3 +367,117 @@ def test_golden_payloads_decode(name: str) -> None:
     assert LogsCodec().decode(payload, len(data)) == data
     expected_mode = {"logs_whole": MODE_WHOLE, "logs_stored": MODE_STORED}.get(name, MODE_MODEL)
     assert LogsCodec().info(payload).mode == expected_mode
+
+
+# --- column numbering, settings, partial decoding ---
+
+
+def _trie_layout(templates: list[bytes]) -> tuple[list[list[int]], list[int]]:
+    """Reference column numbering: a trie over (piece + marker) paths, families over the same
+    paths with letter runs folded, columns renumbered family by family (the first build)."""
+    import re
+
+    marks = re.compile(rb"(\x03?\x00|\x01)")
+    trie: dict = {}
+    shapes: dict = {}
+    families: list[int] = []
+    n_fam = 0
+    cols_of: list[list[int]] = []
+    for skeleton in templates:
+        parts = marks.split(skeleton)
+        node, fnode, cols = trie, shapes, []
+        for i in range(1, len(parts), 2):
+            fkey = re.sub(rb"[A-Za-z]+", b"a", parts[i - 1]) + parts[i]
+            if fkey not in fnode:
+                fnode[fkey] = (n_fam, {})
+                n_fam += 1
+            key = parts[i - 1] + parts[i]
+            if key not in node:
+                node[key] = (len(families), {})
+                families.append(-1)
+            cols.append(node[key][0])
+            families[node[key][0]] = fnode[fkey][0]
+            node, fnode = node[key][1], fnode[fkey][1]
+        cols_of.append(cols)
+    order = sorted(range(len(families)), key=lambda c: (families[c], c))
+    rank = {c: r for r, c in enumerate(order)}
+    return [[rank[c] for c in cols] for cols in cols_of], [families[c] for c in order]
+
+
+@pytest.mark.parametrize("which", ["edge", "synthetic", "samples"])
+def test_template_paths_match_the_trie(which: str) -> None:
+    from nacrith.formats.logs_paths import template_paths
+
+    if which == "edge":
+        inputs = list(EDGE_CASES)
+    elif which == "synthetic":
+        inputs = [synthetic_log(), synthetic_log(50, seed=1)]
+    else:
+        inputs = [p.read_bytes() for p in SAMPLES[:4]] or [synthetic_log()]
+    for data in inputs:
+        templates = tokenize(data).templates
+        paths = template_paths(templates)
+        cols, families = _trie_layout(templates)
+        assert paths.template_cols() == cols
+        assert paths.col_family.tolist() == families
+
+
+def test_vectorised_column_settings_agree_with_the_reader() -> None:
+    from nacrith.formats.logs import S_META, _Parsed
+    from nacrith.formats.logs_columns import _read_meta_fast, _read_meta_slow, build_layout
+
+    rnd = random.Random(5)
+    for data in [synthetic_log(), *(p.read_bytes() for p in SAMPLES[:3])]:
+        payload = LogsCodec().encode(data)
+        p = _Parsed(payload, len(data))
+        layout = build_layout(p.templates(), p.line_templates(), len(data))
+        meta = p.stream(S_META)
+        variants = [meta, meta[:-1], meta + b"\x00", bytes(b & 0x3F for b in meta)]
+        variants += [
+            bytes(rnd.randrange(256) if rnd.random() < 0.03 else b for b in meta) for _ in range(20)
+        ]
+        for m in variants:
+            try:
+                slow = _read_meta_slow(m, layout)
+            except CorruptDataError:
+                slow = None
+            fast = _read_meta_fast(m, layout.n_columns, layout.col_kind, layout.col_depth)
+            if m == meta:
+                assert fast is not None
+            if fast is not None:
+                assert slow is not None
+                for name in slow.__dataclass_fields__:
+                    a, b = getattr(slow, name), getattr(fast, name)
+                    assert a.dtype == b.dtype and (a == b).all(), name
+
+
+def test_partial_decoding_equals_the_full_decoder() -> None:
+    from nacrith.formats.logs import _RESIDUAL_KINDS, _ROLES, _Parsed
+    from nacrith.formats.logs_select import select_lines
+
+    rnd = random.Random(9)
+    inputs = [synthetic_log(), b"".join(EDGE_CASES), *(p.read_bytes() for p in SAMPLES[:5])]
+    for data in inputs:
+        codec = LogsCodec()
+        payload = codec.encode(data)
+        p = _Parsed(payload, len(data))
+        if p.mode != MODE_MODEL:
+            continue
+        full = list(codec.decode_lines(payload, len(data)))
+        tids = p.line_templates().tolist()
+
+        def streams(role: int | str, p: _Parsed = p) -> bytes:
+            return p.stream(_RESIDUAL_KINDS[role] if isinstance(role, int) else _ROLES[role])
+
+        for _ in range(4):
+            wanted = {t for t in range(p.n_templates) if rnd.random() < 0.3}
+            got = select_lines(
+                p.templates(),
+                p.escaped,
+                p.line_templates(),
+                streams,
+                p.time_format,
+                len(data),
+                wanted,
+            )
+            assert got == [(i, line) for i, line in full if tids[i] in wanted]
