@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
         data = corpus(rel).read_bytes()[:limit]
         text = front_text(codec, data)
         tokens = be.tokenize(text)
-        tag = f"{name}.{codec.model_name}.{codec.n_ctx}.{codec.keep}"
+        tag = f"{name}.{len(data)}.{codec.model_name}.{codec.n_ctx}.{codec.keep}"
         rows_path = work / f"{tag}.npy"
         print(f"{name}: {len(data)} bytes, {len(tokens)} tokens", file=sys.stderr)
         if args.reuse and rows_path.is_file():
