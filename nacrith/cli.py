@@ -176,6 +176,25 @@ def _open_input(path: str) -> tuple[IO[bytes], int | None]:
     return handle, stat.st_size if os.path.isfile(path) else None
 
 
+@contextlib.contextmanager
+def _reading(
+    name: str, show_progress: bool, size_known: bool
+) -> Iterator[tuple[IO[bytes], int | None, _Progress]]:
+    """Open an input (or stdin) with a progress bar; close both afterwards.
+
+    `size_known`: the bar's total is the input size (compression) or unknown (decompression,
+    where the input size says nothing about the output's).
+    """
+    reader, size = _open_input(name)
+    progress = _Progress(show_progress, size if size_known else None, _display(name))
+    try:
+        yield reader, size, progress
+    finally:
+        progress.close()
+        if reader is not sys.stdin.buffer:
+            reader.close()
+
+
 def _input_mode(path: str) -> int | None:
     """Permission bits of a regular input file, to give its output the same."""
     if path == "-" or not os.path.isfile(path):
@@ -302,10 +321,8 @@ def compress(
             )
         if name != "-" and name.endswith(SUFFIX) and not force and output is None:
             raise FileError(name, f"already has {SUFFIX} suffix -- unchanged")
-        reader, size = _open_input(name)
-        progress = _Progress(quiet == 0, size, _display(name))
         start = time.perf_counter()
-        try:
+        with _reading(name, quiet == 0, size_known=True) as (reader, size, progress):
             if use_stdout:
                 out_size = compressor.compress_stream(reader, sys.stdout.buffer, size, progress)
                 sys.stdout.buffer.flush()
@@ -315,10 +332,6 @@ def compress(
                 with _atomic_output(target, force, _input_mode(name)) as sink:
                     out_size = compressor.compress_stream(reader, sink, size, progress)
                 _check_archive_on_disk(target)
-        finally:
-            progress.close()
-            if reader is not sys.stdin.buffer:
-                reader.close()
         elapsed = time.perf_counter() - start
         if verbose:
             raw = size if size is not None else 0
@@ -379,20 +392,14 @@ def decompress(
             raise FileError(name, "compressed data cannot be read from a terminal (use -f)")
         use_stdout = to_stdout or (name == "-" and output is None)
         target = None if use_stdout else (Path(output) if output else _decompressed_name(name))
-        reader, size = _open_input(name)
-        progress = _Progress(quiet == 0, None, _display(name))
         start = time.perf_counter()
-        try:
+        with _reading(name, quiet == 0, size_known=False) as (reader, size, progress):
             if target is None:
                 written = decompressor.decompress_stream(reader, sys.stdout.buffer, progress)
                 sys.stdout.buffer.flush()
             else:
                 with _atomic_output(target, force, _input_mode(name)) as sink:
                     written = decompressor.decompress_stream(reader, sink, progress)
-        finally:
-            progress.close()
-            if reader is not sys.stdin.buffer:
-                reader.close()
         if verbose:
             elapsed = time.perf_counter() - start
             rate = written / 1024 / elapsed if elapsed > 0 else 0.0
@@ -429,14 +436,8 @@ def test(
     decompressor = Decompressor(workers=workers)
 
     def one(name: str) -> None:
-        reader, _size = _open_input(name)
-        progress = _Progress(quiet == 0, None, _display(name))
-        try:
+        with _reading(name, quiet == 0, size_known=False) as (reader, _size, progress):
             written = decompressor.decompress_stream(reader, _NullSink(), progress)  # type: ignore[arg-type]
-        finally:
-            progress.close()
-            if reader is not sys.stdin.buffer:
-                reader.close()
         if verbose:
             click.echo(f"{_display(name)}: OK ({written} bytes)", err=True)
 
