@@ -110,7 +110,17 @@ def decompress_stream(payload: bytes, backend: int, raw_len: int) -> bytes:
             out = _ppmd_decode(payload, backend, raw_len) if raw_len else b""
         else:
             raise CorruptDataError(f"logs sub-stream has unknown back end {backend}")
-    except (lzma.LZMAError, OSError, ValueError, EOFError, zstandard.ZstdError) as exc:
+    except (
+        lzma.LZMAError,
+        OSError,
+        ValueError,
+        EOFError,
+        SystemError,
+        RuntimeError,
+        zstandard.ZstdError,
+    ) as exc:
+        # pyppmd reports some damaged streams as SystemError ("returned NULL without setting an
+        # exception"): found by scripts/fuzz.py, replayed in tests/fuzz_regressions/.
         raise CorruptDataError(f"logs sub-stream does not decode: {exc}") from exc
     if len(out) != raw_len:
         raise CorruptDataError(f"logs sub-stream decoded to {len(out)} bytes, expected {raw_len}")
