@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from nacrith.formats.codec import Codec
 from nacrith.pipeline import Progress, Settings, compress_stream, decompress_stream
@@ -32,7 +32,28 @@ def _settings(
     return Settings(method=method, workers=workers, chunk_size=chunk_size, options=opts)
 
 
-class Compressor:
+_H = TypeVar("_H", bound="_CodecHolder")
+
+
+class _CodecHolder:
+    """Keeps loaded codecs in `_held` between calls and closes them with the context."""
+
+    _held: dict[Any, Codec]
+
+    def close(self) -> None:
+        """Release loaded codecs."""
+        for codec in self._held.values():
+            codec.close()
+        self._held.clear()
+
+    def __enter__(self: _H) -> _H:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Compressor(_CodecHolder):
     """Reusable compression context; holds loaded codecs (the model) between calls.
 
     Args:
@@ -56,13 +77,13 @@ class Compressor:
         options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.settings = _settings(method, workers, chunk_size, model, level, options)
-        self._cache: dict[str, Codec] = {}
+        self._held = {}
 
     def compress(self, data: bytes | bytearray | memoryview) -> bytes:
         """Compress `data` into a complete archive."""
         raw = bytes(data)
         out = io.BytesIO()
-        compress_stream(io.BytesIO(raw), out, self.settings, len(raw), cache=self._cache)
+        compress_stream(io.BytesIO(raw), out, self.settings, len(raw), cache=self._held)
         return out.getvalue()
 
     def compress_stream(
@@ -73,22 +94,10 @@ class Compressor:
         progress: Progress | None = None,
     ) -> int:
         """Compress a binary stream into `writer`; return the archive size in bytes."""
-        return compress_stream(reader, writer, self.settings, size, progress, self._cache)
-
-    def close(self) -> None:
-        """Release loaded codecs."""
-        for codec in self._cache.values():
-            codec.close()
-        self._cache.clear()
-
-    def __enter__(self) -> Compressor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        return compress_stream(reader, writer, self.settings, size, progress, self._held)
 
 
-class Decompressor:
+class Decompressor(_CodecHolder):
     """Reusable decompression context; keeps decoder codecs (a loaded model) between calls.
 
     Args:
@@ -101,7 +110,7 @@ class Decompressor:
             raise ValueError("max_output_size must be non-negative")
         self.workers = workers
         self.max_output_size = max_output_size
-        self._shared: dict[tuple[str, str], Codec] = {}
+        self._held = {}
 
     def decompress(self, data: bytes | bytearray | memoryview) -> bytes:
         """Decode a complete archive (all members) and return the original bytes."""
@@ -114,20 +123,8 @@ class Decompressor:
     ) -> int:
         """Decode an archive stream into `writer`; return the bytes written."""
         return decompress_stream(
-            reader, writer, self.workers, self.max_output_size, progress, self._shared
+            reader, writer, self.workers, self.max_output_size, progress, self._held
         )
-
-    def close(self) -> None:
-        """Release loaded codecs."""
-        for codec in self._shared.values():
-            codec.close()
-        self._shared.clear()
-
-    def __enter__(self) -> Decompressor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def compress(

@@ -243,7 +243,10 @@ def cli(ctx: click.Context, quiet: int, verbose: int) -> None:
 
 
 def _verbosity(ctx: click.Context, quiet: int, verbose: int) -> tuple[int, int]:
-    return ctx.obj["quiet"] + quiet, ctx.obj["verbose"] + verbose
+    """Combine the group's and the command's -q/-v; the total -q is what `_warn` obeys."""
+    ctx.obj["quiet"] += quiet
+    ctx.obj["verbose"] += verbose
+    return ctx.obj["quiet"], ctx.obj["verbose"]
 
 
 _file_args = click.argument("files", nargs=-1, type=click.Path(dir_okay=True, allow_dash=True))
@@ -303,7 +306,6 @@ def compress(
 ) -> None:
     """Compress FILE... into FILE.ncz (`-` or nothing: stdin to stdout)."""
     quiet, verbose = _verbosity(ctx, quiet_local, verbose_local)
-    ctx.obj["quiet"] = quiet
     _common_output_checks(files, to_stdout, output)
     if fast:
         if method not in ("auto", "fib"):
@@ -381,7 +383,6 @@ def decompress(
 ) -> None:
     """Decompress FILE.ncz... into FILE (`-` or nothing: stdin to stdout)."""
     quiet, verbose = _verbosity(ctx, quiet_local, verbose_local)
-    ctx.obj["quiet"] = quiet
     _common_output_checks(files, to_stdout, output)
     if remove and keep:
         raise click.UsageError("--rm and -k/--keep cannot be combined")
@@ -432,7 +433,6 @@ def test(
 ) -> None:
     """Decode FILE.ncz... fully and check every checksum; write nothing."""
     quiet, verbose = _verbosity(ctx, quiet_local, verbose_local)
-    ctx.obj["quiet"] = quiet
     decompressor = Decompressor(workers=workers)
 
     def one(name: str) -> None:
@@ -453,8 +453,7 @@ def test(
 @click.pass_context
 def info(ctx: click.Context, files: tuple[str, ...], quiet_local: int, verbose_local: int) -> None:
     """List the members and chunks of FILE.ncz... (sizes, codecs, ratio); decodes nothing."""
-    quiet, verbose = _verbosity(ctx, quiet_local, verbose_local)
-    ctx.obj["quiet"] = quiet
+    _quiet, verbose = _verbosity(ctx, quiet_local, verbose_local)
 
     def one(name: str) -> None:
         reader, size = _open_input(name)
