@@ -53,6 +53,10 @@ MODE_NEURAL = 0
 MODE_STORED = 1
 PROBE_TEXT = b"The quick brown fox jumps over the lazy dog.\n  Alice said: `42 -- 3.14?'"
 
+#: hex digits of each fingerprint stored in the header (128 bits); archives that hold longer
+#: (full sha256) fingerprints still decode, since only the stored prefix is compared
+HASH_HEX = 32
+
 _hash_cache: dict[tuple[str, int, int], str] = {}
 _hash_lock = threading.Lock()
 
@@ -222,15 +226,15 @@ class LLMCodec(Codec):
         return {
             "version": FORMAT_VERSION,
             "model": self.model_name,
-            "sha256": _cached_sha256(self.model_path),
-            "tokenizer": self.tokenizer_hash(),
+            "sha256": _cached_sha256(self.model_path)[:HASH_HEX],
+            "tokenizer": self.tokenizer_hash()[:HASH_HEX],
             "llama_cpp": llama_version(),
             "n_ctx": self.n_ctx,
             "keep": self.keep,
             "crlf": self.crlf,
             "head_min": HEAD_MIN,
             "predictors": self.settings.to_dict(),
-            "probe": self.probe(),
+            "probe": self.probe()[:HASH_HEX],
         }
 
     @classmethod
@@ -250,6 +254,9 @@ class LLMCodec(Codec):
             n_ctx, keep, crlf = params["n_ctx"], params["keep"], params["crlf"]
             want_sha, want_tok = params["sha256"], params["tokenizer"]
             want_llama, want_probe = params["llama_cpp"], params["probe"]
+            for value in (want_sha, want_tok, want_probe):
+                if not isinstance(value, str) or not HASH_HEX <= len(value) <= 64:
+                    raise ValueError(f"bad fingerprint {value!r}")
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(f"bad llm codec parameters: {exc}") from exc
         model = runtime.pop("model", None)
@@ -275,14 +282,14 @@ class LLMCodec(Codec):
         except ValueError as exc:
             raise FormatError(f"bad llm codec parameters: {exc}") from exc
         have_sha = _cached_sha256(codec.model_path)
-        if have_sha != want_sha:
+        if not have_sha.startswith(want_sha):
             raise ModelMismatchError(
                 f"model file {codec.model_path} has sha256 {have_sha[:16]}..., the archive needs "
                 f"{name!r} with sha256 {want_sha[:16]}..."
             )
-        if codec.tokenizer_hash() != want_tok:
+        if not codec.tokenizer_hash().startswith(want_tok):
             raise ModelMismatchError("the model's tokenizer differs from the archive's")
-        if codec.probe() != want_probe:
+        if not codec.probe().startswith(want_probe):
             from nacrith.models.llama_backend import llama_version
 
             cause = (

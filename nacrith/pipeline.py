@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any, TypeVar
 
 from nacrith.errors import FormatError, OutputLimitError
@@ -31,6 +31,8 @@ __all__ = ["METHODS", "Settings", "compress_stream", "decompress_stream"]
 BLOCK_SIZE = 16 << 20
 DEFAULT_CHUNK_SIZE = 4 << 20
 BATCH_BYTES = 4 << 20
+#: with method auto, inputs up to this size are also tried as plain zstd (see compress_stream)
+SMALL_INPUT = 64 << 10
 METHODS = ("auto", "llm", "fib", "logs", "zstd", "stored")
 
 Progress = Callable[[int], None]
@@ -192,11 +194,43 @@ def compress_stream(
     """Compress everything `reader` yields into one archive member on `writer`; return its size.
 
     `cache` maps codec ids to encoder codecs built with `settings` and is reused across calls
-    (a `Compressor` keeps its loaded model there); codecs in it are not closed.
+    (a `Compressor` keeps its loaded model there); codecs in it are not closed. With method
+    ``auto``, an input of at most `SMALL_INPUT` bytes is also coded as plain zstd and the smaller
+    archive is kept: on tiny inputs a model's header can outweigh what it saves.
     """
     own_cache = cache is None
     cache = {} if cache is None else cache
-    first = _read_block(reader, BLOCK_SIZE)
+    try:
+        first = _read_block(reader, BLOCK_SIZE)
+        if settings.method != "auto" or len(first) >= min(BLOCK_SIZE, SMALL_INPUT + 1):
+            return _compress_member(first, reader, writer, settings, original_size, progress, cache)
+        candidates = []
+        for method in ("auto", "zstd"):
+            out = io.BytesIO()
+            alt = replace(settings, method=method)
+            _compress_member(first, io.BytesIO(), out, alt, len(first), None, cache)
+            candidates.append(out.getvalue())
+        best = min(candidates, key=len)
+        writer.write(best)
+        if progress is not None:
+            progress(len(first))
+        return len(best)
+    finally:
+        if own_cache:
+            for codec in cache.values():
+                codec.close()
+
+
+def _compress_member(
+    first: bytes,
+    reader: IO[bytes],
+    writer: IO[bytes],
+    settings: Settings,
+    original_size: int | None,
+    progress: Progress | None,
+    cache: dict[str, Codec],
+) -> int:
+    """One member from the block `first` and whatever `reader` still holds."""
     plan = _Plan(settings, first[:65536], cache)
     params = plan.params()
     member = MemberWriter(writer, params, original_size)
@@ -222,9 +256,6 @@ def compress_stream(
     finally:
         runner.close()
         codecs.close()
-        if own_cache:
-            for codec in cache.values():
-                codec.close()
 
 
 def _zip_batches(

@@ -14,8 +14,15 @@ from llm_fixtures import (  # noqa: F401  (fixtures)
     llm_params_fixture,
 )
 from nacrith.formats.codec import codec_class
+from nacrith.models import registry
 
-from nacrith.errors import CorruptDataError, ModelMismatchError, NacrithError, TruncatedError
+from nacrith.errors import (
+    CorruptDataError,
+    FormatError,
+    ModelMismatchError,
+    NacrithError,
+    TruncatedError,
+)
 
 pytestmark = pytest.mark.llm
 
@@ -79,13 +86,20 @@ def test_binary_is_still_lossless(llm_codec) -> None:
 
 def test_params_and_probe(llm_codec, llm_params) -> None:
     p = llm_params
-    assert p["model"] == "smollm2-135m" and len(p["sha256"]) == 64
+    assert p["model"] == "smollm2-135m" and len(p["sha256"]) == 32
     assert p["n_ctx"] == SMALL_CTX and p["predictors"]["bias_lr"] == 0.5
     from nacrith.models.llm_codec import LLMCodec
 
     again = LLMCodec.from_params(p)
-    assert again.probe() == p["probe"]
+    assert again.probe().startswith(p["probe"]) and len(p["probe"]) == 32
+    # archives written with full-length fingerprints (format as first released) still decode
+    sha = registry.file_sha256(again.model_path)
+    full = dict(p, sha256=sha, probe=again.probe(), tokenizer=again.tokenizer_hash())
     again.close()
+    LLMCodec.from_params(full).close()
+    for short in ("sha256", "probe", "tokenizer"):
+        with pytest.raises(FormatError, match="fingerprint"):
+            LLMCodec.from_params(dict(p, **{short: p[short][:8]}))
 
 
 def test_probe_mismatch_is_reported(llm_params) -> None:
@@ -134,3 +148,13 @@ def test_golden_payload_keeps_decoding(llm_codec, llm_params) -> None:
     decoder = LLMCodec.from_params(json.loads(params_path.read_text()))
     assert decoder.decode(path.read_bytes(), len(data)) == data
     decoder.close()
+
+
+def test_auto_keeps_plain_zstd_when_the_model_header_does_not_pay() -> None:
+    import nacrith
+
+    tiny = b"Hello world, this is a short test.\n"
+    auto = nacrith.compress(tiny, method="auto")
+    assert len(auto) == len(nacrith.compress(tiny, method="zstd"))
+    assert len(auto) < len(nacrith.compress(tiny, method="llm"))
+    assert nacrith.decompress(auto) == tiny
