@@ -62,6 +62,14 @@ class Codec(ABC):
         """Settings the decoder needs, as a JSON-serialisable dict (stored in the header)."""
         return {}
 
+    def runtime(self) -> dict[str, Any]:
+        """Machine-local settings that are not stored (a model path, a device, threads).
+
+        Worker processes rebuild a codec as ``from_params(params, **runtime)``; codecs that have
+        such settings accept them as keyword arguments of `from_params`.
+        """
+        return {}
+
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> Codec:
         """Build the decoder-side codec from the header's params; `FormatError` if they are bad."""

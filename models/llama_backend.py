@@ -23,7 +23,7 @@ import numpy as np
 
 from nacrith.errors import ModelNotFoundError, NacrithError
 
-__all__ = ["LlamaBackend", "llama_version", "requantize"]
+__all__ = ["LlamaBackend", "gpu_available", "llama_version", "requantize"]
 
 _lock = threading.Lock()
 _llama: Any = None
@@ -52,6 +52,11 @@ def _lib() -> Any:
 def llama_version() -> str:
     """Version of llama-cpp-python (which pins the vendored llama.cpp)."""
     return str(_lib().__version__)
+
+
+def gpu_available() -> bool:
+    """Whether this llama.cpp build can offload layers to a GPU (CUDA, Metal, Vulkan...)."""
+    return bool(_lib().llama_supports_gpu_offload())
 
 
 def requantize(src: str | os.PathLike[str], dst: str | os.PathLike[str], ftype: int) -> None:

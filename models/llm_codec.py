@@ -148,9 +148,23 @@ class LLMCodec(Codec):
 
     # -- model ---------------------------------------------------------------------------------
 
-    def _get_backend(self, n_streams: int = 1):
-        from nacrith.models.llama_backend import LlamaBackend
+    def runtime(self) -> dict[str, Any]:
+        """The machine-local settings worker processes need to rebuild this codec."""
+        return {
+            "model": os.fspath(self.model_path),
+            "n_threads": self.n_threads,
+            "gpu": self.gpu,
+            "max_streams": self.max_streams,
+        }
 
+    def _get_backend(self, n_streams: int = 1):
+        from nacrith.models.llama_backend import LlamaBackend, gpu_available
+
+        if self.gpu and not gpu_available():
+            raise NacrithError(
+                "this llama-cpp-python build cannot offload to a GPU; install a CUDA build "
+                "(see README) or leave out --gpu"
+            )
         n_streams = max(1, min(n_streams, self.max_streams))
         if self._backend is None or self._backend_streams < n_streams:
             if self._backend is not None:
@@ -290,7 +304,22 @@ class LLMCodec(Codec):
         if not codec.tokenizer_hash().startswith(want_tok):
             raise ModelMismatchError("the model's tokenizer differs from the archive's")
         if not codec.probe().startswith(want_probe):
-            from nacrith.models.llama_backend import llama_version
+            from nacrith.models.llama_backend import gpu_available, llama_version
+
+            if gpu_available():
+                # the archive may come from the other device: CPU and GPU numerics differ
+                other = cls(
+                    codec.model_path,
+                    n_ctx=n_ctx,
+                    keep=keep,
+                    crlf=crlf,
+                    **settings.to_dict(),
+                    **{**runtime, "gpu": not codec.gpu},
+                )
+                if other.probe().startswith(want_probe):
+                    codec.close()
+                    return other
+                other.close()
 
             cause = (
                 f"llama-cpp-python {llama_version()} here, {want_llama} in the archive"

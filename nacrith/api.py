@@ -62,8 +62,10 @@ class Compressor(_CodecHolder):
         workers: worker processes (None or 0: one per CPU). Never changes the output bytes.
         chunk_size: bytes per independent chunk (default: the codec's own).
         model: model name or GGUF path for the llm codec.
+        gpu: run the llm codec's model on a GPU (needs a GPU build of llama-cpp-python; the
+            archive then decodes only where the probe matches, i.e. on a like GPU).
         level: zstd level for binary regions.
-        options: per-codec settings, e.g. ``{"llm": {"window": 1024}}``.
+        options: per-codec settings, e.g. ``{"llm": {"n_ctx": 4096}}``.
     """
 
     def __init__(
@@ -73,10 +75,13 @@ class Compressor(_CodecHolder):
         workers: int | None = None,
         chunk_size: int | None = None,
         model: str | None = None,
+        gpu: bool = False,
         level: int | None = None,
         options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.settings = _settings(method, workers, chunk_size, model, level, options)
+        if gpu:
+            self.settings.options.setdefault("llm", {})["gpu"] = True
         self._held = {}
 
     def compress(self, data: bytes | bytearray | memoryview) -> bytes:
@@ -103,13 +108,32 @@ class Decompressor(_CodecHolder):
     Args:
         workers: worker processes (None or 0: one per CPU).
         max_output_size: refuse archives that decode to more bytes than this (OutputLimitError).
+        model: GGUF path for archives made with an unregistered model file (llm codec).
+        gpu: let the llm codec use a GPU (archives made on a GPU need one with the same
+            numerics; the header's probe checks it).
+        options: per-codec machine-local options, e.g. ``{"llm": {"n_threads": 2}}``.
     """
 
-    def __init__(self, *, workers: int | None = None, max_output_size: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int | None = None,
+        max_output_size: int | None = None,
+        model: str | None = None,
+        gpu: bool = False,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         if max_output_size is not None and max_output_size < 0:
             raise ValueError("max_output_size must be non-negative")
+        if workers is not None and (not isinstance(workers, int) or workers < 0):
+            raise ValueError(f"workers must be a non-negative integer, got {workers!r}")
         self.workers = workers
         self.max_output_size = max_output_size
+        self.runtime = {k: dict(v) for k, v in (options or {}).items()}
+        if model is not None:
+            self.runtime.setdefault("llm", {})["model"] = model
+        if gpu:
+            self.runtime.setdefault("llm", {})["gpu"] = True
         self._held = {}
 
     def decompress(self, data: bytes | bytearray | memoryview) -> bytes:
@@ -123,7 +147,7 @@ class Decompressor(_CodecHolder):
     ) -> int:
         """Decode an archive stream into `writer`; return the bytes written."""
         return decompress_stream(
-            reader, writer, self.workers, self.max_output_size, progress, self._held
+            reader, writer, self.workers, self.max_output_size, progress, self._held, self.runtime
         )
 
 
@@ -134,6 +158,7 @@ def compress(
     workers: int | None = None,
     chunk_size: int | None = None,
     model: str | None = None,
+    gpu: bool = False,
     level: int | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> bytes:
@@ -143,6 +168,7 @@ def compress(
         workers=workers,
         chunk_size=chunk_size,
         model=model,
+        gpu=gpu,
         level=level,
         options=options,
     ) as compressor:
@@ -154,7 +180,11 @@ def decompress(
     *,
     workers: int | None = None,
     max_output_size: int | None = None,
+    model: str | None = None,
+    gpu: bool = False,
 ) -> bytes:
     """Decompress a complete archive; equivalent to ``Decompressor(...).decompress(data)``."""
-    with Decompressor(workers=workers, max_output_size=max_output_size) as decompressor:
+    with Decompressor(
+        workers=workers, max_output_size=max_output_size, model=model, gpu=gpu
+    ) as decompressor:
         return decompressor.decompress(data)

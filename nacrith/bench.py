@@ -27,6 +27,7 @@ import click
 
 from nacrith import corpora
 from nacrith.errors import FormatError, NacrithError
+from nacrith.sizes import ByteSize
 
 __all__ = [
     "PEERS",
@@ -428,45 +429,6 @@ def run_bench(
 
 
 # --- inputs -----------------------------------------------------------------------------------
-
-
-def parse_size(text: str) -> int:
-    """Parse `1000000`, `1M`, `3MB`, `64KiB`, `1G` (K/M/G = 10^3/10^6/10^9, KiB... = 2^10...)."""
-    units = {
-        "": 1,
-        "B": 1,
-        "K": 10**3,
-        "KB": 10**3,
-        "M": 10**6,
-        "MB": 10**6,
-        "G": 10**9,
-        "GB": 10**9,
-        "KIB": 1 << 10,
-        "MIB": 1 << 20,
-        "GIB": 1 << 30,
-    }
-    cleaned = text.strip().replace(",", "").replace("_", "")
-    number = cleaned.rstrip("BbIiKkMmGg")
-    unit = cleaned[len(number) :].upper()
-    try:
-        value = float(number) * units[unit]
-    except (ValueError, KeyError):
-        raise ValueError(f"not a byte count: {text!r} (use e.g. 1000000, 1M, 64KiB)") from None
-    if value < 1 or value != int(value):
-        raise ValueError(f"byte count must be a positive whole number: {text!r}")
-    return int(value)
-
-
-class _ByteSize(click.ParamType):
-    name = "BYTES"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            return parse_size(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 def _walk(folder: Path) -> list[Path]:
@@ -879,7 +841,7 @@ def bench(
 )
 @click.option(
     "--limit",
-    type=_ByteSize(),
+    type=ByteSize(),
     default=None,
     help="Use only the first BYTES of each file (1M = 10^6, 1MiB = 2^20); such files are "
     "labelled NAME[:BYTES].",

@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import click
 
@@ -25,6 +25,7 @@ from nacrith.api import Compressor, Decompressor
 from nacrith.errors import NacrithError
 from nacrith.formats.container import iter_members
 from nacrith.pipeline import METHODS
+from nacrith.sizes import ByteSize
 
 SUFFIX = ".ncz"
 
@@ -176,6 +177,32 @@ def _open_input(path: str) -> tuple[IO[bytes], int | None]:
     return handle, stat.st_size if os.path.isfile(path) else None
 
 
+class _WholeFile:
+    """A reader of a regular file that must hold `size` bytes from start to end.
+
+    The archive header declares the size taken when the file was opened, so a file that
+    grows or shrinks while it is read raises `FileError` instead of making an archive that
+    cannot be trusted (the partial output is then discarded).
+    """
+
+    def __init__(self, raw: IO[bytes], name: str, size: int) -> None:
+        self._raw = raw
+        self._name = name
+        self._size = size
+        self._done = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self._done += len(data)
+        if self._done > self._size or (not data and n != 0 and self._done < self._size):
+            raise FileError(
+                self._name,
+                f"changed while being read ({self._size} bytes when opened, "
+                f"{'at least ' if data else ''}{self._done} read) -- not compressed",
+            )
+        return data
+
+
 @contextlib.contextmanager
 def _reading(
     name: str, show_progress: bool, size_known: bool
@@ -250,6 +277,17 @@ def _verbosity(ctx: click.Context, quiet: int, verbose: int) -> tuple[int, int]:
 
 
 _file_args = click.argument("files", nargs=-1, type=click.Path(dir_okay=True, allow_dash=True))
+_gpu = click.option(
+    "--gpu",
+    is_flag=True,
+    help="Run the llm codec's model on a GPU (needs a CUDA build of llama-cpp-python, see "
+    "README). Archives made on a GPU decode where the same numerics are computed.",
+)
+_decode_model = click.option(
+    "--model",
+    default=None,
+    help="GGUF path for archives made with an unregistered model file.",
+)
 _workers = click.option(
     "-T",
     "--workers",
@@ -286,6 +324,21 @@ def _local_flags(func: Callable[..., Any]) -> Callable[..., Any]:
 )
 @click.option("--fast", is_flag=True, help="Same as --method fib: no model, much faster.")
 @click.option("--model", default=None, help="Model name or GGUF path for the llm codec.")
+@click.option(
+    "--context",
+    type=click.IntRange(16, 131072),
+    default=None,
+    help="Tokens of context the llm codec's model sees (default 2048; SmolLM2 allows 8192): "
+    "longer compresses better and runs slower.",
+)
+@click.option(
+    "--chunk-size",
+    type=ByteSize(),
+    default=None,
+    help="Bytes per independent chunk (e.g. 64k, 1M). Smaller chunks are coded in parallel "
+    "(faster with -T) but compress somewhat worse. Default: the codec's own.",
+)
+@_gpu
 @_workers
 @_local_flags
 @click.pass_context
@@ -300,6 +353,9 @@ def compress(
     method: str,
     fast: bool,
     model: str | None,
+    context: int | None,
+    chunk_size: int | None,
+    gpu: bool,
     workers: int | None,
     quiet_local: int,
     verbose_local: int,
@@ -313,7 +369,17 @@ def compress(
         method = "fib"
     if remove and keep:
         raise click.UsageError("--rm and -k/--keep cannot be combined")
-    compressor = Compressor(method, workers=workers, model=model)
+    try:
+        compressor = Compressor(
+            method,
+            workers=workers,
+            model=model,
+            gpu=gpu,
+            chunk_size=chunk_size,
+            options={"llm": {"n_ctx": context}} if context else None,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
     def one(name: str) -> None:
         use_stdout = to_stdout or (name == "-" and output is None)
@@ -324,7 +390,8 @@ def compress(
         if name != "-" and name.endswith(SUFFIX) and not force and output is None:
             raise FileError(name, f"already has {SUFFIX} suffix -- unchanged")
         start = time.perf_counter()
-        with _reading(name, quiet == 0, size_known=True) as (reader, size, progress):
+        with _reading(name, quiet == 0, size_known=True) as (handle, size, progress):
+            reader = handle if size is None else cast(IO[bytes], _WholeFile(handle, name, size))
             if use_stdout:
                 out_size = compressor.compress_stream(reader, sys.stdout.buffer, size, progress)
                 sys.stdout.buffer.flush()
@@ -366,6 +433,8 @@ def _decompressed_name(name: str) -> Path:
 @click.option("-k", "--keep", is_flag=True, help="Keep input files (the default).")
 @click.option("--rm", "remove", is_flag=True, help="Remove archives after a verified write.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite existing outputs.")
+@_decode_model
+@_gpu
 @_workers
 @_local_flags
 @click.pass_context
@@ -377,6 +446,8 @@ def decompress(
     keep: bool,
     remove: bool,
     force: bool,
+    model: str | None,
+    gpu: bool,
     workers: int | None,
     quiet_local: int,
     verbose_local: int,
@@ -386,7 +457,7 @@ def decompress(
     _common_output_checks(files, to_stdout, output)
     if remove and keep:
         raise click.UsageError("--rm and -k/--keep cannot be combined")
-    decompressor = Decompressor(workers=workers)
+    decompressor = Decompressor(workers=workers, model=model, gpu=gpu)
 
     def one(name: str) -> None:
         if name == "-" and sys.stdin.isatty() and not force:
@@ -421,19 +492,23 @@ class _NullSink:
 
 @cli.command()
 @_file_args
+@_decode_model
+@_gpu
 @_workers
 @_local_flags
 @click.pass_context
 def test(
     ctx: click.Context,
     files: tuple[str, ...],
+    model: str | None,
+    gpu: bool,
     workers: int | None,
     quiet_local: int,
     verbose_local: int,
 ) -> None:
     """Decode FILE.ncz... fully and check every checksum; write nothing."""
     quiet, verbose = _verbosity(ctx, quiet_local, verbose_local)
-    decompressor = Decompressor(workers=workers)
+    decompressor = Decompressor(workers=workers, model=model, gpu=gpu)
 
     def one(name: str) -> None:
         with _reading(name, quiet == 0, size_known=False) as (reader, _size, progress):
@@ -551,9 +626,9 @@ def _run(argv: list[str]) -> int:
     except click.ClickException as exc:
         _report(f"ncz: {exc.format_message()}")
         return 1
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:  # click turns KeyboardInterrupt into Abort
         _report("ncz: interrupted")
-        return 1
+        return 130 if isinstance(exc.__cause__, KeyboardInterrupt) else 1
     except KeyboardInterrupt:
         _report("ncz: interrupted")
         return 130

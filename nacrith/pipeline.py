@@ -234,7 +234,8 @@ def _compress_member(
     plan = _Plan(settings, first[:65536], cache)
     params = plan.params()
     member = MemberWriter(writer, params, original_size)
-    codecs = CodecSet(params, prebuilt=plan.codecs)
+    runtime = {codec_id: codec.runtime() for codec_id, codec in plan.codecs.items()}
+    codecs = CodecSet(params, prebuilt=plan.codecs, runtime=runtime)
     runner = BatchRunner(codecs, settings.worker_count)
 
     count_cap = _batch_chunks(plan.text_codec)
@@ -280,13 +281,15 @@ def decompress_stream(
     max_output_size: int | None = None,
     progress: Progress | None = None,
     shared: dict[tuple[str, str], Codec] | None = None,
+    runtime: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> int:
     """Decode every member of the archive on `reader` to `writer`; return the bytes written.
 
     Each chunk is written only after its checksum matched. On any error a `NacrithError` is
     raised; what was already written is correct but incomplete, so callers writing files
     must discard it (the CLI writes to a temporary file). `shared` keeps decoder codecs (a
-    loaded model) across calls, keyed by codec id and parameters.
+    loaded model) across calls, keyed by codec id and parameters. `runtime` holds per-codec
+    machine-local options for `from_params` (e.g. ``{"llm": {"gpu": True}}``).
     """
     total = 0
     worker_count = workers or default_workers()
@@ -302,7 +305,7 @@ def decompress_stream(
                 f"{max_output_size}"
             )
         total += _decode_member(
-            member.reader, writer, worker_count, max_output_size, total, progress, shared
+            member.reader, writer, worker_count, max_output_size, total, progress, shared, runtime
         )
     return total
 
@@ -315,8 +318,9 @@ def _decode_member(
     already: int,
     progress: Progress | None,
     shared: dict[tuple[str, str], Codec] | None,
+    runtime: Mapping[str, Mapping[str, Any]] | None,
 ) -> int:
-    codecs = CodecSet(reader.codec_params, shared=shared)
+    codecs = CodecSet(reader.codec_params, shared=shared, runtime=runtime)
     runner = BatchRunner(codecs, workers)
     records: list[ChunkRecord] = []  # records of the batches in flight, in order
 

@@ -45,8 +45,11 @@ class CodecSet:
         params: Mapping[str, Mapping[str, Any]],
         prebuilt: Mapping[str, Codec] | None = None,
         shared: dict[tuple[str, str], Codec] | None = None,
+        runtime: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.params = {k: dict(v) for k, v in params.items()}
+        #: per codec id, machine-local keyword arguments for `from_params` (see Codec.runtime)
+        self.runtime = {k: dict(v) for k, v in (runtime or {}).items() if v}
         self._codecs: dict[str, Codec] = dict(prebuilt or {})
         self._owned: set[str] = set()
         self._shared = shared
@@ -61,7 +64,9 @@ class CodecSet:
         if self._shared is not None and key in self._shared:
             codec = self._shared[key]
         else:
-            codec = codec_class(codec_id).from_params(params)
+            extra = self.runtime.get(codec_id)
+            cls = codec_class(codec_id)
+            codec = cls.from_params(params, **extra) if extra else cls.from_params(params)
             if self._shared is not None:
                 self._shared[key] = codec
             else:
@@ -120,11 +125,11 @@ def decode_batch(codecs: CodecSet, items: list[DecodeItem]) -> list[bytes]:
 _WORKER_CODECS: CodecSet | None = None
 
 
-def _worker_init(params: dict[str, dict[str, Any]]) -> None:
+def _worker_init(params: dict[str, dict[str, Any]], runtime: dict[str, dict[str, Any]]) -> None:
     # Ctrl-C is the parent's to handle; workers are stopped through the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _WORKER_CODECS
-    _WORKER_CODECS = CodecSet(params)
+    _WORKER_CODECS = CodecSet(params, runtime=runtime)
 
 
 def _worker_encode(items: list[EncodeItem]) -> list[EncodeResult]:
@@ -157,7 +162,7 @@ class BatchRunner:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_worker_init,
-                initargs=(self.codecs.params,),
+                initargs=(self.codecs.params, self.codecs.runtime),
             )
         return self._pool
 

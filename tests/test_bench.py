@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nacrith import bench
+from nacrith import bench, sizes
 from nacrith.cli import main
 from nacrith.errors import NacrithError
 
@@ -187,10 +187,10 @@ def test_list_shows_corpora(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_parse_size_and_default_methods() -> None:
-    assert bench.parse_size("1000000") == bench.parse_size("1M") == 10**6
-    assert bench.parse_size("3MB") == 3 * 10**6 and bench.parse_size("64KiB") == 65536
+    assert sizes.parse_size("1000000") == sizes.parse_size("1M") == 10**6
+    assert sizes.parse_size("3MB") == 3 * 10**6 and sizes.parse_size("64KiB") == 65536
     with pytest.raises(ValueError, match="not a byte count"):
-        bench.parse_size("lots")
+        sizes.parse_size("lots")
     chosen, left_out = bench.default_methods()
     assert chosen[0] == "zstd" and "llm" not in chosen
     assert set(chosen) | {m.removeprefix("ncz ") for m in left_out} == {"zstd", "fib", "logs"}

@@ -181,3 +181,28 @@ def test_grep_exit_codes_follow_grep(workdir: Path) -> None:
     r = ncz("grep", "x", "missing.ncz", cwd=workdir)
     assert r.returncode == 2
     assert r.stderr == b"ncz: missing.ncz: No such file or directory\n"
+
+
+def test_chunk_size_and_context_options(workdir: Path) -> None:
+    original = (workdir / "a.txt").read_bytes()
+    r = ncz("compress", "-m", "zstd", "--chunk-size", "1k", "-o", "c.ncz", "a.txt", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    info = ncz("info", "c.ncz", cwd=workdir)
+    assert b"7 chunk(s)" in info.stdout, info.stdout
+    r = ncz("decompress", "-c", "c.ncz", cwd=workdir)
+    assert r.returncode == 0 and r.stdout == original
+    for bad in (["--chunk-size", "lots"], ["--chunk-size", "1G"], ["--context", "8"]):
+        r = ncz("compress", "-m", "zstd", *bad, "-o", "d.ncz", "a.txt", cwd=workdir)
+        assert r.returncode == 1 and b"Traceback" not in r.stderr, (bad, r.stderr)
+        assert not (workdir / "d.ncz").exists()
+
+
+def test_gpu_flag_on_a_cpu_build_is_a_clear_error(workdir: Path) -> None:
+    import llama_cpp
+
+    if llama_cpp.llama_supports_gpu_offload():
+        pytest.skip("this llama-cpp-python build has a GPU backend")
+    r = ncz("compress", "--gpu", "-m", "llm", "-o", "g.ncz", "a.txt", cwd=workdir)
+    assert r.returncode == 1, r.stderr
+    assert b"cannot offload to a GPU" in r.stderr and b"Traceback" not in r.stderr
+    assert not (workdir / "g.ncz").exists()

@@ -158,3 +158,18 @@ def test_auto_keeps_plain_zstd_when_the_model_header_does_not_pay() -> None:
     assert len(auto) == len(nacrith.compress(tiny, method="zstd"))
     assert len(auto) < len(nacrith.compress(tiny, method="llm"))
     assert nacrith.decompress(auto) == tiny
+
+
+def test_model_given_as_a_path_reaches_worker_processes(tmp_path: Path) -> None:
+    import nacrith
+    from nacrith.errors import ModelNotFoundError
+
+    path = str(registry.model_path(registry.DEFAULT_MODEL))
+    data = texts()[0][:600]
+    opts = {"llm": {"n_ctx": SMALL_CTX}}
+    archive = nacrith.compress(
+        data, method="llm", model=path, workers=2, chunk_size=300, options=opts
+    )
+    with pytest.raises(ModelNotFoundError, match="pass its path"):
+        nacrith.decompress(archive, workers=1)
+    assert nacrith.decompress(archive, workers=2, model=path) == data
