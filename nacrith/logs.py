@@ -641,11 +641,14 @@ def _nth_newline(buf: bytearray, n: int) -> int:
 
 def _repair_tail(path: str) -> None:
     """Before appending: drop a torn last member left by a crash (with a warning). Damage
-    followed by more members is not a torn tail: that raises, and nothing is changed."""
+    followed by more members is not a torn tail: that raises, and nothing is changed. Runs
+    under the appenders' lock, so a member another process is writing is not taken for one."""
     if not os.path.exists(path) or os.path.getsize(path) == 0:
         return
-    good = 0
-    with open(path, "rb") as f:
+    with open(path, "r+b") as f:
+        if fcntl is not None:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # released when `f` is closed
+        good = 0
         try:
             for member in iter_members(f):
                 for _ in member.chunks:
@@ -658,8 +661,7 @@ def _repair_tail(path: str) -> None:
             if MAGIC in rest[1:]:
                 raise
             message = f"{path}: dropping {len(rest)} bytes of an incomplete last chunk ({exc})"
-    warnings.warn(message, RuntimeWarning, stacklevel=3)
-    with open(path, "r+b") as f:
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
         f.truncate(good)
         f.flush()
         os.fsync(f.fileno())
