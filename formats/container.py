@@ -435,13 +435,15 @@ def iter_members(fileobj: IO[bytes]) -> Iterator[Member]:
             if first:
                 raise TruncatedError("empty input is not a nacrith archive")
             return
-        if len(magic) < len(MAGIC):
+        while len(magic) < len(MAGIC):  # pipes and sockets may return a few bytes at a time
             more = fileobj.read(len(MAGIC) - len(magic))
+            if not more:
+                break
             magic += more
-            if len(magic) < len(MAGIC) and MAGIC.startswith(magic):
-                raise TruncatedError(
-                    "Compressed file ended before the end-of-stream marker was reached (in header)"
-                )
+        if len(magic) < len(MAGIC) and MAGIC.startswith(magic):
+            raise TruncatedError(
+                "Compressed file ended before the end-of-stream marker was reached (in header)"
+            )
         if magic != MAGIC:
             if first:
                 raise FormatError("not a nacrith archive (bad magic)")

@@ -49,6 +49,15 @@ CASE_CAPITAL = 1
 CASE_UPPER = 2
 
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "lc": 3, "pb": 0}]
+
+
+def _encoder_filters(size: int) -> list[dict[str, Any]]:
+    """`_LZMA_FILTERS` with a dictionary just big enough for `size` bytes: the same stream
+    (every match lies inside the input anyway), without allocating and clearing the 64 MiB
+    dictionary of preset 9 for each small chunk (about 80 ms a call)."""
+    return [dict(_LZMA_FILTERS[0], dict_size=max(4096, min(size, 64 << 20)))]
+
+
 WS = b" \t\r\n"
 
 # token class by the last byte of its core: 0 letter, 1 sentence end, 2 digit, 3 other
@@ -119,7 +128,9 @@ def pack_spellings(words: list[bytes]) -> bytes:
     A word is terminated by 00 00; a NUL inside a word (only ever its first byte) is 00 01.
     """
     body = b"".join(w.replace(b"\0", b"\0\1") + b"\0\0" for w in words)
-    return lzma.compress(body, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS) if body else b""
+    if not body:
+        return b""
+    return lzma.compress(body, format=lzma.FORMAT_RAW, filters=_encoder_filters(len(body)))
 
 
 def unpack_spellings(packed: bytes, limit: int) -> list[bytes]:
@@ -147,7 +158,8 @@ def pack_spelling(items: list[bytes]) -> bytes:
     body = b"".join(items)
     if not body:
         return b""
-    options = [b"\0" + lzma.compress(body, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)]
+    filters = _encoder_filters(len(body))
+    options = [b"\0" + lzma.compress(body, format=lzma.FORMAT_RAW, filters=filters)]
     options.append(b"\1" + bz2.compress(body, 9))
     if len(body) <= PPM_LIMIT:
         head = bytearray(b"\2")
