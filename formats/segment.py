@@ -106,3 +106,29 @@ def cut_chunks(data: bytes, start: int, end: int, chunk_size: int) -> Iterator[t
                 stop = newline + 1
         yield pos, stop
         pos = stop
+
+
+def balanced_chunks(
+    data: bytes, start: int, end: int, chunk_size: int
+) -> Iterator[tuple[int, int]]:
+    """Cut [start, end) into the fewest spans of about equal length, each at most `chunk_size`.
+
+    The number of spans leaves room for moving each cut back by up to an eighth of the
+    spacing, to just after a newline when one is there, so no span exceeds `chunk_size` and no
+    short remainder is left over (equal streams finish together when coded in parallel).
+    """
+    if chunk_size <= 0:
+        raise ValueError("chunk_size must be positive")
+    length = end - start
+    if length <= 0:
+        return
+    pieces = min(length, -(-9 * length // (8 * chunk_size)))
+    slack = max(1, length // pieces // 8)
+    pos = start
+    for k in range(1, pieces):
+        target = start + k * length // pieces
+        newline = data.rfind(b"\n", max(target - slack, pos + 1) - 1, target)
+        stop = newline + 1 if newline >= pos else target
+        yield pos, stop
+        pos = stop
+    yield pos, end

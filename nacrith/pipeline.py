@@ -23,7 +23,7 @@ from nacrith.formats.container import (
     iter_members,
     verify_chunk,
 )
-from nacrith.formats.segment import cut_chunks, segment
+from nacrith.formats.segment import balanced_chunks, cut_chunks, segment
 from nacrith.workers import BatchRunner, CodecSet, DecodeItem, default_workers
 
 __all__ = ["METHODS", "Settings", "compress_stream", "decompress_stream"]
@@ -128,9 +128,13 @@ class _Plan:
         else:
             regions = [(r.start, r.end, r.is_text) for r in segment(block)]
         for start, end, is_text in regions:
-            size = self.text_chunk if is_text else self.binary_chunk
-            candidates = self.text if is_text else self.binary
-            for lo, hi in cut_chunks(block, start, end, size):
+            if is_text:
+                spans = balanced_chunks(block, start, end, self.text_chunk)
+                candidates = self.text
+            else:
+                spans = cut_chunks(block, start, end, self.binary_chunk)
+                candidates = self.binary
+            for lo, hi in spans:
                 yield candidates, block[lo:hi]
 
 
