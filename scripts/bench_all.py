@@ -9,7 +9,8 @@
 
 Jobs run one after the other. `canterbury`, `loghub`, `enwik` (and `enwik8` with --full) are
 `ncz bench` runs made in this process with the fast nacrith methods beside gzip, bzip2, xz,
-zstd, brotli and PPMd; `ratio`, `fib`, `logs` and `speed` are `scripts/bench_<job>.py`, run as
+zstd, brotli and PPMd; `ratio`, `fib`, `logs`, `chunks`, `speed` and `ceiling` are
+`scripts/bench_<job>.py`, run as
 subprocesses (skipped when the script does not exist yet) that write their own sections. A job
 left out keeps the section an earlier run wrote; the summary says which sections are from this
 run. enwik6 and enwik8-3M are prefixes of enwik8 and are labelled so; a figure for the whole of
@@ -101,7 +102,9 @@ JOBS = [
     Job("ratio", "llm compression ratio", script="bench_ratio.py"),
     Job("fib", "fib codec", script="bench_fib.py"),
     Job("logs", "logs codec", script="bench_logs.py"),
+    Job("chunks", "llm chunk size vs ratio", script="bench_chunks.py"),
     Job("speed", "speed", script="bench_speed.py"),
+    Job("ceiling", "model speed ceiling", script="bench_ceiling.py"),
 ]
 
 

@@ -1,6 +1,6 @@
 """What cutting a file into independent `llm` streams costs in ratio.
 
-    python scripts/bench_chunks.py                          # alice29.txt: whole, 128 KiB, 32 KiB
+    python scripts/bench_chunks.py                          # alice29.txt: whole, 128 KiB, 24 KiB
     python scripts/bench_chunks.py --sizes whole,64k,16k --file asyoulik.txt
 
 Chunks are cut exactly as the pipeline cuts a text region (`balanced_chunks`); every chunk is
@@ -31,7 +31,7 @@ def main() -> int:
     """Command-line entry."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--file", default="alice29.txt", choices=sorted(FILES))
-    ap.add_argument("--sizes", default="whole,128KiB,32KiB", help="comma list; 'whole' = 1 chunk")
+    ap.add_argument("--sizes", default="whole,128KiB,24KiB", help="comma list; 'whole' = 1 chunk")
     ap.add_argument("--model", default=None)
     ap.add_argument("--work", default="/tmp/nacrith-bench", help="where LLM rows are stored")
     ap.add_argument("--no-write", action="store_true")

@@ -1,0 +1,109 @@
+"""The speed ceiling of the model itself: llama.cpp tokens/s per process by lockstep stream count.
+
+    python scripts/bench_ceiling.py                               # default and Q4_1 models
+    python scripts/bench_ceiling.py --model smollm2-135m --streams 1,8,32 --also-q4_0
+
+One process, one llama.cpp thread, a context of 2048 tokens per stream: every stream is prefilled
+with 512 tokens, then all streams step together, one new token each per `llama_decode`
+(positions 513 onward). The codec's streams sit at positions 1..2048 (1025..2048 once the window
+slides), where attention costs more, and it re-prefills 1,024 tokens at every slide; so these
+figures are an upper bound. No predictors, no coding: this bounds what the `llm` codec can reach
+per core, and the KB/s figure converts it at the tokens per byte of alice29.txt.
+
+`--also-q4_0` requantizes the Q4_1 model to Q4_0 in a temporary directory (llama.cpp's
+quantizer) to show what a faster, coarser copy would give; it is not a registered model because
+it costs 5.8% in ratio on alice29.txt (see BENCHMARKS.md).
+
+Results go to the `ceiling` section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmd import update_section
+
+#: alice29.txt: 152,089 bytes -> 39,357 tokens after the codec's front end
+BYTES_PER_TOKEN = 152_089 / 39_357
+
+
+def steady_state_rate(path: Path, n_streams: int, n_ctx: int, keep: int, steps: int) -> float:
+    """Tokens/s of `steps` lockstep steps over `n_streams` streams, from position keep+1."""
+    from nacrith.models.llama_backend import LlamaBackend
+
+    backend = LlamaBackend(path, n_seq=n_streams, n_ctx=n_ctx, n_threads=1)
+    rng = np.random.default_rng(0)
+    seqs = list(range(n_streams))
+    for s in seqs:
+        backend.prefill(s, [backend.bos, *rng.integers(0, backend.n_vocab, keep).tolist()])
+    steps = min(steps, n_ctx - keep - 1)
+    pos = keep + 1
+    start = time.perf_counter()
+    for _ in range(steps):
+        backend.step(seqs, rng.integers(0, backend.n_vocab, n_streams), [pos] * n_streams)
+        pos += 1
+    rate = steps * n_streams / (time.perf_counter() - start)
+    backend.close()
+    return rate
+
+
+def main() -> int:
+    """Command-line entry."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", action="append", default=None)
+    ap.add_argument("--streams", default="1,4,8,16,32")
+    ap.add_argument("--steps", type=int, default=48, help="lockstep steps per measurement")
+    ap.add_argument("--also-q4_0", action="store_true")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+
+    from nacrith.models import registry
+    from nacrith.models.llama_backend import requantize
+
+    models = [
+        (name, registry.resolve_model(name))
+        for name in args.model or ["smollm2-135m", "smollm2-135m-q4_1"]
+    ]
+    tmp = tempfile.TemporaryDirectory()
+    if args.also_q4_0:
+        q4_0 = Path(tmp.name) / "q4_0.gguf"
+        requantize(registry.resolve_model("smollm2-135m-q4_1"), q4_0, 2)  # LLAMA_FTYPE_MOSTLY_Q4_0
+        models.append(("Q4_0 requantized from Q4_1 (not registered)", q4_0))
+    counts = [int(x) for x in args.streams.split(",")]
+    lines = [
+        "## Model speed ceiling (llama.cpp alone, one process, one thread)",
+        "",
+        "Tokens/s per process with N streams stepping in lockstep from window position 513 "
+        "(n_ctx 2048); KB/s at alice29.txt's 3.86 bytes per token. An upper bound for the codec: "
+        "its streams sit at positions up to 2048, and window slides (re-prefilling 1,024 tokens "
+        "every 1,024) come on top.",
+        "",
+        "| model | " + " | ".join(f"{n} stream{'s' if n > 1 else ''}" for n in counts) + " |",
+        "|---|" + "---:|" * len(counts),
+    ]
+    for name, path in models:
+        cells = []
+        for n in counts:
+            rate = steady_state_rate(path, n, 2048, 512, args.steps)
+            cells.append(f"{rate:.0f} tok/s ({rate * BYTES_PER_TOKEN / 1000:.2f} KB/s)")
+            print(name, n, f"{rate:.1f}", flush=True)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    tmp.cleanup()
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        update_section(
+            "ceiling", text, " ".join(["python scripts/bench_ceiling.py", *sys.argv[1:]])
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
