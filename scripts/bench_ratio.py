@@ -13,7 +13,7 @@ Three stages per file:
    "full" figure, and its wall time gives tokens/s.
 
 Usage: python scripts/bench_ratio.py [--files alice29.txt ...] [--model NAME] [--n-ctx N]
-       [--keep N] [--no-real] [--real-limit BYTES] [--work DIR] [--no-write]
+       [--keep N] [--no-real] [--real-limit BYTES] [--work DIR] [--no-write] [--render-only]
 """
 
 from __future__ import annotations
@@ -167,6 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reuse", action="store_true", help="reuse stored LLM rows when present")
     ap.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N bytes")
+    ap.add_argument(
+        "--render-only", action="store_true", help="write the section from stored results only"
+    )
     args = ap.parse_args(argv)
 
     from nacrith.models.llm_codec import LLMCodec
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     sections = []
-    for name in args.files:
+    for name in [] if args.render_only else args.files:
         rel, limit = FILES[name]
         limit = args.limit or limit
         data = corpus(rel).read_bytes()[:limit]

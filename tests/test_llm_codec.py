@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -14,6 +15,7 @@ from llm_fixtures import (  # noqa: F401  (fixtures)
     llm_params_fixture,
 )
 from nacrith.formats.codec import codec_class
+from nacrith.formats.container import iter_members
 from nacrith.models import registry
 
 from nacrith.errors import (
@@ -173,3 +175,19 @@ def test_model_given_as_a_path_reaches_worker_processes(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="pass its path"):
         nacrith.decompress(archive, workers=1)
     assert nacrith.decompress(archive, workers=2, model=path) == data
+
+
+def test_worker_count_never_changes_the_archive() -> None:
+    import nacrith
+
+    data = texts()[0][:640]
+    opts = {"llm": {"n_ctx": SMALL_CTX}}
+    archives = {
+        k: nacrith.compress(data, method="llm", workers=k, chunk_size=160, options=opts)
+        for k in (1, 2, 4)
+    }
+    assert archives[1] == archives[2] == archives[4]
+    codecs = [r.codec_id for m in iter_members(io.BytesIO(archives[4])) for r in m.chunks]
+    assert codecs.count("llm") >= 4
+    for k in (1, 2):
+        assert nacrith.decompress(archives[4], workers=k) == data
