@@ -93,11 +93,11 @@ class LLMCodec(Codec):
     accepts_binary: ClassVar[bool] = False
 
     DEFAULT_CTX = 2048
-    #: Chunks (independent streams) of at most this size, cut into equal parts. Each stream
-    #: starts cold, which costs about 80 bytes on alice29.txt (8 streams of 19 KB: +2.9%), so
-    #: this keeps the loss under 0.5% while a file above 114 KiB already gives two workers a
-    #: stream each (BENCHMARKS.md, llm chunk size).
-    default_chunk_size: ClassVar[int] = 128 << 10
+    #: Chunks (independent streams) of at most this size, cut into equal parts. Ratio comes
+    #: first: each stream starts cold, and on alice29.txt two streams cost +0.74% and seven
+    #: +2.9% (BENCHMARKS.md, llm chunk size), so files up to about 0.9 MiB stay one stream and
+    #: larger ones give every worker streams to run. `--chunk-size` trades ratio for speed.
+    default_chunk_size: ClassVar[int] = 1 << 20
 
     def __init__(
         self,

@@ -1,14 +1,14 @@
 """Throughput of the `llm` codec against the raw llama.cpp decode speed, in the same run.
 
     python scripts/bench_speed.py                      # alice29 + first 1 MB of enwik8, CPU
-    python scripts/bench_speed.py --limit 200000 --workers 1 --workers 2
+    python scripts/bench_speed.py --file alice29.txt --chunk-size 24k --workers 2
     python scripts/bench_speed.py --gpu --workers 1    # on a CUDA build of llama-cpp-python
 
-For each file and worker count: compress and decompress through `nacrith` (method llm, default
-settings), check the round trip byte for byte, and report KB/s and tokens/s. Then measure what
-llama.cpp alone does with the same model, the same number of processes and the same number of
-lockstep streams per process (one `llama_decode` per step, positions sweeping the context like
-the codec's), so that pipeline efficiency = our tokens/s / raw tokens/s is a measured ratio.
+For each file, chunk size and worker count: compress and decompress through `nacrith` (method
+llm), check the round trip byte for byte, and report KB/s and tokens/s. Then run bare llama.cpp
+over the codec's exact call schedule (same chunks, batches, processes, lockstep groups, steps and
+window slides; random tokens; no predictors or coder), so that pipeline efficiency = our
+tokens/s / raw tokens/s is a measured ratio.
 
 Results go to the `speed` section of BENCHMARKS.md.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import multiprocessing
 import os
 import sys
@@ -26,6 +27,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmd import update_section
+
+from nacrith.sizes import parse_size
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "corpora"
@@ -153,6 +156,11 @@ def raw_seconds(
         return time.perf_counter() - start
 
 
+def size_label(size: int | None) -> str:
+    """'default' or the chunk size in KiB."""
+    return "default" if size is None else f"{size / 1024:g} KiB"
+
+
 def bench_file(
     name: str, data: bytes, workers: int, opts: dict[str, Any], chunk_size: int | None
 ) -> dict[str, Any]:
@@ -191,7 +199,13 @@ def main() -> int:
     parser.add_argument("--gpu", action="store_true", help="offload the model to the GPU")
     parser.add_argument("--model", default=None)
     parser.add_argument("--max-streams", type=int, default=None)
-    parser.add_argument("--chunk-size", type=int, default=None, help="bytes per stream")
+    parser.add_argument(
+        "--chunk-size",
+        action="append",
+        type=parse_size,
+        default=None,
+        help="bytes per stream (repeatable; default: the codec's own)",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
@@ -210,8 +224,11 @@ def main() -> int:
     rows = []
     for name in args.file or list(FILES):
         data = find(name).read_bytes()[: args.limit]
-        for workers in args.workers or [1, 2]:
-            row = bench_file(name, data, workers, opts, args.chunk_size)
+        for chunk_size, workers in itertools.product(
+            args.chunk_size or [None], args.workers or [1, 2]
+        ):
+            row = bench_file(name, data, workers, opts, chunk_size)
+            row["chunk_size"] = chunk_size
             chunks = row.pop("chunk_list")
             raw_s = raw_seconds(model, workers, chunks, len(data), probe_codec, args.gpu)
             row["raw_tps"] = row["tokens"] / raw_s
@@ -230,24 +247,22 @@ def main() -> int:
         "window slides, random tokens), without predictors, quantizer or coder, model load not "
         "timed. Efficiency = our tokens/s / raw tokens/s.",
         "",
-        "| file | bytes | workers | chunks | streams/proc | tokens | compress KB/s | "
+        "| file | bytes | chunk size | workers | chunks | streams/proc | tokens | compress KB/s | "
         "decompress KB/s | compress tok/s | decompress tok/s | raw tok/s | efficiency "
         "(comp/dec) | bpb | round trip |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
     ]
     for r in rows:
         ctps = r["tokens"] / r["compress_s"]
         dtps = r["tokens"] / r["decompress_s"]
         lines.append(
-            f"| {r['file']} | {r['bytes']:,} | {r['workers']} | {r['chunks']} | {r['streams']} | "
+            f"| {r['file']} | {r['bytes']:,} | {size_label(r['chunk_size'])} | {r['workers']} | "
+            f"{r['chunks']} | {r['streams']} | "
             f"{r['tokens']:,} | {r['bytes'] / 1000 / r['compress_s']:.2f} | "
             f"{r['bytes'] / 1000 / r['decompress_s']:.2f} | {ctps:.0f} | {dtps:.0f} | "
             f"{r['raw_tps']:.0f} | {ctps / r['raw_tps']:.0%} / {dtps / r['raw_tps']:.0%} | "
             f"{8 * r['archive'] / r['bytes']:.4f} | {'byte-exact' if r['ok'] else 'MISMATCH'} |"
         )
-    if args.chunk_size:
-        lines.append("")
-        lines.append(f"Chunk size (bytes per independent stream): {args.chunk_size:,}.")
     if args.limit:
         lines.append("")
         lines.append(f"Each file was cut to its first {args.limit:,} bytes.")
