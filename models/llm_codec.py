@@ -95,7 +95,7 @@ class LLMCodec(Codec):
     DEFAULT_CTX = 2048
     #: Chunks (independent streams) of at most this size, cut into equal parts. Ratio comes
     #: first: each stream starts cold, and on alice29.txt two streams cost +0.74% and seven
-    #: +2.9% (BENCHMARKS.md, llm chunk size), so files up to about 0.9 MiB stay one stream and
+    #: +2.6% (BENCHMARKS.md, llm chunk size), so files up to about 0.9 MiB stay one stream and
     #: larger ones give every worker streams to run. `--chunk-size` trades ratio for speed.
     default_chunk_size: ClassVar[int] = 1 << 20
 
