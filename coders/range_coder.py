@@ -114,8 +114,14 @@ class RangeDecoder:
             return 0
         try:
             return int(self._dec.decode(_model(freqs)))
-        except (ValueError, RuntimeError, OverflowError) as exc:
+        except (ValueError, RuntimeError, OverflowError, AssertionError) as exc:
+            # constriction asserts when the stream is invalid for the model (found by fuzzing)
             raise CorruptDataError(f"range decoder failed: {exc}") from exc
+        except BaseException as exc:
+            # and reports impossible states as a pyo3 PanicException (a BaseException)
+            if type(exc).__name__ == "PanicException":
+                raise CorruptDataError(f"range decoder failed: {exc}") from exc
+            raise
 
     def decode_probs(self, probs: np.ndarray) -> int:
         """Decode one symbol coded with `encode_probs` under the same distribution."""

@@ -65,6 +65,14 @@ class ZstdCodec(Codec):
     def decode(self, payload: bytes, raw_size: int) -> bytes:
         """Decompress one frame, never producing more than `raw_size` bytes."""
         try:
+            # python-zstandard allocates a frame's declared content size up front (the limit
+            # below applies only to frames without one): a corrupt header declaring petabytes
+            # raised MemoryError (found by scripts/fuzz.py, kept in tests/fuzz_regressions/)
+            declared = zstandard.frame_content_size(payload)
+            if declared not in (-1, raw_size):
+                raise CorruptDataError(
+                    f"zstd frame declares {declared} bytes, the chunk holds {raw_size}"
+                )
             out = self._decompressor.decompress(payload, max_output_size=raw_size)
         except zstandard.ZstdError as exc:
             raise CorruptDataError(f"zstd payload does not decode: {exc}") from exc

@@ -96,6 +96,13 @@ def decompress_stream(payload: bytes, backend: int, raw_len: int) -> bytes:
         if backend == RAW:
             out = bytes(payload)
         elif backend == ZSTD:
+            # python-zstandard allocates a frame's declared content size up front (the limit
+            # applies only without one): a damaged header declaring petabytes raised MemoryError
+            declared = zstandard.frame_content_size(payload) if raw_len else -1
+            if declared not in (-1, raw_len):
+                raise CorruptDataError(
+                    f"logs zstd sub-stream declares {declared} bytes, expected {raw_len}"
+                )
             out = _ZSTD_D.decompress(payload, max_output_size=raw_len) if raw_len else b""
         elif backend == LZMA:
             dec = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=_lzma_filters(raw_len))
