@@ -11,6 +11,8 @@ tokens by the encoder. Short phrases are left to the word-context models (`min_l
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 
 __all__ = ["FIB_LENGTHS", "fib_hashes", "parse", "repeat_counts", "token_costs"]
@@ -18,6 +20,8 @@ __all__ = ["FIB_LENGTHS", "fib_hashes", "parse", "repeat_counts", "token_costs"]
 FIB_LENGTHS: tuple[int, ...] = (2, 3, 5, 8, 13, 21, 34, 55, 89, 144)
 _P = 0x9E3779B97F4A7C15
 _MASK = (1 << 64) - 1
+#: candidates converted to Python objects at a time by the phrase DP
+_DP_BLOCK = 1 << 16
 
 
 def fib_hashes(ids: np.ndarray) -> dict[int, np.ndarray]:
@@ -119,8 +123,8 @@ def _dp(
         gain = cum[cand + length] - cum[cand] - pcost
         keep = gain > 0
         if keep.any():
-            starts_l.append(cand[keep])
-            lens_l.append(np.full(int(keep.sum()), length))
+            starts_l.append(cand[keep].astype(np.int32))
+            lens_l.append(np.full(int(keep.sum()), length, dtype=np.int16))
             costs_l.append(pcost[keep])
     if not starts_l:
         return []
@@ -128,7 +132,10 @@ def _dp(
     lens = np.concatenate(lens_l)
     costs = np.concatenate(costs_l)
     order = np.lexsort((lens, -starts))
-    starts, lens, costs = starts[order], lens[order], costs[order]
+    starts = starts[order]
+    lens = lens[order]
+    costs = costs[order]
+    del order
     cand_pos = np.unique(starts)
     # next candidate position at or after x (n when none), for every x in 0..n
     nxt = np.full(n + 1, n, dtype=np.int64)
@@ -136,31 +143,39 @@ def _dp(
     nxt = np.minimum.accumulate(nxt[::-1])[::-1]
     cumf = cum.tolist()
     nxtl = nxt.tolist()
-    best: dict[int, float] = {n: 0.0}
-    pick: dict[int, int] = {}
-    st, ln, co = starts.tolist(), lens.tolist(), costs.tolist()
-    i = 0
-    m = len(st)
-    while i < m:
-        p = st[i]
-        q = nxtl[p + 1]
-        b = best[q] + cumf[q] - cumf[p]
-        choice = 0
-        while i < m and st[i] == p:
-            e = p + ln[i]
+    # best[p]: cheapest cover of p..n; read only at n and at candidate positions, each written
+    # before it is read (positions run downwards). Candidates are walked in blocks so that only
+    # a block of them is ever held as Python objects (4.8 M of them took 900 MiB as lists).
+    best = [0.0] * (n + 1)
+    pick = array("I", bytes(4 * (n + 1)))
+    cur, b, choice = -1, 0.0, 0
+    for a in range(0, len(starts), _DP_BLOCK):
+        block = zip(
+            starts[a : a + _DP_BLOCK].tolist(),
+            lens[a : a + _DP_BLOCK].tolist(),
+            costs[a : a + _DP_BLOCK].tolist(),
+        )
+        for p, length, cost in block:
+            if p != cur:
+                if cur >= 0:
+                    best[cur] = b
+                    pick[cur] = choice
+                cur = p
+                q = nxtl[p + 1]
+                b = best[q] + cumf[q] - cumf[p]
+                choice = 0
+            e = p + length
             q = nxtl[e]
-            c = co[i] + best[q] + cumf[q] - cumf[e]
+            c = cost + best[q] + cumf[q] - cumf[e]
             if c < b:
                 b = c
-                choice = ln[i]
-            i += 1
-        best[p] = b
-        if choice:
-            pick[p] = choice
+                choice = length
+    best[cur] = b
+    pick[cur] = choice
     out: list[tuple[int, int]] = []
     p = nxtl[0]
     while p < n:
-        length = pick.get(p, 0)
+        length = pick[p]
         if length:
             out.append((p, length))
             p = nxtl[p + length]
