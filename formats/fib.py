@@ -173,10 +173,13 @@ class FibCodec(Codec):
         return payload
 
     def _encode_fib(self, data: bytes) -> bytes:
-        raw_tokens = tokenize(data)
-        tokens, flags = split_case(raw_tokens)
+        tokens, flag_list = split_case(tokenize(data))
+        flags = np.array(flag_list, dtype=np.int64)
+        del flag_list
         index: dict[bytes, int] = {}
         ids_list = [index.setdefault(t, len(index)) for t in tokens]
+        n_tokens = len(tokens)
+        del tokens  # a million bytes objects; `index` keeps one of each
         ids = np.array(ids_list, dtype=np.int64)
         hashes = fib_hashes(ids)
         phrases = parse(ids, hashes, self.phrase_bias, self.min_phrase)
@@ -248,12 +251,12 @@ class FibCodec(Codec):
         )
         cased_v = np.array([is_cased(t) for t in tokens_by_id], dtype=bool)
         cls_v = np.array([token_class(t) for t in tokens_by_id], dtype=np.int64)
-        ctxs, fl = _case_contexts(ids, np.array(flags, dtype=np.int64), cased_v, cls_v)
+        ctxs, fl = _case_contexts(ids, flags, cased_v, cls_v)
         CaseCoder.encode(enc_d, ctxs, fl)
 
         out = bytearray([MODE_FIB2])
         out += self.model_params.as_bytes()
-        put_varint(out, len(tokens))
+        put_varint(out, n_tokens)
         packed = pack_spelling(spell)
         put_varint(out, len(packed))
         out += packed
