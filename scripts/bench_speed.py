@@ -59,7 +59,7 @@ def llm_chunks(archive: bytes) -> list[tuple[int, int]]:
             tokens = 0
             if record.codec_id == "llm" and payload and payload[0] == 0:
                 reader = Reader(payload, 1)
-                reader.pos += reader.varint()
+                reader.take(reader.varint())  # front-end side data
                 tokens = reader.varint()
             out.append((record.raw_size, tokens))
     return out
@@ -157,8 +157,10 @@ def raw_seconds(
 
 
 def size_label(size: int | None) -> str:
-    """'default' or the chunk size in KiB."""
-    return "default" if size is None else f"{size / 1024:g} KiB"
+    """'default' or the chunk size (in KiB when it is a whole number of them)."""
+    if size is None:
+        return "default"
+    return f"{size // 1024} KiB" if size % 1024 == 0 else f"{size:,} B"
 
 
 def bench_file(
@@ -206,6 +208,14 @@ def main() -> int:
         default=None,
         help="bytes per stream (repeatable; default: the codec's own)",
     )
+    parser.add_argument(
+        "--run",
+        action="append",
+        default=None,
+        metavar="CHUNK:WORKERS",
+        help="one configuration, e.g. default:1 or 24k:2 (repeatable; replaces the "
+        "--chunk-size x --workers product)",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
@@ -221,12 +231,18 @@ def main() -> int:
     probe_codec = LLMCodec(**opts)
     model = args.model or probe_codec.model_name
 
+    if args.run:
+        configs = []
+        for item in args.run:
+            chunk_text, _, workers_text = item.partition(":")
+            chunk = None if chunk_text == "default" else parse_size(chunk_text)
+            configs.append((chunk, int(workers_text or 1)))
+    else:
+        configs = list(itertools.product(args.chunk_size or [None], args.workers or [1, 2]))
     rows = []
     for name in args.file or list(FILES):
         data = find(name).read_bytes()[: args.limit]
-        for chunk_size, workers in itertools.product(
-            args.chunk_size or [None], args.workers or [1, 2]
-        ):
+        for chunk_size, workers in configs:
             row = bench_file(name, data, workers, opts, chunk_size)
             row["chunk_size"] = chunk_size
             chunks = row.pop("chunk_list")
