@@ -212,6 +212,8 @@ def main(argv: list[str] | None = None) -> None:
         label = name if limit == FILES[name][1] else f"{name}[:{len(data)}]"
         if codec.model_name != "smollm2-135m":
             label += f" ({codec.model_name})"
+        if codec.n_ctx != LLMCodec.DEFAULT_CTX:
+            label += f" (n_ctx {codec.n_ctx})"
         sections.append(
             {
                 "name": label,
