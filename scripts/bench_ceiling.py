@@ -3,7 +3,8 @@
     python scripts/bench_ceiling.py                               # default and Q4_1 models
     python scripts/bench_ceiling.py --model smollm2-135m --streams 1,8,32 --also-q4_0
 
-One process, one llama.cpp thread, a context of 2048 tokens per stream: every stream is prefilled
+One process, one llama.cpp thread (`--threads 1,2` adds rows with more), a context of 2048 tokens
+per stream: every stream is prefilled
 with 512 tokens, then all streams step together, one new token each per `llama_decode`
 (positions 513 onward). The codec's streams sit at positions 1..2048 (1025..2048 once the window
 slides), where attention costs more, and it re-prefills 1,024 tokens at every slide; so these
@@ -34,11 +35,13 @@ from benchmd import update_section
 BYTES_PER_TOKEN = 152_089 / 39_357
 
 
-def steady_state_rate(path: Path, n_streams: int, n_ctx: int, keep: int, steps: int) -> float:
+def steady_state_rate(
+    path: Path, n_streams: int, n_ctx: int, keep: int, steps: int, threads: int = 1
+) -> float:
     """Tokens/s of `steps` lockstep steps over `n_streams` streams, from position keep+1."""
     from nacrith.models.llama_backend import LlamaBackend
 
-    backend = LlamaBackend(path, n_seq=n_streams, n_ctx=n_ctx, n_threads=1)
+    backend = LlamaBackend(path, n_seq=n_streams, n_ctx=n_ctx, n_threads=threads)
     rng = np.random.default_rng(0)
     seqs = list(range(n_streams))
     for s in seqs:
@@ -60,6 +63,7 @@ def main() -> int:
     ap.add_argument("--model", action="append", default=None)
     ap.add_argument("--streams", default="1,4,8,16,32")
     ap.add_argument("--steps", type=int, default=48, help="lockstep steps per measurement")
+    ap.add_argument("--threads", default="1", help="llama.cpp threads per process, e.g. 1,2")
     ap.add_argument("--also-q4_0", action="store_true")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
@@ -78,7 +82,7 @@ def main() -> int:
         models.append(("Q4_0 requantized from Q4_1 (not registered)", q4_0))
     counts = [int(x) for x in args.streams.split(",")]
     lines = [
-        "## Model speed ceiling (llama.cpp alone, one process, one thread)",
+        "## Model speed ceiling (llama.cpp alone, one process, one thread unless stated)",
         "",
         "Tokens/s per process with N streams stepping in lockstep from window position 513 "
         "(n_ctx 2048); KB/s at alice29.txt's 3.86 bytes per token. An upper bound for the codec: "
@@ -89,12 +93,14 @@ def main() -> int:
         "|---|" + "---:|" * len(counts),
     ]
     for name, path in models:
-        cells = []
-        for n in counts:
-            rate = steady_state_rate(path, n, 2048, 512, args.steps)
-            cells.append(f"{rate:.0f} tok/s ({rate * BYTES_PER_TOKEN / 1000:.2f} KB/s)")
-            print(name, n, f"{rate:.1f}", flush=True)
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        for threads in [int(t) for t in args.threads.split(",")]:
+            cells = []
+            for n in counts:
+                rate = steady_state_rate(path, n, 2048, 512, args.steps, threads)
+                cells.append(f"{rate:.0f} tok/s ({rate * BYTES_PER_TOKEN / 1000:.2f} KB/s)")
+                print(name, threads, n, f"{rate:.1f}", flush=True)
+            label = name if threads == 1 else f"{name}, {threads} threads"
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     tmp.cleanup()
     text = "\n".join(lines)
     print(text)
