@@ -248,7 +248,9 @@ def render(codec, sections: list[dict]) -> str:
         "replayed LLM rows (one batched LLM pass with the codec's window geometry, rows stored "
         "as float16); *coded* is what the range coder wrote for the same distributions; the "
         "*real codec* row is `LLMCodec.encode` + `decode` (token-by-token, byte-exact round "
-        "trip, one stream, 1 thread).",
+        "trip, one stream, 1 thread). Each heading is one run, kept in the results store; rerun "
+        "it with `python scripts/bench_ratio.py --files NAME [--limit N] [--model M] [--n-ctx N] "
+        "[--no-real]` as its heading says.",
         "",
     ]
     for sec in sections:
