@@ -11,8 +11,8 @@ figures are an upper bound. No predictors, no coding: this bounds what the `llm`
 per core, and the KB/s figure converts it at the tokens per byte of alice29.txt.
 
 `--also-q4_0` requantizes the Q4_1 model to Q4_0 in a temporary directory (llama.cpp's
-quantizer) to show what a faster, coarser copy would give; it is not a registered model because
-it costs 5.8% in ratio on alice29.txt (see BENCHMARKS.md).
+quantizer) to show what a faster, coarser copy would give. It is not a registered model: an
+ad-hoc replay (not in BENCHMARKS.md) put it at about 6% worse in ratio on alice29.txt.
 
 Results go to the `ceiling` section of BENCHMARKS.md.
 """
