@@ -5,10 +5,11 @@
 
 One process, one llama.cpp thread (`--threads 1,2` adds rows with more), a context of 2048 tokens
 per stream: every stream is prefilled with 512 tokens, then all streams step together, one new
-token each per `llama_decode` (positions 513 onward). The codec's streams sit at positions 1..2048 (1025..2048 once the window
-slides), where attention costs more, and it re-prefills 1,024 tokens at every slide; so these
-figures are an upper bound. No predictors, no coding: this bounds what the `llm` codec can reach
-per core, and the KB/s figure converts it at the tokens per byte of alice29.txt.
+token each per `llama_decode` (positions 513 onward). The codec's streams sit at positions 1..2048
+(1025..2048 once the window slides), where attention costs more, and it re-prefills 1,024 tokens at
+every slide; so these figures are an upper bound. No predictors, no coding: this bounds what the
+`llm` codec can reach per core, and the KB/s figure converts it at the tokens per byte of
+alice29.txt.
 
 `--also-q4_0` requantizes the Q4_1 model to Q4_0 in a temporary directory (llama.cpp's
 quantizer) to show what a faster, coarser copy would give. It is not a registered model: an
