@@ -61,6 +61,7 @@ __all__ = [
     "encode_columns",
     "read_meta",
     "render_format",
+    "segment_cumsum",
     "static_lengths",
 ]
 
@@ -519,7 +520,7 @@ def decode_values(
         v_s = np.where(pred_s == P_NONE, r_s, 0).astype(np.uint64)
         prev_sel = pred_s == P_PREV
         if prev_sel.any():
-            v_s = np.where(prev_sel, _segment_cumsum(np.where(prev_sel, r_s, 0), cols_s), v_s)
+            v_s = np.where(prev_sel, segment_cumsum(np.where(prev_sel, r_s, 0), cols_s), v_s)
         values[order] = v_s
         if (spec.pred >= P_REF).any():
             r_flat = np.zeros(total, dtype=np.uint64)
@@ -556,7 +557,7 @@ def decode_values(
     return DecodedValues(values, lengths, kind, upper, padded, text_idx, texts, time_format)
 
 
-def _segment_cumsum(seq: np.ndarray, groups: np.ndarray) -> np.ndarray:
+def segment_cumsum(seq: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Running sums of `seq` (uint64, wrapping) restarted where `groups` changes."""
     csum = np.cumsum(seq.astype(np.uint64), dtype=np.uint64)
     if seq.size == 0:
@@ -600,7 +601,7 @@ def _resolve_dependent(
             # restart the running sum at every known value and at every family start
             groups = np.cumsum(~is_fam | np.r_[True, fams[1:] != fams[:-1]])
             arr = np.where(is_fam, r_flat[seq], values[seq])
-            values[seq[is_fam]] = _segment_cumsum(arr, groups)[is_fam]
+            values[seq[is_fam]] = segment_cumsum(arr, groups)[is_fam]
 
 
 def static_lengths(templates: list[bytes], escaped: bool) -> np.ndarray:

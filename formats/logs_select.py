@@ -34,6 +34,7 @@ from nacrith.formats.logs_columns import (
     ColumnSpec,
     read_meta,
     render_format,
+    segment_cumsum,
 )
 from nacrith.formats.logs_paths import Paths, template_paths
 from nacrith.formats.logs_streams import read_varints, unzigzag
@@ -49,20 +50,6 @@ META, PADS, TEXTS, WIDE = "meta", "pads", "text", "wide"
 _POW10 = np.array([10**k for k in range(1, 20)], dtype=np.uint64)
 _POW10_0 = np.array([10**k for k in range(20)], dtype=np.uint64)
 _POW16 = np.array([16**k for k in range(1, 16)], dtype=np.uint64)
-
-
-def _segment_cumsum(seq: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Running sums of `seq` (uint64, wrapping) restarted where `groups` changes."""
-    csum = np.cumsum(seq.astype(np.uint64), dtype=np.uint64)
-    if seq.size == 0:
-        return csum
-    starts = np.ones(seq.size, dtype=bool)
-    starts[1:] = groups[1:] != groups[:-1]
-    base = np.maximum.accumulate(np.where(starts, np.arange(seq.size), 0))
-    before = np.zeros(seq.size, dtype=np.uint64)
-    nz = base > 0
-    before[nz] = csum[base[nz] - 1]
-    return csum - before
 
 
 class _Varints:
@@ -352,7 +339,7 @@ class ColumnDecoder:
         arr = np.concatenate(arrs)[order]
         is_fam = np.concatenate(fam_flags)[order]
         resolved = np.empty_like(arr)
-        resolved[order] = _segment_cumsum(arr, np.cumsum(~is_fam))
+        resolved[order] = segment_cumsum(arr, np.cumsum(~is_fam))
         pos = 0
         for m, flag in zip(members, fam_flags):
             n = flag.size
