@@ -289,15 +289,13 @@ class LLMCodec(Codec):
                     f"archive was made with model file {name!r}, which is not a registered "
                     f"model; pass its path (model=... or ${registry.ENV_MODEL})"
                 )
+
+        def build(**overrides: Any) -> LLMCodec:
+            local = {**runtime, **overrides}  # machine-local only: stored settings stay as stored
+            return cls(model, n_ctx=n_ctx, keep=keep, crlf=crlf, **settings.to_dict(), **local)
+
         try:
-            codec = cls(
-                model,
-                n_ctx=n_ctx,
-                keep=keep,
-                crlf=crlf,
-                **settings.to_dict(),
-                **runtime,
-            )
+            codec = build()
         except ValueError as exc:
             raise FormatError(f"bad llm codec parameters: {exc}") from exc
         have_sha = _cached_sha256(codec.model_path)
@@ -313,14 +311,7 @@ class LLMCodec(Codec):
 
             if gpu_available():
                 # the archive may come from the other device: CPU and GPU numerics differ
-                other = cls(
-                    codec.model_path,
-                    n_ctx=n_ctx,
-                    keep=keep,
-                    crlf=crlf,
-                    **settings.to_dict(),
-                    **{**runtime, "gpu": not codec.gpu},
-                )
+                other = build(gpu=not codec.gpu)
                 if other.probe().startswith(want_probe):
                     codec.close()
                     return other

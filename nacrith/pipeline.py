@@ -206,7 +206,7 @@ def compress_stream(
     cache = {} if cache is None else cache
     try:
         first = _read_block(reader, BLOCK_SIZE)
-        if settings.method != "auto" or len(first) >= min(BLOCK_SIZE, SMALL_INPUT + 1):
+        if settings.method != "auto" or len(first) > SMALL_INPUT:
             return _compress_member(first, reader, writer, settings, original_size, progress, cache)
         candidates = []
         for method in ("auto", "zstd"):
