@@ -21,12 +21,15 @@ def _settings(
     workers: int | None,
     chunk_size: int | None,
     model: str | None,
+    gpu: bool,
     level: int | None,
     options: Mapping[str, Mapping[str, Any]] | None,
 ) -> Settings:
     opts = {k: dict(v) for k, v in (options or {}).items()}
     if model is not None:
         opts.setdefault("llm", {})["model"] = model
+    if gpu:
+        opts.setdefault("llm", {})["gpu"] = True
     if level is not None:
         opts.setdefault("zstd", {})["level"] = level
     return Settings(method=method, workers=workers, chunk_size=chunk_size, options=opts)
@@ -79,9 +82,7 @@ class Compressor(_CodecHolder):
         level: int | None = None,
         options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        self.settings = _settings(method, workers, chunk_size, model, level, options)
-        if gpu:
-            self.settings.options.setdefault("llm", {})["gpu"] = True
+        self.settings = _settings(method, workers, chunk_size, model, gpu, level, options)
         self._held = {}
 
     def compress(self, data: bytes | bytearray | memoryview) -> bytes:
