@@ -48,14 +48,16 @@ from nacrith.errors import (
 
 __all__ = ["LLMCodec"]
 
-FORMAT_VERSION = 1
+#: 2: fingerprints are 128-bit prefixes; 1 (still decoded): full 256-bit fingerprints
+FORMAT_VERSION = 2
 MODE_NEURAL = 0
 MODE_STORED = 1
 PROBE_TEXT = b"The quick brown fox jumps over the lazy dog.\n  Alice said: `42 -- 3.14?'"
 
-#: hex digits of each fingerprint stored in the header (128 bits); archives that hold longer
-#: (full sha256) fingerprints still decode, since only the stored prefix is compared
-HASH_HEX = 32
+#: hex digits of each fingerprint (model sha256, tokenizer, probe) by format version; the
+#: decoder compares the stored prefix of its own full hashes
+FINGERPRINT_HEX = {1: 64, 2: 32}
+HASH_HEX = FINGERPRINT_HEX[FORMAT_VERSION]
 
 _hash_cache: dict[tuple[str, int, int], str] = {}
 _hash_lock = threading.Lock()
@@ -264,8 +266,9 @@ class LLMCodec(Codec):
         `gpu` and `max_streams`.
         """
         try:
-            if params.get("version") != FORMAT_VERSION:
-                raise FormatError(f"llm codec format {params.get('version')!r} is not supported")
+            version = params.get("version")
+            if version not in FINGERPRINT_HEX:
+                raise FormatError(f"llm codec format {version!r} is not supported")
             if params.get("head_min") != HEAD_MIN:
                 raise FormatError(f"llm codec head_min {params.get('head_min')!r} unsupported")
             settings = EnsembleSettings.from_dict(dict(params["predictors"]))
@@ -274,7 +277,7 @@ class LLMCodec(Codec):
             want_sha, want_tok = params["sha256"], params["tokenizer"]
             want_llama, want_probe = params["llama_cpp"], params["probe"]
             for value in (want_sha, want_tok, want_probe):
-                if not isinstance(value, str) or not HASH_HEX <= len(value) <= 64:
+                if not isinstance(value, str) or len(value) != FINGERPRINT_HEX[version]:
                     raise ValueError(f"bad fingerprint {value!r}")
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(f"bad llm codec parameters: {exc}") from exc

@@ -94,11 +94,14 @@ def test_params_and_probe(llm_codec, llm_params) -> None:
 
     again = LLMCodec.from_params(p)
     assert again.probe().startswith(p["probe"]) and len(p["probe"]) == 32
-    # archives written with full-length fingerprints (format as first released) still decode
+    # archives of format 1 hold full-length fingerprints and still decode
+    assert p["version"] == 2
     sha = registry.file_sha256(again.model_path)
     full = dict(p, sha256=sha, probe=again.probe(), tokenizer=again.tokenizer_hash())
     again.close()
-    LLMCodec.from_params(full).close()
+    LLMCodec.from_params(dict(full, version=1)).close()
+    with pytest.raises(FormatError, match="fingerprint"):
+        LLMCodec.from_params(full)  # format 2 holds 128-bit ones
     for short in ("sha256", "probe", "tokenizer"):
         with pytest.raises(FormatError, match="fingerprint"):
             LLMCodec.from_params(dict(p, **{short: p[short][:8]}))
@@ -107,10 +110,10 @@ def test_params_and_probe(llm_codec, llm_params) -> None:
 def test_probe_mismatch_is_reported(llm_params) -> None:
     from nacrith.models.llm_codec import LLMCodec
 
-    bad = dict(llm_params, probe="0" * 64)
+    bad = dict(llm_params, probe="0" * 32)
     with pytest.raises(ModelMismatchError, match="different probabilities"):
         LLMCodec.from_params(bad)
-    bad = dict(llm_params, sha256="f" * 64)
+    bad = dict(llm_params, sha256="f" * 32)
     with pytest.raises(ModelMismatchError, match="sha256"):
         LLMCodec.from_params(bad)
 
@@ -134,14 +137,15 @@ def test_corrupt_payloads_raise_nacrith_errors(llm_codec) -> None:
         assert len(out) == len(data)  # garbage in, but never the wrong size or another error
 
 
-def test_golden_payload_keeps_decoding(llm_codec, llm_params) -> None:
+@pytest.mark.parametrize("stem", ["llm_alice400", "llm2_alice400"])  # format 1, format 2
+def test_golden_payload_keeps_decoding(llm_codec, llm_params, stem: str) -> None:
     """A payload and its header params, written once, must decode forever."""
     from nacrith.models.llm_codec import LLMCodec
 
     data = texts()[0][:400]
-    path = GOLDEN / "llm_alice400.bin"
-    params_path = GOLDEN / "llm_alice400.json"
-    if os.environ.get("NACRITH_REGEN_GOLDEN") == "1":
+    path = GOLDEN / f"{stem}.bin"
+    params_path = GOLDEN / f"{stem}.json"
+    if os.environ.get("NACRITH_REGEN_GOLDEN") == "1" and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(llm_codec.encode(data))
         params_path.write_text(json.dumps(llm_params, indent=1, sort_keys=True) + "\n")
