@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import zstandard
+from nacrith.formats.varint import PayloadReader, varint
 
 from nacrith.errors import CorruptDataError, FormatError
 
@@ -166,16 +167,6 @@ def compress_best(data: bytes, candidates: Sequence[int]) -> tuple[int, bytes]:
 # --- varints -------------------------------------------------------------------------------
 
 
-def varint(n: int) -> bytes:
-    """LEB128 encoding of a non-negative integer."""
-    out = bytearray()
-    while n >= 0x80:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def zigzag(values: np.ndarray) -> np.ndarray:
     """Map int64 (or wrapped uint64) residuals to uint64: 0, -1, 1, -2 -> 0, 1, 2, 3."""
     s = values.view(np.int64) if values.dtype == np.uint64 else values.astype(np.int64)
@@ -238,41 +229,10 @@ def read_varints(data: bytes, count: int) -> np.ndarray:
     return out
 
 
-class Reader:
-    """Bounded sequential reader over a payload; every overrun is a `CorruptDataError`."""
+class Reader(PayloadReader):
+    """Reader of `logs` payloads; every overrun is a `CorruptDataError`."""
 
-    def __init__(self, data: bytes, pos: int = 0) -> None:
-        self.data = data
-        self.pos = pos
-
-    def byte(self) -> int:
-        """One byte."""
-        if self.pos >= len(self.data):
-            raise CorruptDataError("logs payload ends early")
-        self.pos += 1
-        return self.data[self.pos - 1]
-
-    def varint(self, limit: int = 1 << 62) -> int:
-        """One LEB128 value, which must be at most `limit`."""
-        value = shift = 0
-        while True:
-            b = self.byte()
-            value |= (b & 0x7F) << shift
-            if b < 0x80:
-                break
-            shift += 7
-            if shift > 63:
-                raise CorruptDataError("logs payload varint too long")
-        if value > limit:
-            raise CorruptDataError(f"logs payload field {value} exceeds its bound {limit}")
-        return value
-
-    def take(self, n: int) -> bytes:
-        """The next `n` bytes."""
-        if n < 0 or self.pos + n > len(self.data):
-            raise CorruptDataError("logs payload ends early")
-        self.pos += n
-        return self.data[self.pos - n : self.pos]
+    name = "logs payload"
 
 
 def join_varints(values: Iterable[int]) -> bytes:

@@ -17,60 +17,18 @@ import re
 from collections.abc import Iterable
 
 import numpy as np
+from nacrith.formats.varint import PayloadReader, put_varint
 
 from nacrith.errors import CorruptDataError, TruncatedError
 
 __all__ = ["Escapes", "LineEnds", "Reader", "bad_codepoint_pattern", "put_varint"]
 
 
-def put_varint(out: bytearray, value: int) -> None:
-    """Append unsigned LEB128 `value` to `out`."""
-    if value < 0:
-        raise ValueError(f"varint must be >= 0, got {value}")
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
+class Reader(PayloadReader):
+    """Reader of `llm` side data: a payload that ends early is a `TruncatedError`."""
 
-
-class Reader:
-    """Bounds-checked reader of a bytes payload."""
-
-    def __init__(self, data: bytes, pos: int = 0) -> None:
-        self.data = data
-        self.pos = pos
-
-    def varint(self, limit: int = 1 << 62) -> int:
-        """Read one LEB128 integer, which must not exceed `limit`."""
-        value = shift = 0
-        while True:
-            if self.pos >= len(self.data):
-                raise TruncatedError("llm payload ends inside a number")
-            byte = self.data[self.pos]
-            self.pos += 1
-            value |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                break
-            shift += 7
-            if shift > 63:
-                raise CorruptDataError("llm payload holds an over-long number")
-        if value > limit:
-            raise CorruptDataError(f"llm payload field {value} exceeds its bound {limit}")
-        return value
-
-    def take(self, n: int) -> bytes:
-        """Read exactly `n` bytes."""
-        if n > len(self.data) - self.pos:
-            raise TruncatedError("llm payload ends early")
-        out = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return out
-
-    def rest(self) -> bytes:
-        """Everything not read yet."""
-        out = self.data[self.pos :]
-        self.pos = len(self.data)
-        return out
+    name = "llm payload"
+    short_error = TruncatedError
 
 
 class LineEnds:
