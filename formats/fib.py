@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from nacrith.formats.codec import Codec, register_codec
 from nacrith.formats.fib_io import get_stream, get_varint, put_stream, put_varint
-from nacrith.formats.fib_phrases import FIB_LENGTHS, fib_hashes, parse
+from nacrith.formats.fib_phrases import FIB_LENGTHS, choose_phrases, phrase_keys
 from nacrith.formats.fib_tokens import (
     WS,
     SpellingReader,
@@ -76,7 +76,7 @@ def _case_contexts(
     pos = np.flatnonzero(cased_v[ids])
     prev_cls = np.full(len(ids), 7, dtype=np.int64)
     prev_cls[1:] = cls_v[ids[:-1]]
-    f = flags[pos]
+    f = flags[pos].astype(np.int64)
     prev_flag = np.full(len(pos), 3, dtype=np.int64)
     prev_flag[1:] = f[:-1]
     tid = ids[pos]
@@ -174,17 +174,15 @@ class FibCodec(Codec):
 
     def _encode_fib(self, data: bytes) -> bytes:
         tokens, flag_list = split_case(tokenize(data))
-        flags = np.array(flag_list, dtype=np.int64)
+        flags = np.array(flag_list, dtype=np.int8)  # 0..2
         del flag_list
         index: dict[bytes, int] = {}
         ids_list = [index.setdefault(t, len(index)) for t in tokens]
         n_tokens = len(tokens)
         del tokens  # a million bytes objects; `index` keeps one of each
         ids = np.array(ids_list, dtype=np.int64)
-        hashes = fib_hashes(ids)
-        phrases = parse(ids, hashes, self.phrase_bias, self.min_phrase)
-        keys = [(length, int(hashes[length][start])) for start, length in phrases]
-        del hashes
+        phrases = choose_phrases(ids, self.phrase_bias, self.min_phrase)
+        keys = list(zip([length for _, length in phrases], phrase_keys(ids, phrases)))
         uses: dict[tuple[int, int], int] = {}
         for key in keys:
             uses[key] = uses.get(key, 0) + 1

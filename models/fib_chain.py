@@ -19,11 +19,12 @@ __all__ = ["ChainCodes", "context_codes"]
 
 @dataclass
 class ChainCodes:
-    """Per use: `exists`, `hit`, `code` (slot or escape), `kb` (symbols in the model) and
-    `small`; for the small uses in order, `rows` holds the counts (float32, exact below 2**24)
-    and `esc` the escape weight, which goes in column `kb`; `version` is the version (global
-    update index) of each use, and `large_rows` the exact row of each version a large use
-    needs."""
+    """Per use: `exists`, `hit`, `code` (slot or escape), `kb` (symbols in the model),
+    `small` and `version` (the version, global update index, its model was built at). The
+    small uses share rows by version: `rows` holds each such version's counts (float32, exact
+    below 2**24; column `kb` left 0) and `esc` its escape weight, which goes in column `kb`;
+    `row_of` gives each small use's row, in use order. `large_rows` holds the exact row of
+    each version a large use needs."""
 
     exists: np.ndarray
     hit: np.ndarray
@@ -32,6 +33,7 @@ class ChainCodes:
     small: np.ndarray
     rows: np.ndarray
     esc: np.ndarray
+    row_of: np.ndarray
     version: np.ndarray
     large_rows: dict[int, np.ndarray]
 
@@ -41,14 +43,79 @@ def _empty(nq: int) -> ChainCodes:
     return ChainCodes(
         z,
         z,
-        np.zeros(nq, np.int64),
-        np.zeros(nq, np.int64),
+        np.zeros(nq, np.int32),
+        np.zeros(nq, np.int32),
         z,
         np.zeros((0, SMALL_K + 1), np.float32),
         np.zeros(0),
-        np.zeros(nq, np.int64),
+        np.zeros(0, np.int32),
+        np.zeros(nq, np.int32),
         {},
     )
+
+
+_Schedule = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]
+
+
+def _schedule(g: np.ndarray, sy: np.ndarray) -> _Schedule:
+    """For updates sorted by (context, time), contexts `g` and symbols `sy`: (first update of
+    the context, symbols in the context after the update, slot of the symbol, last version
+    point at or before the update, the distinct (context, symbol) pairs as context * nsym +
+    symbol, their first updates, nsym). Indices and counts are int32."""
+    nu = len(g)
+    newg = np.ones(nu, dtype=bool)
+    newg[1:] = g[1:] != g[:-1]
+    start_of = np.flatnonzero(newg)[np.cumsum(newg) - 1].astype(np.int32)
+    del newg
+    nsym = int(sy.max()) + 1
+    pu, pfirst, pinv = np.unique(g * nsym + sy, return_index=True, return_inverse=True)
+    pfirst = pfirst.astype(np.int32)
+    is_first = np.zeros(nu, dtype=bool)
+    is_first[pfirst] = True
+    cs = np.cumsum(is_first)
+    kafter = (cs - cs[start_of] + 1).astype(np.int32)  # symbols in the context after each update
+    del cs
+    slot = kafter[pfirst[pinv]] - 1
+    del pinv
+    m = np.arange(nu) - start_of + 1  # 1-based update count within the context
+    bits = np.frexp(m.astype(np.float64))[1]  # bit_length(m)
+    mask = (np.int64(1) << np.maximum(bits - STALE_BITS, 0)) - 1
+    del bits
+    vp = (m < FRESH) | ((m & mask) == 0) | (is_first & (kafter <= LAZY_LIMIT))
+    del m, mask, is_first
+    vp_acc = np.maximum.accumulate(np.where(vp, np.arange(nu), -1)).astype(np.int32)
+    return start_of, kafter, slot, vp_acc, pu, pfirst, nsym
+
+
+def _small_rows(
+    slot: np.ndarray, start_of: np.ndarray, kafter: np.ndarray, vpos: np.ndarray, esc_a: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, escape weights, row of each use) for the small uses at versions `vpos`: the
+    counts of each slot over the context's updates up to the version, one row per version,
+    counted one slot at a time (a prefix table of every slot took 64 bytes per update)."""
+    versions, row_of = np.unique(vpos, return_inverse=True)
+    start = start_of[versions]
+    rows = np.zeros((len(versions), SMALL_K + 1), dtype=np.float32)  # counts: exact
+    for s in range(SMALL_K):
+        is_s = slot == s
+        c = np.cumsum(is_s, dtype=np.int32)  # c[i]: updates 0..i in slot s
+        rows[:, s] = c[versions] - c[start] + is_s[start]
+    esc = kafter[versions] * esc_a + 0.5  # float64, set into the rows when they are coded
+    return rows, esc, row_of.astype(np.int32)
+
+
+def _large_rows(
+    slot: np.ndarray, start_of: np.ndarray, kafter: np.ndarray, vpos: np.ndarray, esc_a: float
+) -> dict[int, np.ndarray]:
+    """The exact row (counts, then the escape weight) of each version in `vpos`."""
+    large_rows: dict[int, np.ndarray] = {}
+    for v in np.unique(vpos).tolist():
+        k = int(kafter[v])
+        row = np.empty(k + 1)
+        row[:k] = np.bincount(slot[start_of[v] : v + 1], minlength=k)
+        row[k] = k * esc_a + 0.5
+        large_rows[v] = row
+    return large_rows
 
 
 def context_codes(
@@ -66,63 +133,52 @@ def context_codes(
     nu, nq = len(upd_key), len(use_key)
     if nu == 0 or nq == 0:
         return _empty(nq)
-    gu, gq = upd_key, use_key
-    order = np.lexsort((upd_time, gu))
-    g = gu[order]
-    sy = upd_sym[order]
-    tm = upd_time[order]
-    newg = np.ones(nu, dtype=bool)
-    newg[1:] = g[1:] != g[:-1]
-    gstart = np.flatnonzero(newg)
-    start_of = gstart[np.cumsum(newg) - 1]
-    pos = np.arange(nu)
-    m = pos - start_of + 1  # 1-based update count within the context
-    nsym = int(sy.max()) + 1
-    pair = g * nsym + sy
-    pu, pfirst, pinv = np.unique(pair, return_index=True, return_inverse=True)
-    is_first = np.zeros(nu, dtype=bool)
-    is_first[pfirst] = True
-    cs = np.cumsum(is_first)
-    kafter = cs - cs[start_of] + 1  # symbols in the context after each update
-    slot = kafter[pfirst[pinv]] - 1
-    bits = np.frexp(m.astype(np.float64))[1]  # bit_length(m)
-    mask = (np.int64(1) << np.maximum(bits - STALE_BITS, 0)) - 1
-    vp = (m < FRESH) | ((m & mask) == 0) | (is_first & (kafter <= LAZY_LIMIT))
-    vp_acc = np.maximum.accumulate(np.where(vp, pos, -1))
-    del order, newg, bits, mask, vp, pair, pinv
-
     tmax = int(max(upd_time.max(), use_time.max())) + 1
-    p = np.searchsorted(g * tmax + tm, gq * tmax + use_time)
-    gs = np.full(n_keys, -1, dtype=np.int64)
-    gs[g[gstart]] = gstart
-    g0 = gs[gq]
-    exists = (g0 >= 0) & (p > g0)
-    vpos = vp_acc[np.where(exists, p - 1, 0)]
-    kv = kafter[vpos]
-    qpair = gq * nsym + use_sym
+    order = np.lexsort((upd_time, upd_key))
+    g = upd_key[order]
+    tm = upd_time[order]
+    sy = upd_sym[order]
+    # the callers pass the update arrays as temporaries: this frees them for what follows
+    del order, upd_key, upd_time, upd_sym
+    start_of, kafter, slot, vp_acc, pu, pfirst, nsym = _schedule(g, sy)
+    del sy
+    # the symbol's first update in the context (frees the pair table early)
+    qpair = use_key * nsym + use_sym
     idx = np.minimum(np.searchsorted(pu, qpair), len(pu) - 1)
     found = (use_sym >= 0) & (use_sym < nsym) & (pu[idx] == qpair)
+    del qpair
     f = pfirst[idx]
+    del idx, pu, pfirst
+    # the context's first update and the updates before the use
+    gs = np.full(n_keys, -1, dtype=np.int64)
+    gs[g] = start_of
+    g0 = gs[use_key]
+    del gs
+    gt = g * tmax + tm
+    del g, tm
+    p = np.searchsorted(gt, use_key * tmax + use_time)
+    del gt
+    exists = (g0 >= 0) & (p > g0)
+    del g0
+    vpos = vp_acc[np.where(exists, p - 1, 0)]
+    del p, vp_acc
+    kv = kafter[vpos]
     hit = exists & found & (f <= vpos)
-    code = np.where(hit, slot[f], kv)
+    del found
+    code = np.where(hit, slot[f], kv).astype(np.int32)
+    del f
     small = exists & (kv <= SMALL_K)
-    del p, qpair, idx, found, f, pu, pfirst, vp_acc
-
-    sidx = np.flatnonzero(small)
-    pref = np.zeros((nu + 1, SMALL_K), dtype=np.int32)
-    ok = slot < SMALL_K
-    pref[pos[ok] + 1, slot[ok]] = 1
-    np.cumsum(pref, axis=0, out=pref)
-    rows = np.zeros((len(sidx), SMALL_K + 1), dtype=np.float32)  # counts: exact
-    rows[:, :SMALL_K] = pref[vpos[sidx] + 1] - pref[g0[sidx]]
-    del pref
-    esc = kv[sidx] * esc_a + 0.5  # float64, set into the rows when they are coded
-
-    large_rows: dict[int, np.ndarray] = {}
-    for v in np.unique(vpos[exists & ~small]).tolist():
-        k = int(kafter[v])
-        row = np.empty(k + 1)
-        row[:k] = np.bincount(slot[start_of[v] : v + 1], minlength=k)
-        row[k] = k * esc_a + 0.5
-        large_rows[v] = row
-    return ChainCodes(exists, hit, code, kv, small, rows, esc, vpos, large_rows)
+    rows, esc, row_of = _small_rows(slot, start_of, kafter, vpos[small], esc_a)
+    large_rows = _large_rows(slot, start_of, kafter, vpos[exists & ~small], esc_a)
+    return ChainCodes(
+        exists,
+        hit,
+        code,
+        kv.astype(np.int32),
+        small,
+        rows,
+        esc,
+        row_of,
+        vpos.astype(np.int32),
+        large_rows,
+    )

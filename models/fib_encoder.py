@@ -9,11 +9,12 @@ large contexts and for the rare details of new words and phrases.
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
 import constriction
 import numpy as np
-from nacrith.models.fib_chain import context_codes
+from nacrith.models.fib_chain import ChainCodes, context_codes
 from nacrith.models.fib_models import (
     BASE_CTX,
     BUCKET_PRIOR,
@@ -49,13 +50,14 @@ def _layout(
     began); the touches (recency uses) and the touch positions of the recency merges, all as
     the decoder makes them; the number of order-2 keys."""
     n = len(ops)
-    k2s = [0] * n
-    k1s = [0] * n
-    upd = [-1] * n
-    tpos = [0] * n
+    # flat C arrays, not lists: a list of a million ints costs 36 bytes an entry, not 8
+    k2s = array("q", bytes(8 * n))
+    k1s = array("q", bytes(8 * n))
+    upd = array("q", [-1]) * n
+    tpos = array("q", bytes(8 * n))
     ends: list[tuple[int, int, int, int]] = []
-    touches: list[int] = []
-    merges: list[int] = []
+    touches = array("q")
+    merges = array("q")
     k2, k1 = START2, START1
     p1 = START1
     key2 = {k2: 0}
@@ -87,7 +89,7 @@ def _layout(
             k2 = (p1 << 32) | sym
             k1 = p1 = sym
         else:
-            touches += words
+            touches.extend(words)
             touches.append(sym)
             left -= len(words) + 1
             p1 = words[-1]
@@ -105,15 +107,20 @@ def _layout(
                 left -= 1
                 n_ids += 1
     return (
-        np.array(k2s, np.int64),
-        np.array(k1s, np.int64),
-        np.array(upd, np.int64),
-        np.array(tpos, np.int64),
+        _int64(k2s),
+        _int64(k1s),
+        _int64(upd),
+        _int64(tpos),
         np.array(ends, dtype=np.int64).reshape(-1, 4),
-        np.array(touches, np.int64),
-        np.array(merges, np.int64),
+        _int64(touches),
+        _int64(merges),
         len(key2),
     )
+
+
+def _int64(values: array) -> np.ndarray:
+    """An int64 view of an array('q') (no copy)."""
+    return np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, np.int64)
 
 
 def _chain(
@@ -124,72 +131,93 @@ def _chain(
     end: np.ndarray,
     params: ModelParams,
     n_keys2: int,
-) -> tuple[Any, Any, np.ndarray, np.ndarray]:
-    """Both context orders; returns their statistics and, per event, o0 (needs order 0) and
-    the order-0 context (how many of the two contexts existed)."""
-    ev = np.arange(len(ops_a), dtype=np.int64)
+) -> tuple[ChainCodes, ChainCodes, np.ndarray, np.ndarray, np.ndarray]:
+    """Both context orders; returns their statistics (order 1 over the events `q1` where
+    order 2 did not hit) and, per event, o0 (needs order 0) and the order-0 context (how many
+    of the two contexts existed)."""
     u = upd >= 0
-    t_use, t_upd, t_end = 4 * ev + 1, 4 * ev + 2, 4 * end[:, 0] + 3
+    t_use = 4 * np.arange(len(ops_a), dtype=np.int64) + 1  # updates come at t_use + 1
+    t_end = 4 * end[:, 0] + 3
     s2 = context_codes(
         np.concatenate((k2s[u], end[:, 2])),
         np.concatenate((upd[u], end[:, 1])),
-        np.concatenate((t_upd[u], t_end)),
+        np.concatenate((t_use[u] + 1, t_end)),
         k2s,
         ops_a,
         t_use,
         params.esc2_a,
         n_keys2,
     )
-    hit2 = s2.hit
-    u1 = u & ~hit2
-    q1 = np.flatnonzero(~hit2)
+    u &= ~s2.hit
+    q1 = np.flatnonzero(~s2.hit)
     s1 = context_codes(
-        np.concatenate((k1s[u1], end[:, 3])),
-        np.concatenate((upd[u1], end[:, 1])),
-        np.concatenate((t_upd[u1], t_end)),
+        np.concatenate((k1s[u], end[:, 3])),
+        np.concatenate((upd[u], end[:, 1])),
+        np.concatenate((t_use[u] + 1, t_end)),
         k1s[q1],
         ops_a[q1],
         t_use[q1],
         params.esc1_a,
         len(ops_a) + 1,
     )
-    hit1 = np.zeros(len(ops_a), dtype=bool)
-    hit1[q1] = s1.hit
-    ex1 = np.zeros(len(ops_a), dtype=np.int64)
-    ex1[q1] = s1.exists
-    o0 = ~hit2 & ~hit1
-    path = s2.exists.astype(np.int64) + ex1
-    return (s2, q1), s1, o0, path
+    del u, t_use
+    o0 = ~s2.hit
+    o0[q1] = ~s1.hit
+    path = s2.exists.astype(np.int8)  # 0..2
+    path[q1] += s1.exists
+    return s2, s1, q1, o0, path
 
 
-def _code_chain(enc_s: Any, enc_l: Any, s2: Any, s1: Any, q1: np.ndarray) -> None:
+def _code_small(
+    enc_s: Any,
+    small: np.ndarray,
+    code: np.ndarray,
+    kb: np.ndarray,
+    row_of: np.ndarray,
+    tables: tuple[ChainCodes, ChainCodes],
+) -> None:
+    """Stream A1: the uses of small contexts, in slices, each with its row (escape weight in
+    column `kb`); `row_of` numbers the rows of both tables, order 2 first."""
+    sel = np.flatnonzero(small)
+    if len(sel) == 0:
+        return
+    s2, s1 = tables
+    n2 = len(s2.rows)
+    family = Categorical(perfect=False)
+    for lo in range(0, len(sel), 1 << 15):
+        part = sel[lo : lo + (1 << 15)]
+        at = row_of[part]
+        in2 = at < n2
+        at1 = at[~in2] - n2
+        probs = np.empty((len(part), s2.rows.shape[1]))
+        probs[in2] = s2.rows[at[in2]]
+        probs[~in2] = s1.rows[at1]
+        esc = np.empty(len(part))
+        esc[in2] = s2.esc[at[in2]]
+        esc[~in2] = s1.esc[at1]
+        probs[np.arange(len(part)), kb[part]] = esc
+        enc_s.encode(code[part].astype(np.int32), family, probs)
+
+
+def _code_chain(enc_s: Any, enc_l: Any, s2: ChainCodes, s1: ChainCodes, q1: np.ndarray) -> None:
     """Streams A1 (small rows, one array) and A2 (large rows, one by one), in event order with
     order 2 before order 1."""
     ev2 = np.flatnonzero(s2.exists)
-    ev1 = q1[s1.exists]
-    key = np.concatenate((2 * ev2, 2 * ev1 + 1))
-    small = np.concatenate((s2.small[ev2], s1.small[s1.exists]))
-    code = np.concatenate((s2.code[ev2], s1.code[s1.exists]))
-    kb = np.concatenate((s2.kb[ev2], s1.kb[s1.exists]))
-    order = np.argsort(key, kind="stable")
-    small, code, kb = small[order], code[order], kb[order]
-    rows = np.concatenate((s2.rows, s1.rows))
-    esc = np.concatenate((s2.esc, s1.esc))
-    # rows are stored per table in use order; map each small use to its row
-    rank2 = np.cumsum(s2.small) - 1
-    rank1 = np.cumsum(s1.small) - 1 + len(s2.rows)
-    row_of = np.concatenate((rank2[ev2], rank1[s1.exists]))[order]
-    sel = np.flatnonzero(small)
-    if len(sel):
-        family = Categorical(perfect=False)
-        for lo in range(0, len(sel), 1 << 15):
-            part = sel[lo : lo + (1 << 15)]
-            at = row_of[part]
-            probs = rows[at].astype(np.float64)
-            probs[np.arange(len(part)), kb[part]] = esc[at]
-            enc_s.encode(code[part].astype(np.int32), family, probs)
-    ver = np.concatenate((s2.version[ev2], s1.version[s1.exists]))[order]
-    table = np.concatenate((np.zeros(len(ev2), np.int8), np.ones(int(s1.exists.sum()), np.int8)))
+    ex1 = s1.exists
+    order = np.argsort(np.concatenate((2 * ev2, 2 * q1[ex1] + 1)), kind="stable")
+    small2, small1 = s2.small[ev2], s1.small[ex1]
+    small = np.concatenate((small2, small1))[order]
+    code = np.concatenate((s2.code[ev2], s1.code[ex1]))[order]
+    kb = np.concatenate((s2.kb[ev2], s1.kb[ex1]))[order]
+    # each small use's row among the rows of both tables
+    row_of = np.zeros(len(order), dtype=np.int32)
+    row_of[: len(ev2)][small2] = s2.row_of
+    row_of[len(ev2) :][small1] = s1.row_of + len(s2.rows)
+    row_of = row_of[order]
+    _code_small(enc_s, small, code, kb, row_of, (s2, s1))
+    del row_of, kb
+    ver = np.concatenate((s2.version[ev2], s1.version[ex1]))[order]
+    table = np.concatenate((np.zeros(len(ev2), np.int8), np.ones(int(ex1.sum()), np.int8)))
     table = table[order]
     models: dict[tuple[int, int], Any] = {}
     for i in np.flatnonzero(~small).tolist():
@@ -267,12 +295,21 @@ def encode_events(
     k2s, k1s, upd, tpos, end, touches, merges, n_keys2 = _layout(
         ops, words_of, lengths, levels, params.interval
     )
-    (s2, q1), s1, o0, path = _chain(ops_a, k2s, k1s, upd, end, params, n_keys2)
-    enc_s, enc_l, enc_d = RangeEncoder(), RangeEncoder(), RangeEncoder()
+    s2, s1, q1, o0, path = _chain(ops_a, k2s, k1s, upd, end, params, n_keys2)
+    del k2s, k1s, upd, end  # each stage frees what the next ones do not read
+    enc_s, enc_l = RangeEncoder(), RangeEncoder()
     _code_chain(enc_s, enc_l, s2, s1, q1)
+    del s2, s1, q1
     coded_b, coded_c = _code_order0(ops_a, o0, path, new_words, tpos, touches, merges)
+    del ops_a, o0, path, tpos, touches, merges
+    enc_d = _code_details(ops, new_words, levels)
+    return enc_d, [enc_s.get_compressed(), enc_l.get_compressed(), coded_b, coded_c]
 
-    # details of new words and phrases (stream D), in event order
+
+def _code_details(ops: list[int], new_words: list[tuple[int, int]], levels: list[int]) -> Any:
+    """Stream D: the details of new words and phrases, in event order; the encoder is left
+    open for the case flags."""
+    enc_d = RangeEncoder()
     d = Details()
     nw = nl = 0
     for sym in ops:
@@ -292,4 +329,4 @@ def encode_events(
             nl += 1
             enc_d.encode(level, d.level_model())
             d.count_level(level)
-    return enc_d, [enc_s.get_compressed(), enc_l.get_compressed(), coded_b, coded_c]
+    return enc_d

@@ -17,9 +17,16 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from nacrith.formats import fib_phrases
 from nacrith.formats.codec import codec_class
 from nacrith.formats.fib import FibCodec
-from nacrith.formats.fib_phrases import FIB_LENGTHS, fib_hashes, parse
+from nacrith.formats.fib_phrases import (
+    FIB_LENGTHS,
+    choose_phrases,
+    fib_hashes,
+    parse,
+    phrase_keys,
+)
 from nacrith.formats.fib_tokens import (
     SpellingReader,
     apply_case,
@@ -242,6 +249,24 @@ def test_parse_prefers_long_phrases() -> None:
     assert all(length in FIB_LENGTHS for _, length in chosen)
     ends = [s + n for s, n in chosen]
     assert all(e <= s for e, (s, _) in zip(ends, chosen[1:]))
+
+
+@pytest.mark.parametrize("block", [1, 5, 1 << 14])
+def test_lean_parse_matches_parse(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the codec's parse (hash levels dropped as counted, the DP in blocks of positions, keys
+    # recomputed for the chosen runs) chooses what `parse` chooses, with the same hashes
+    rng = np.random.default_rng(11)
+    monkeypatch.setattr(fib_phrases, "_DP_BLOCK", block)
+    for min_length, bias in ((2, 0.0), (3, 2.0), (13, 8.0)):
+        ids = rng.integers(0, 30, 2500)
+        for _ in range(12):
+            at, src = rng.integers(0, 2400, 2)
+            ids[at : at + 90] = ids[src : src + 90][: len(ids[at : at + 90])]
+        chosen = choose_phrases(ids, bias, min_length)
+        hashes = fib_hashes(ids)
+        assert chosen == parse(ids, hashes, bias, min_length)
+        assert chosen and min(length for _, length in chosen) >= min_length
+        assert phrase_keys(ids, chosen) == [int(hashes[n][s]) for s, n in chosen]
 
 
 # -- params and errors ---------------------------------------------------------------------------
