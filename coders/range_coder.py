@@ -25,7 +25,7 @@ from nacrith.coders.quantize import TOTAL, quantize
 
 from nacrith.errors import CorruptDataError
 
-__all__ = ["HEAD_MIN", "RangeDecoder", "RangeEncoder", "code_length", "split_head"]
+__all__ = ["HEAD_MIN", "RangeDecoder", "RangeEncoder", "code_length", "is_panic", "split_head"]
 
 #: symbols at least this probable are coded directly, the rest behind one escape symbol
 HEAD_MIN = 2.0**-14
@@ -100,6 +100,14 @@ class RangeEncoder:
         return data[: len(data) - strip]
 
 
+def is_panic(exc: BaseException) -> bool:
+    """Whether `exc` is pyo3's PanicException, which constriction raises on impossible states.
+
+    It derives from BaseException, not Exception, so decoders must catch it by name.
+    """
+    return type(exc).__name__ == "PanicException"
+
+
 class RangeDecoder:
     """Reads symbols back from a stream made by `RangeEncoder`."""
 
@@ -118,8 +126,7 @@ class RangeDecoder:
             # constriction asserts when the stream is invalid for the model (found by fuzzing)
             raise CorruptDataError(f"range decoder failed: {exc}") from exc
         except BaseException as exc:
-            # and reports impossible states as a pyo3 PanicException (a BaseException)
-            if type(exc).__name__ == "PanicException":
+            if is_panic(exc):
                 raise CorruptDataError(f"range decoder failed: {exc}") from exc
             raise
 

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from nacrith.coders.range_coder import is_panic
 from nacrith.formats.codec import Codec, register_codec
 from nacrith.formats.fib_io import get_stream, get_varint, put_stream, put_varint
 from nacrith.formats.fib_phrases import FIB_LENGTHS, choose_phrases, phrase_keys
@@ -294,8 +295,7 @@ class FibCodec(Codec):
                 f"fib payload does not decode: {type(exc).__name__}: {exc}"
             ) from exc
         except BaseException as exc:
-            # constriction reports impossible states as a pyo3 PanicException (a BaseException)
-            if type(exc).__name__ == "PanicException":
+            if is_panic(exc):
                 raise CorruptDataError(f"fib payload does not decode: {exc}") from exc
             raise
         if len(out) != raw_size:

@@ -1,36 +1,19 @@
-"""Byte-level helpers of the `fib` payload: LEB128 varints and length-prefixed word streams."""
+"""Byte-level helpers of the `fib` payload: LEB128 varints (formats/varint.py) and word streams."""
 
 from __future__ import annotations
 
 import numpy as np
+from nacrith.formats.varint import get_varint as read_varint
+from nacrith.formats.varint import put_varint
 
-from nacrith.errors import CorruptDataError, TruncatedError
+from nacrith.errors import TruncatedError
 
 __all__ = ["get_stream", "get_varint", "put_stream", "put_varint"]
 
 
-def put_varint(out: bytearray, value: int) -> None:
-    """Append `value` (>= 0) as LEB128."""
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-
-
 def get_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    """(value, next position) of the LEB128 number at `pos`."""
-    value = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise TruncatedError("fib payload ends inside a number")
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-        if shift > 63:
-            raise CorruptDataError("fib payload holds an over-long number")
+    """(value, next position) of the LEB128 number at `pos`; a cut one is a `TruncatedError`."""
+    return read_varint(buf, pos, "fib payload", TruncatedError)
 
 
 def put_stream(out: bytearray, words: np.ndarray) -> None:
