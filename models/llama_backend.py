@@ -83,6 +83,9 @@ class LlamaBackend:
     :param n_gpu_layers: layers to offload when llama.cpp was built with a GPU backend.
     :param n_ubatch: physical batch size; part of the numerics, so fixed by the format.
     :param flash_attn: flash attention on/off; changes the numerics, both sides must agree.
+    :param hidden: also keep the final hidden state (the output layer's input, `n_embd` floats)
+        of every output; `hidden_states` returns those of the last decode. The logits are the same
+        bit for bit with or without it.
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class LlamaBackend:
         n_gpu_layers: int = 0,
         n_ubatch: int = 512,
         flash_attn: bool = False,
+        hidden: bool = False,
     ) -> None:
         lib = _lib()
         self._lib = lib
@@ -139,6 +143,11 @@ class LlamaBackend:
                 f"llama.cpp could not create a context of {n_seq} x {n_ctx} tokens (out of memory?)"
             )
         self._mem = lib.llama_get_memory(self._ctx)
+        self.n_embd = int(lib.llama_model_n_embd(self._model))
+        self.hidden = bool(hidden)
+        if self.hidden:
+            lib.llama_set_embeddings(self._ctx, True)
+        self._n_out = 0
         self._batch = lib.llama_batch_init(self.n_batch, 0, 1)
         b = self._batch
         self._tok = np.ctypeslib.as_array(b.token, shape=(self.n_batch,))
@@ -227,8 +236,18 @@ class LlamaBackend:
         rc = self._lib.llama_decode(self._ctx, self._batch)
         if rc != 0:
             raise NacrithError(f"llama_decode failed with code {rc}")
+        self._n_out = n_out
         ptr = self._lib.llama_get_logits(self._ctx)
         return np.ctypeslib.as_array(ptr, shape=(n_out, self.n_vocab)).copy()
+
+    def hidden_states(self) -> np.ndarray:
+        """Final hidden states (n_out, n_embd) of the last `prefill` or `step` (needs `hidden`)."""
+        if not self.hidden:
+            raise RuntimeError("this backend was made without hidden=True")
+        ptr = self._lib.llama_get_embeddings(self._ctx)
+        if not ptr or not self._n_out:
+            raise NacrithError("llama.cpp returned no hidden states")
+        return np.ctypeslib.as_array(ptr, shape=(self._n_out, self.n_embd)).copy()
 
     # -- lifetime ------------------------------------------------------------------------------
 

@@ -48,15 +48,16 @@ from nacrith.errors import (
 
 __all__ = ["LLMCodec"]
 
-#: 2: fingerprints are 128-bit prefixes; 1 (still decoded): full 256-bit fingerprints
-FORMAT_VERSION = 2
+#: 3: predictor settings may turn on the neural cache (older decoders would reject its fields);
+#: 2: fingerprints are 128-bit prefixes; 1: full 256-bit fingerprints. All three decode.
+FORMAT_VERSION = 3
 MODE_NEURAL = 0
 MODE_STORED = 1
 PROBE_TEXT = b"The quick brown fox jumps over the lazy dog.\n  Alice said: `42 -- 3.14?'"
 
 #: hex digits of each fingerprint (model sha256, tokenizer, probe) by format version; the
 #: decoder compares the stored prefix of its own full hashes
-FINGERPRINT_HEX = {1: 64, 2: 32}
+FINGERPRINT_HEX = {1: 64, 2: 32, 3: 32}
 HASH_HEX = FINGERPRINT_HEX[FORMAT_VERSION]
 
 _hash_cache: dict[tuple[str, int, int], str] = {}
@@ -81,8 +82,8 @@ class LLMCodec(Codec):
     :param n_ctx: context length per stream, in tokens (the model allows up to its training
         context).
     :param keep: tokens of history re-prefilled when the context slides (default n_ctx // 2).
-    :param bias_lr, ngram_order, ngram_discount, match, mixer_lr, column: predictor settings
-        (see `nacrith.models.ensemble.EnsembleSettings`).
+    :param bias_lr, ngram_order, ngram_discount, match, mixer_lr, column, cache_size,
+        cache_theta: predictor settings (see `nacrith.models.ensemble.EnsembleSettings`).
     :param crlf: turn CRLF into LF before the model sees the text (reversible).
     :param n_threads: llama.cpp CPU threads (decoder's choice, not stored).
     :param gpu: offload all layers to a GPU when llama.cpp has one (numerics are checked by the
@@ -113,6 +114,8 @@ class LLMCodec(Codec):
         match: bool = True,
         mixer_lr: float = 0.5,
         column: bool = True,
+        cache_size: int = 8192,
+        cache_theta: float = 35.0,
         crlf: bool = True,
         n_threads: int = 1,
         gpu: bool = False,
@@ -132,6 +135,8 @@ class LLMCodec(Codec):
             match=match,
             mixer_lr=mixer_lr,
             column=column,
+            cache_size=cache_size,
+            cache_theta=cache_theta,
         )
         self.settings.validate()
         self.n_ctx = n_ctx
@@ -182,6 +187,7 @@ class LLMCodec(Codec):
                 n_ctx=self.n_ctx,
                 n_threads=self.n_threads,
                 n_gpu_layers=999 if self.gpu else 0,
+                hidden=self.settings.cache_size > 0,
             )
             self._backend_streams = n_streams
             if self.n_ctx > self._backend.n_ctx_train:
@@ -222,7 +228,7 @@ class LLMCodec(Codec):
         toks = be.tokenize(PROBE_TEXT)
         # a batched prefill, as at every slide of the window
         h.update(be.prefill(0, [be.bos, *toks.tolist()]).tobytes())
-        ens = Ensemble(self.settings, 1, be.n_vocab, be.pieces())
+        ens = Ensemble(self.settings, 1, be.n_vocab, be.pieces(), be.n_embd)
         enc = RangeEncoder()
         seen: list[int] = []
 
@@ -459,7 +465,7 @@ class LLMCodec(Codec):
 
     def _run(self, lengths: list[int], code) -> list[list[int]]:
         be = self._get_backend(len(lengths))
-        ens = Ensemble(self.settings, len(lengths), be.n_vocab, be.pieces())
+        ens = Ensemble(self.settings, len(lengths), be.n_vocab, be.pieces(), be.n_embd)
         try:
             return run_streams(be, ens, lengths, code, keep=self.keep)
         except NacrithError:

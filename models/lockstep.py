@@ -42,6 +42,9 @@ def run_streams(
     n = len(lengths)
     if n > backend.n_seq:
         raise ValueError(f"{n} streams but the context holds {backend.n_seq}")
+    hidden = ensemble.wants_hidden
+    if hidden and not backend.hidden:
+        raise ValueError("the ensemble needs hidden states: make the backend with hidden=True")
     tokens: list[list[int]] = [[] for _ in range(n)]
     kv_len = [0] * n
     bos = backend.bos
@@ -52,25 +55,28 @@ def run_streams(
         if not active:
             return tokens
         rows = np.empty((len(active), backend.n_vocab), dtype=np.float32)
+        states = np.empty((len(active), backend.n_embd), dtype=np.float32) if hidden else None
         stepping: list[int] = []
         for j, s in enumerate(active):
             i = len(tokens[s])
-            if i == 0:
-                rows[j] = backend.prefill(s, [bos])
-                kv_len[s] = 1
-            elif kv_len[s] >= n_ctx:
-                rows[j] = backend.prefill(s, [bos, *tokens[s][i - keep :]])
-                kv_len[s] = keep + 1
+            if i == 0 or kv_len[s] >= n_ctx:
+                history = [bos, *tokens[s][i - keep :]] if i else [bos]
+                rows[j] = backend.prefill(s, history)
+                kv_len[s] = len(history)
+                if states is not None:
+                    states[j] = backend.hidden_states()[0]
             else:
                 stepping.append(j)
         if stepping:
             seqs = [active[j] for j in stepping]
             out = backend.step(seqs, [tokens[s][-1] for s in seqs], [kv_len[s] for s in seqs])
             rows[stepping] = out
+            if states is not None:
+                states[stepping] = backend.hidden_states()
             for s in seqs:
                 kv_len[s] += 1
         streams = np.asarray(active, dtype=np.int64)
-        probs = ensemble.predict(streams, rows)
+        probs = ensemble.predict(streams, rows, states)
         new = np.fromiter(
             (code(s, probs[j]) for j, s in enumerate(active)), dtype=np.int64, count=len(active)
         )

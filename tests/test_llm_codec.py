@@ -95,13 +95,13 @@ def test_params_and_probe(llm_codec, llm_params) -> None:
     again = LLMCodec.from_params(p)
     assert again.probe().startswith(p["probe"]) and len(p["probe"]) == 32
     # archives of format 1 hold full-length fingerprints and still decode
-    assert p["version"] == 2
+    assert p["version"] == 3 and p["predictors"]["cache_size"] > 0
     sha = registry.file_sha256(again.model_path)
     full = dict(p, sha256=sha, probe=again.probe(), tokenizer=again.tokenizer_hash())
     again.close()
     LLMCodec.from_params(dict(full, version=1)).close()
     with pytest.raises(FormatError, match="fingerprint"):
-        LLMCodec.from_params(full)  # format 2 holds 128-bit ones
+        LLMCodec.from_params(full)  # formats 2 and 3 hold 128-bit ones
     for short in ("sha256", "probe", "tokenizer"):
         with pytest.raises(FormatError, match="fingerprint"):
             LLMCodec.from_params(dict(p, **{short: p[short][:8]}))
@@ -137,7 +137,8 @@ def test_corrupt_payloads_raise_nacrith_errors(llm_codec) -> None:
         assert len(out) == len(data)  # garbage in, but never the wrong size or another error
 
 
-@pytest.mark.parametrize("stem", ["llm_alice400", "llm2_alice400"])  # format 1, format 2
+# formats 1, 2 and 3 (3: with the neural cache)
+@pytest.mark.parametrize("stem", ["llm_alice400", "llm2_alice400", "llm3_alice400"])
 def test_golden_payload_keeps_decoding(llm_codec, llm_params, stem: str) -> None:
     """A payload and its header params, written once, must decode forever."""
     from nacrith.models.llm_codec import LLMCodec
