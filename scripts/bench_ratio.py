@@ -5,7 +5,8 @@ Three stages per file:
 1. *LLM pass* (measurement only): the model is run once over the file's tokens with the codec's
    exact context geometry (BOS, slide every time the context is full, re-prefill of the last
    `keep` tokens), evaluated in batches of 512 tokens for speed, and every row of logits is stored
-   as float16 (logit - row max) in a work directory. Batched evaluation is not bit-identical to
+   as float16 (logit - row max) in a work directory, with the final hidden states (float16) the
+   neural cache reads. Batched evaluation is not bit-identical to
    the codec's token-by-token steps, but its code length agrees to about 0.1%.
 2. *Replay*: each predictor combination is replayed over the stored rows; the ideal code length
    (sum of -log2 p) and the real range coder's bytes are both recorded.
@@ -13,7 +14,12 @@ Three stages per file:
    "full" figure, and its wall time gives tokens/s.
 
 Usage: python scripts/bench_ratio.py [--files alice29.txt ...] [--model NAME] [--n-ctx N]
-       [--keep N] [--no-real] [--real-limit BYTES] [--work DIR] [--no-write] [--render-only]
+       [--keep N] [--no-real | --real-only] [--real-limit BYTES] [--work DIR] [--no-write]
+       [--render-only]
+
+`--no-real` keeps a stored real-codec figure made with the same predictor settings; `--real-only`
+runs stage 3 alone and stores it into the file's existing entry, so stages 1-2 and 3 can run
+at once in two processes (one core each).
 """
 
 from __future__ import annotations
@@ -42,14 +48,15 @@ FILES = {
     "enwik6": ("enwik/enwik6", 1_000_000),
 }
 
-FULL = EnsembleSettings(column=True)
+FULL = EnsembleSettings(column=True, cache_size=8192)
 ABLATION = [
     ("LLM alone", EnsembleSettings(bias_lr=0.0, ngram_order=0, match=False)),
     ("+ n-gram (linear mix)", EnsembleSettings(bias_lr=0.0, match=False)),
     ("+ match", EnsembleSettings(bias_lr=0.0)),
     ("bias head alone (Adagrad 0.5)", EnsembleSettings(ngram_order=0, match=False)),
     ("bias head + n-gram + match (mixer)", EnsembleSettings()),
-    ("full: + column model (default)", FULL),
+    ("+ column model", replace(FULL, cache_size=0)),
+    ("full: + neural cache (default)", FULL),
 ]
 
 
@@ -67,21 +74,29 @@ def front_text(codec, data: bytes) -> bytes:
     return text
 
 
-def llm_pass(codec, tokens: np.ndarray, out: Path) -> tuple[np.ndarray, float]:
-    """Store float16 rows (logit - max) for every token, using the codec's window geometry."""
+def hidden_path(rows_path: Path) -> Path:
+    """Where the hidden states of an LLM pass are stored, beside its rows."""
+    return rows_path.with_suffix(".hidden.npy")
+
+
+def llm_pass(codec, tokens: np.ndarray, out: Path) -> tuple[np.ndarray, np.ndarray, float]:
+    """Store float16 rows (logit - max) and hidden states for every token, as the codec slides."""
     from nacrith.models.llama_backend import LlamaBackend
 
     n_ctx, keep = codec.n_ctx, codec.keep
-    be = LlamaBackend(codec.model_path, n_seq=1, n_ctx=n_ctx)
+    be = LlamaBackend(codec.model_path, n_seq=1, n_ctx=n_ctx, hidden=True)
     n, v = len(tokens), be.n_vocab
     rows = np.lib.format.open_memmap(out, mode="w+", dtype=np.float16, shape=(n, v))
+    states = np.lib.format.open_memmap(
+        hidden_path(out), mode="w+", dtype=np.float16, shape=(n, be.n_embd)
+    )
     t0 = time.time()
     start_hist, start_new, end = 0, 0, min(n, n_ctx)
     while start_new < n:
         seq = np.concatenate([[be.bos], tokens[start_hist : end - 1]]).astype(np.int32)
         need_from = start_new - start_hist  # row j of the window predicts tokens[start_hist + j]
         be.clear(0)
-        got = []
+        got, got_states = [], []
         for a in range(0, len(seq), 512):
             b = min(len(seq), a + 512)
             k = b - a
@@ -97,6 +112,9 @@ def llm_pass(codec, tokens: np.ndarray, out: Path) -> tuple[np.ndarray, float]:
             if flags.any():
                 ptr = be._lib.llama_get_logits(be._ctx)
                 got.append(np.ctypeslib.as_array(ptr, shape=(int(flags.sum()), v)).copy())
+                be._n_out = int(flags.sum())
+                got_states.append(be.hidden_states())
+        states[start_new:end] = np.concatenate(got_states).astype(np.float16)
         sel = np.concatenate(got)
         sel -= sel.max(axis=1, keepdims=True)
         rows[start_new:end] = sel.astype(np.float16)
@@ -104,21 +122,26 @@ def llm_pass(codec, tokens: np.ndarray, out: Path) -> tuple[np.ndarray, float]:
         end = min(n, end + n_ctx - keep)
         print(f"  llm pass {end}/{n} tokens, {time.time() - t0:.0f} s", file=sys.stderr)
     rows.flush()
+    states.flush()
     be.close()
-    return np.load(out, mmap_mode="r"), time.time() - t0
+    return np.load(out, mmap_mode="r"), np.load(hidden_path(out)), time.time() - t0
 
 
 def replay(
-    rows: np.ndarray, tokens: np.ndarray, settings: EnsembleSettings, pieces: list[bytes]
+    rows: np.ndarray,
+    tokens: np.ndarray,
+    settings: EnsembleSettings,
+    pieces: list[bytes],
+    states: np.ndarray,
 ) -> dict:
     """Replay one predictor combination: ideal bits, real coder bytes, ms/token."""
-    ens = Ensemble(settings, 1, rows.shape[1], pieces)
+    ens = Ensemble(settings, 1, rows.shape[1], pieces, states.shape[1])
     enc = RangeEncoder()
     streams = np.zeros(1, dtype=np.int64)
     bits = 0.0
     t0 = time.perf_counter()
     for i in range(len(tokens)):
-        p = ens.predict(streams, rows[i : i + 1].astype(np.float32))
+        p = ens.predict(streams, rows[i : i + 1].astype(np.float32), states[i : i + 1])
         x = int(tokens[i])
         bits -= float(np.log2(p[0, x]))
         enc.encode_probs(x, p[0])
@@ -151,6 +174,16 @@ def real_codec(codec, data: bytes) -> dict:
     return {"bytes": len(payload), "enc_s": t1 - t0, "dec_s": t2 - t1}
 
 
+def run_real(codec, data: bytes, limit: int | None, backend) -> dict:
+    """Stage 3 on `data` (or its first `limit` bytes), with the settings it ran with."""
+    part = data[:limit] if limit else data
+    real = real_codec(codec, part)
+    real["n"] = len(part)
+    real["tokens"] = len(backend.tokenize(front_text(codec, part)))
+    real["settings"] = codec.settings.to_dict()
+    return real
+
+
 def bpb(bits: float, n: int) -> str:
     return f"{bits / n:.4f}"
 
@@ -163,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--keep", type=int, default=None)
     ap.add_argument("--work", default="/tmp/nacrith-bench")
     ap.add_argument("--no-real", action="store_true", help="skip the real codec run")
+    ap.add_argument("--real-only", action="store_true", help="only the real codec run")
     ap.add_argument("--real-limit", type=int, default=None, help="real run on the first N bytes")
     ap.add_argument("--reuse", action="store_true", help="reuse stored LLM rows when present")
     ap.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
@@ -184,36 +218,36 @@ def main(argv: list[str] | None = None) -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     sections = []
+    reals = {}
     for name in [] if args.render_only else args.files:
         rel, limit = FILES[name]
         limit = args.limit or limit
         data = corpus(rel).read_bytes()[:limit]
         text = front_text(codec, data)
         tokens = be.tokenize(text)
-        tag = f"{name}.{len(data)}.{codec.model_name}.{codec.n_ctx}.{codec.keep}"
-        rows_path = work / f"{tag}.npy"
-        print(f"{name}: {len(data)} bytes, {len(tokens)} tokens", file=sys.stderr)
-        if args.reuse and rows_path.is_file():
-            rows, llm_s = np.load(rows_path, mmap_mode="r"), float("nan")
-        else:
-            rows, llm_s = llm_pass(codec, tokens, rows_path)
-        results = []
-        for label, settings in ABLATION:
-            s = replace(settings, mixer_lr=codec.settings.mixer_lr)
-            r = replay(rows, tokens, s, be.pieces())
-            results.append((label, r))
-            print(f"  {label}: {r['bits'] / len(data):.4f} bpb", file=sys.stderr)
-        real = None
-        if not args.no_real:
-            part = data[: args.real_limit] if args.real_limit else data
-            real = real_codec(codec, part)
-            real["n"] = len(part)
-            real["tokens"] = len(be.tokenize(front_text(codec, part)))
         label = name if limit == FILES[name][1] else f"{name}[:{len(data)}]"
         if codec.model_name != "smollm2-135m":
             label += f" ({codec.model_name})"
         if codec.n_ctx != LLMCodec.DEFAULT_CTX:
             label += f" (n_ctx {codec.n_ctx})"
+        if args.real_only:
+            reals[label] = run_real(codec, data, args.real_limit, be)
+            continue
+        tag = f"{name}.{len(data)}.{codec.model_name}.{codec.n_ctx}.{codec.keep}"
+        rows_path = work / f"{tag}.npy"
+        print(f"{name}: {len(data)} bytes, {len(tokens)} tokens", file=sys.stderr)
+        if args.reuse and rows_path.is_file() and hidden_path(rows_path).is_file():
+            rows, llm_s = np.load(rows_path, mmap_mode="r"), float("nan")
+            states = np.load(hidden_path(rows_path))
+        else:
+            rows, states, llm_s = llm_pass(codec, tokens, rows_path)
+        results = []
+        for scheme, settings in ABLATION:
+            s = replace(settings, mixer_lr=codec.settings.mixer_lr)
+            r = replay(rows, tokens, s, be.pieces(), states.astype(np.float32))
+            results.append((scheme, r))
+            print(f"  {scheme}: {r['bits'] / len(data):.4f} bpb", file=sys.stderr)
+        real = None if args.no_real else run_real(codec, data, args.real_limit, be)
         sections.append(
             {
                 "name": label,
@@ -228,7 +262,16 @@ def main(argv: list[str] | None = None) -> None:
         )
     store = work / "ratio_results.json"
     known = json.loads(store.read_text()) if store.is_file() else {}
-    known.update({sec["name"]: sec for sec in sections})
+    settings = codec.settings.to_dict()
+    for sec in sections:
+        old = known.get(sec["name"], {}).get("real")
+        if sec["real"] is None and old and old.get("settings") == settings:
+            sec["real"] = old  # made by a --real-only run with the same settings
+        known[sec["name"]] = sec
+    for label, real in reals.items():
+        if label not in known:
+            raise SystemExit(f"--real-only: no stored results for {label}; run stages 1-2 first")
+        known[label]["real"] = real
     store.write_text(json.dumps(known, indent=1))
     order = sorted(known, key=lambda k: (list(FILES).index(k.split("[")[0].split(" ")[0]), k))
     md = render(codec, [known[k] for k in order])
@@ -245,12 +288,14 @@ def render(codec, sections: list[dict]) -> str:
         "## Ratio: the `llm` codec",
         "",
         "bpb = bits per original byte; CRLF->LF front end on. *Ideal* is sum(-log2 p) over "
-        "replayed LLM rows (one batched LLM pass with the codec's window geometry, rows stored "
-        "as float16); *coded* is what the range coder wrote for the same distributions; the "
+        "replayed LLM rows (one batched LLM pass with the codec's window geometry, rows and "
+        "final hidden states stored as float16); *coded* is what the range coder wrote for the "
+        "same distributions; the "
         "*real codec* row is `LLMCodec.encode` + `decode` (token-by-token, byte-exact round "
         "trip, one stream, 1 thread). Each heading is one run, kept in the results store; rerun "
         "it with `python scripts/bench_ratio.py --files NAME [--limit N] [--model M] [--n-ctx N] "
-        "[--no-real]` as its heading says.",
+        "[--no-real]` as its heading says. Runs made before the neural cache existed (session 2) "
+        "have no cache row; their last row was the default then.",
         "",
     ]
     for sec in sections:
