@@ -84,3 +84,15 @@ def test_cache_settings_default_off_for_older_headers() -> None:
     for bad in (0, -3, "x", 1e9):
         with pytest.raises(ValueError, match="cache_theta"):
             EnsembleSettings.from_dict(dict(old, cache_theta=bad))
+
+
+def test_non_finite_states_give_a_valid_distribution() -> None:
+    cache = NeuralCache(1, V, D, size=4, theta=35.0)
+    streams = np.array([0])
+    for bad in (np.nan, np.inf, -np.inf):
+        state = np.full((1, D), bad, dtype=np.float32)
+        probs, ctx = cache.predict(streams, state)
+        assert np.isfinite(probs).all() and abs(probs[0].sum() - 1.0) < 1e-12
+        cache.update(streams, np.array([5]))
+    probs, ctx = cache.predict(streams, np.ones((1, D), dtype=np.float32))
+    assert np.isfinite(probs).all() and 0 <= ctx[0] < 16
