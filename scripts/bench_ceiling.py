@@ -2,6 +2,7 @@
 
     python scripts/bench_ceiling.py                               # default and Q4_1 models
     python scripts/bench_ceiling.py --model smollm2-135m --streams 1,8,32 --also-q4_0
+    python scripts/bench_ceiling.py --model smollm2-135m --streams 1,8 --window 2048:1024,8192:4096
 
 One process, one llama.cpp thread (`--threads 1,2` adds rows with more), a context of 2048 tokens
 per stream: every stream is prefilled with 512 tokens, then all streams step together, one new
@@ -15,7 +16,13 @@ alice29.txt.
 quantizer) to show what a faster, coarser copy would give. It is not a registered model: an
 ad-hoc replay (not in BENCHMARKS.md) put it at about 6% worse in ratio on alice29.txt.
 
-Results go to the `ceiling` section of BENCHMARKS.md.
+`--window N_CTX:KEEP,...` measures instead what a whole window cycle costs, slides included, for
+each context geometry (the codec's `--context N_CTX` keeps N_CTX/2): the prefill of KEEP tokens
+that a slide costs, plus N_CTX-KEEP steps, timed at both ends of the window (attention grows with
+the position, linearly, so the mean of the two ends is the mean over the cycle). This is what
+choosing a longer context costs in speed; `scripts/bench_ratio.py --n-ctx` gives its ratio.
+
+Results go to the `ceiling` section of BENCHMARKS.md (`--window`: the `window` section).
 """
 
 from __future__ import annotations
@@ -57,6 +64,69 @@ def steady_state_rate(
     return rate
 
 
+def window_cycle_rate(
+    path: Path, n_streams: int, n_ctx: int, keep: int, probe: int, threads: int = 1
+) -> tuple[float, float, float, float]:
+    """Tokens/s over one window cycle: (rate, slide s, ms/step at the start, ms/step at the end).
+
+    A cycle re-prefills `keep` tokens per stream, then steps `n_ctx - keep` times; the steps are
+    timed `probe` times right after the slide and `probe` times at the end of the window.
+    """
+    from nacrith.models.llama_backend import LlamaBackend
+
+    backend = LlamaBackend(path, n_seq=n_streams, n_ctx=n_ctx, n_threads=threads)
+    rng = np.random.default_rng(0)
+    seqs = list(range(n_streams))
+
+    def fill(length: int) -> float:
+        start = time.perf_counter()
+        for s in seqs:
+            history = rng.integers(0, backend.n_vocab, length - 1).tolist()
+            backend.prefill(s, [backend.bos, *history])
+        return time.perf_counter() - start
+
+    def steps_from(pos: int) -> float:
+        start = time.perf_counter()
+        for i in range(probe):
+            backend.step(seqs, rng.integers(0, backend.n_vocab, n_streams), [pos + i] * n_streams)
+        return (time.perf_counter() - start) / probe
+
+    slide = fill(keep)
+    first = steps_from(keep)
+    fill(n_ctx - probe)
+    last = steps_from(n_ctx - probe)
+    backend.close()
+    n_new = n_ctx - keep
+    rate = n_new * n_streams / (slide + n_new * (first + last) / 2)
+    return rate, slide, 1e3 * first, 1e3 * last
+
+
+def window_table(models: list[tuple[str, Path]], counts: list[int], args) -> str:
+    """The `window` section: cycle tokens/s per context geometry and stream count."""
+    geometries = [tuple(int(x) for x in g.split(":")) for g in args.window.split(",")]
+    lines = [
+        "## Model speed by context length (llama.cpp alone, one process, one thread)",
+        "",
+        "Tokens/s per process over a whole window cycle: the slide's re-prefill of KEEP tokens "
+        "per stream, then N_CTX-KEEP lockstep steps (timed right after the slide and at the end "
+        "of the window; ms per step given as start-end). KB/s at alice29.txt's 3.86 bytes per "
+        "token. The codec's `--context N` uses KEEP = N/2.",
+        "",
+        "| model | n_ctx:keep | streams | slide | ms/step (start-end) | tok/s | KB/s |",
+        "|---|---|---:|---:|---|---:|---:|",
+    ]
+    for name, path in models:
+        for n_ctx, keep in geometries:
+            for n in counts:
+                rate, slide, first, last = window_cycle_rate(path, n, n_ctx, keep, args.steps)
+                print(name, n_ctx, keep, n, f"{rate:.1f}", flush=True)
+                lines.append(
+                    f"| {name} | {n_ctx}:{keep} | {n} | {slide:.1f} s | {first:.1f}-{last:.1f} "
+                    f"| {rate:.0f} | {rate * BYTES_PER_TOKEN / 1000:.2f} |"
+                )
+    return "\n".join(lines)
+
+
 def main() -> int:
     """Command-line entry."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -65,6 +135,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=48, help="lockstep steps per measurement")
     ap.add_argument("--threads", default="1", help="llama.cpp threads per process, e.g. 1,2")
     ap.add_argument("--also-q4_0", action="store_true")
+    ap.add_argument("--window", default=None, help="N_CTX:KEEP,... : whole-cycle rates instead")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
 
@@ -81,6 +152,14 @@ def main() -> int:
         requantize(registry.resolve_model("smollm2-135m-q4_1"), q4_0, 2)  # LLAMA_FTYPE_MOSTLY_Q4_0
         models.append(("Q4_0 requantized from Q4_1 (not registered)", q4_0))
     counts = [int(x) for x in args.streams.split(",")]
+    if args.window:
+        text = window_table(models, counts, args)
+        tmp.cleanup()
+        print(text)
+        if not args.no_write:
+            command = " ".join(["python scripts/bench_ceiling.py", *sys.argv[1:]])
+            update_section("window", text, command)
+        return 0
     lines = [
         "## Model speed ceiling (llama.cpp alone, one process, one thread unless stated)",
         "",
