@@ -68,7 +68,9 @@ def llm_chunks(archive: bytes) -> list[tuple[int, int]]:
 class _LogitsOnly:
     """Stands in for the predictor ensemble: hands the model's rows through untouched."""
 
-    def predict(self, streams: Any, logits: Any) -> Any:
+    wants_hidden = False  # the bare model: no hidden states for the neural cache
+
+    def predict(self, streams: Any, logits: Any, hidden: Any = None) -> Any:
         return logits
 
     def update(self, streams: Any, tokens: Any) -> None:
