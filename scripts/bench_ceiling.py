@@ -152,12 +152,12 @@ def main() -> int:
         requantize(registry.resolve_model("smollm2-135m-q4_1"), q4_0, 2)  # LLAMA_FTYPE_MOSTLY_Q4_0
         models.append(("Q4_0 requantized from Q4_1 (not registered)", q4_0))
     counts = [int(x) for x in args.streams.split(",")]
+    command = " ".join(["python scripts/bench_ceiling.py", *sys.argv[1:]])
     if args.window:
         text = window_table(models, counts, args)
         tmp.cleanup()
         print(text)
         if not args.no_write:
-            command = " ".join(["python scripts/bench_ceiling.py", *sys.argv[1:]])
             update_section("window", text, command)
         return 0
     lines = [
@@ -184,9 +184,7 @@ def main() -> int:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        update_section(
-            "ceiling", text, " ".join(["python scripts/bench_ceiling.py", *sys.argv[1:]])
-        )
+        update_section("ceiling", text, command)
     return 0
 
 

@@ -112,8 +112,9 @@ def llm_pass(codec, tokens: np.ndarray, out: Path) -> tuple[np.ndarray, np.ndarr
             if flags.any():
                 ptr = be._lib.llama_get_logits(be._ctx)
                 got.append(np.ctypeslib.as_array(ptr, shape=(int(flags.sum()), v)).copy())
-                be._n_out = int(flags.sum())
-                got_states.append(be.hidden_states())
+                ptr = be._lib.llama_get_embeddings(be._ctx)
+                shape = (int(flags.sum()), be.n_embd)
+                got_states.append(np.ctypeslib.as_array(ptr, shape=shape).copy())
         states[start_new:end] = np.concatenate(got_states).astype(np.float16)
         sel = np.concatenate(got)
         sel -= sel.max(axis=1, keepdims=True)
