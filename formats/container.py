@@ -13,7 +13,10 @@ Member header::
     0       8     magic          b"\\x89NCZ\\r\\n\\x1a\\n" (catches text-mode and 7-bit mangling)
     8       1     version        1
     9       1     flags          bit 0: original size known; bit 1: settings are
-                                 zlib-compressed (RFC 1950); bits 2-7 reserved, must be 0
+                                 zlib-compressed (RFC 1950); bit 2: settings are one byte
+                                 naming a preset dictionary, then raw DEFLATE (RFC 1951)
+                                 against it (bits 1 and 2 never both set); bits 3-7 reserved,
+                                 must be 0
     10      8     original size  total raw bytes of this member (0 when bit 0 is clear)
     18      4     settings length L (at most 1 MiB, also after decompression)
     22      L     settings       canonical JSON object (UTF-8, sorted keys), see below
@@ -21,7 +24,8 @@ Member header::
 
 Settings JSON: ``{"codecs": {codec_id: params, ...}}`` - the parameters each codec used in
 this member needs to decode (model fingerprint and probe for ``llm``). Unknown top-level keys
-are a `FormatError` in version 1.
+are a `FormatError` in version 1. The preset dictionaries (`formats.settings_dict`) are frozen:
+an id, once written, always means the same bytes. Writers store the smallest of the three forms.
 
 Chunk record (one per chunk, in order; chunks are independent)::
 
@@ -65,6 +69,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from nacrith.formats.codec import CODEC_ID_PATTERN, Codec
+from nacrith.formats.settings_dict import DEFAULT_DICTIONARY, PRESET_DICTIONARIES
 
 from nacrith.errors import CorruptDataError, FormatError, TruncatedError
 
@@ -87,7 +92,8 @@ MAGIC = b"\x89NCZ\r\n\x1a\n"
 FORMAT_VERSION = 1
 FLAG_SIZE_KNOWN = 0x01
 FLAG_SETTINGS_ZLIB = 0x02
-_KNOWN_FLAGS = FLAG_SIZE_KNOWN | FLAG_SETTINGS_ZLIB
+FLAG_SETTINGS_DICT = 0x04
+_KNOWN_FLAGS = FLAG_SIZE_KNOWN | FLAG_SETTINGS_ZLIB | FLAG_SETTINGS_DICT
 MAX_SETTINGS = 1 << 20
 MAX_CHUNK_RAW = 1 << 30
 MAX_CHUNK_CODED = (1 << 30) + (1 << 20)
@@ -124,8 +130,28 @@ def encode_settings(settings: Mapping[str, Any]) -> bytes:
     return json.dumps(settings, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _inflate_settings(packed: bytes) -> bytes:
-    inflater = zlib.decompressobj()
+def _deflate_with_dictionary(settings: bytes, dict_id: int = DEFAULT_DICTIONARY) -> bytes:
+    """The FLAG_SETTINGS_DICT form: dictionary id byte, then raw DEFLATE against it."""
+    deflater = zlib.compressobj(
+        9, zlib.DEFLATED, -15, memLevel=9, zdict=PRESET_DICTIONARIES[dict_id]
+    )
+    return bytes([dict_id]) + deflater.compress(settings) + deflater.flush()
+
+
+def _inflate_settings(packed: bytes, with_dictionary: bool = False) -> bytes:
+    if with_dictionary:
+        if not packed:
+            raise CorruptDataError("archive settings are empty")
+        zdict = PRESET_DICTIONARIES.get(packed[0])
+        if zdict is None:
+            raise FormatError(
+                f"archive settings use preset dictionary {packed[0]}, unknown to this nacrith; "
+                "upgrade nacrith"
+            )
+        inflater = zlib.decompressobj(-15, zdict=zdict)
+        packed = packed[1:]
+    else:
+        inflater = zlib.decompressobj()
     try:
         raw = inflater.decompress(packed, MAX_SETTINGS + 1)
     except zlib.error as exc:
@@ -215,9 +241,13 @@ class MemberWriter:
         if len(settings) > MAX_SETTINGS:
             raise ValueError("codec parameters exceed the 1 MiB settings limit")
         flags = FLAG_SIZE_KNOWN if original_size is not None else 0
-        packed = zlib.compress(settings, 9)
-        if len(packed) < len(settings):
-            settings, flags = packed, flags | FLAG_SETTINGS_ZLIB
+        forms = [
+            (settings, 0),
+            (zlib.compress(settings, 9), FLAG_SETTINGS_ZLIB),
+            (_deflate_with_dictionary(settings), FLAG_SETTINGS_DICT),
+        ]
+        settings, form = min(forms, key=lambda f: len(f[0]))
+        flags |= form
         head = _HEADER_FIXED.pack(MAGIC, FORMAT_VERSION, flags, original_size or 0, len(settings))
         head += settings
         self._write(head + _U32.pack(_crc(head)))
@@ -278,14 +308,16 @@ class MemberReader:
             )
         if flags & ~_KNOWN_FLAGS:
             raise FormatError(f"archive header sets reserved flag bits (0x{flags:02x})")
+        if flags & FLAG_SETTINGS_ZLIB and flags & FLAG_SETTINGS_DICT:
+            raise FormatError("archive header sets both settings compression flags")
         if settings_len > MAX_SETTINGS:
             raise CorruptDataError(f"archive settings length {settings_len} exceeds the limit")
         settings_raw = _read_exact(fileobj, settings_len, "header")
         (crc,) = _U32.unpack(_read_exact(fileobj, 4, "header"))
         if crc != _crc(fixed + settings_raw):
             raise CorruptDataError("archive header checksum mismatch")
-        if flags & FLAG_SETTINGS_ZLIB:
-            settings_raw = _inflate_settings(settings_raw)
+        if flags & (FLAG_SETTINGS_ZLIB | FLAG_SETTINGS_DICT):
+            settings_raw = _inflate_settings(settings_raw, bool(flags & FLAG_SETTINGS_DICT))
         self.settings = _decode_settings(settings_raw)
         self.original_size: int | None = size if flags & FLAG_SIZE_KNOWN else None
         self.header_size = len(fixed) + settings_len + 4

@@ -15,7 +15,7 @@ Three stages per file:
 
 Usage: python scripts/bench_ratio.py [--files alice29.txt ...] [--model NAME] [--n-ctx N]
        [--keep N] [--no-real | --real-only] [--real-limit BYTES] [--work DIR] [--no-write]
-       [--render-only]
+       [--render-only] [--schemes K ...]
 
 `--no-real` keeps a stored real-codec figure made with the same predictor settings; `--real-only`
 runs stage 3 alone and stores it into the file's existing entry, so stages 1-2 and 3 can run
@@ -203,6 +203,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N bytes")
     ap.add_argument(
+        "--schemes",
+        nargs="+",
+        type=int,
+        choices=range(len(ABLATION)),
+        default=None,
+        metavar="K",
+        help="replay only these ablation rows (0-based; a large vocabulary makes each slow)",
+    )
+    ap.add_argument(
         "--render-only", action="store_true", help="write the section from stored results only"
     )
     args = ap.parse_args(argv)
@@ -243,7 +252,8 @@ def main(argv: list[str] | None = None) -> None:
         else:
             rows, states, llm_s = llm_pass(codec, tokens, rows_path)
         results = []
-        for scheme, settings in ABLATION:
+        chosen = [ABLATION[k] for k in args.schemes] if args.schemes else ABLATION
+        for scheme, settings in chosen:
             s = replace(settings, mixer_lr=codec.settings.mixer_lr)
             r = replay(rows, tokens, s, be.pieces(), states.astype(np.float32))
             results.append((scheme, r))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import zlib
@@ -15,6 +16,7 @@ from nacrith.formats.container import (
     iter_members,
     write_member,
 )
+from nacrith.formats.settings_dict import PRESET_DICTIONARIES
 
 import nacrith
 from nacrith.errors import CorruptDataError, FormatError, NacrithError, TruncatedError
@@ -36,8 +38,9 @@ def test_stored_member_exact_bytes() -> None:
     out = io.BytesIO()
     write_member(out, {"stored": StoredCodec()}, [("stored", b"abc", b"abc")], original_size=3)
     data = out.getvalue()
-    settings = b'{"codecs":{"stored":{}}}'
-    head = MAGIC + bytes([1, 1]) + struct.pack("<QI", 3, len(settings)) + settings
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15, memLevel=9, zdict=PRESET_DICTIONARIES[1])
+    settings = b"\x01" + deflater.compress(b'{"codecs":{"stored":{}}}') + deflater.flush()
+    head = MAGIC + bytes([1, 0x05]) + struct.pack("<QI", 3, len(settings)) + settings
     assert data.startswith(head + struct.pack("<I", zlib.crc32(head)))
     record = b"C\x06stored\x00" + struct.pack("<QQII", 3, 3, zlib.crc32(b"abc"), zlib.crc32(b"abc"))
     rest = data[len(head) + 4 :]
@@ -121,9 +124,81 @@ def test_future_version_names_both_versions() -> None:
 
 
 def test_reserved_flag_bits_rejected() -> None:
-    archive = _rewrite_header(_archive(b"hi"), flags=0x05)
+    archive = _rewrite_header(_archive(b"hi"), flags=0x09)
     with pytest.raises(FormatError, match="reserved flag"):
         nacrith.decompress(archive)
+
+
+def _settings_field(archive: bytes) -> tuple[int, bytes]:
+    (length,) = struct.unpack_from("<I", archive, 18)
+    return archive[9], archive[22 : 22 + length]
+
+
+def _with_settings_field(archive: bytes, flags: int, field: bytes) -> bytes:
+    (length,) = struct.unpack_from("<I", archive, 18)
+    head = bytearray(archive[:22]) + field
+    head[9] = flags
+    struct.pack_into("<I", head, 18, len(field))
+    return bytes(head) + struct.pack("<I", zlib.crc32(bytes(head))) + archive[26 + length :]
+
+
+def test_preset_dictionaries_are_frozen() -> None:
+    # an archive names its dictionary by id: these bytes may never change
+    digests = {
+        k: hashlib.blake2b(v, digest_size=16).hexdigest() for k, v in PRESET_DICTIONARIES.items()
+    }
+    assert digests == {1: "cfe8b8b3b665077c127baeacf356065b"}
+
+
+@pytest.mark.parametrize("form", ["raw", "zlib", "dict"])
+def test_every_settings_form_reads_back(form: str) -> None:
+    archive = _archive(b"hello, settings", method="zstd")
+    flags, _ = _settings_field(archive)
+    assert flags & 0x06 == 0x04  # the dictionary form is the smallest for ordinary settings
+    settings = b'{"codecs":{"zstd":{"level":19}}}'
+    if form == "raw":
+        field, bits = settings, 0
+    elif form == "zlib":
+        field, bits = zlib.compress(settings, 9), 0x02
+    else:
+        deflater = zlib.compressobj(9, zlib.DEFLATED, -15, zdict=PRESET_DICTIONARIES[1])
+        field, bits = b"\x01" + deflater.compress(settings) + deflater.flush(), 0x04
+    rebuilt = _with_settings_field(archive, (flags & 0x01) | bits, field)
+    assert nacrith.decompress(rebuilt) == b"hello, settings"
+    assert MemberReader(io.BytesIO(rebuilt)).codec_params == {"zstd": {"level": 19}}
+
+
+def test_llm_settings_cost_a_few_dozen_bytes() -> None:
+    from nacrith.formats.container import _deflate_with_dictionary, encode_settings
+
+    params = {
+        "crlf": True,
+        "head_min": 2.0**-14,
+        "keep": 1024,
+        "llama_cpp": "0.3.99",
+        "model": "smollm2-135m",
+        "n_ctx": 2048,
+        "predictors": {"bias_lr": 0.5, "cache_size": 8192, "cache_theta": 35.0},
+        "probe": "0123456789abcdef0123456789abcdef",
+        "sha256": "7b46609d11703c058397e5cfe4cc6e4b",
+        "tokenizer": "e8ec5f5bb9d770baf4582879cecd0d5b",
+        "version": 3,
+    }
+    settings = encode_settings({"codecs": {"llm": params, "zstd": {"level": 19}}})
+    assert len(_deflate_with_dictionary(settings)) < 50 < len(zlib.compress(settings, 9)) - 150
+
+
+def test_damaged_settings_forms_are_errors() -> None:
+    archive = _archive(b"hi")
+    flags, field = _settings_field(archive)
+    assert flags & 0x04
+    with pytest.raises(FormatError, match=r"preset dictionary 7.*upgrade"):
+        nacrith.decompress(_with_settings_field(archive, flags, b"\x07" + field[1:]))
+    with pytest.raises(FormatError, match="both settings compression flags"):
+        nacrith.decompress(_with_settings_field(archive, flags | 0x02, field))
+    for bad in (b"", b"\x01", field[:-1], field + b"\x00", b"\x01\xff\xff\xff"):
+        with pytest.raises(CorruptDataError):
+            nacrith.decompress(_with_settings_field(archive, flags, bad))
 
 
 def test_unknown_codec_in_chunk_is_format_error() -> None:

@@ -22,7 +22,13 @@ INPUT = (
     + "UTF-8 tail: naïve café 東京\r\n".encode()
 )
 
-FOUNDATION = {"v1-stored": "stored", "v1-zstd": "zstd"}
+# v1-*: settings stored raw or zlib'd; v1d-*: deflated against preset dictionary 1
+FOUNDATION = {
+    "v1-stored": "stored",
+    "v1-zstd": "zstd",
+    "v1d-stored": "stored",
+    "v1d-zstd": "zstd",
+}
 
 
 def _regenerate() -> None:
@@ -55,6 +61,6 @@ def test_golden_decodes(archive: Path) -> None:
 
 
 def test_stored_golden_bytes_are_stable() -> None:
-    assert (GOLDEN / "v1-stored.ncz").read_bytes() == nacrith.compress(
+    assert (GOLDEN / "v1d-stored.ncz").read_bytes() == nacrith.compress(
         INPUT, method="stored", chunk_size=1500
     )
