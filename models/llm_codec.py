@@ -80,7 +80,7 @@ class LLMCodec(Codec):
     :param model: registered model name or GGUF path (default: ``$NACRITH_MODEL`` or
         ``smollm2-135m``).
     :param n_ctx: context length per stream, in tokens (the model allows up to its training
-        context).
+        context; default: the registered model's `context`, else 2048).
     :param keep: tokens of history re-prefilled when the context slides (default n_ctx // 2).
     :param bias_lr, ngram_order, ngram_discount, match, mixer_lr, column, cache_size,
         cache_theta: predictor settings (see `nacrith.models.ensemble.EnsembleSettings`).
@@ -106,7 +106,7 @@ class LLMCodec(Codec):
         self,
         model: str | os.PathLike[str] | None = None,
         *,
-        n_ctx: int = DEFAULT_CTX,
+        n_ctx: int | None = None,
         keep: int | None = None,
         bias_lr: float = 0.5,
         ngram_order: int = 4,
@@ -121,6 +121,15 @@ class LLMCodec(Codec):
         gpu: bool = False,
         max_streams: int = 8,
     ) -> None:
+        self.model_arg = model
+        self.model_path = registry.resolve_model(model)
+        name = os.fspath(model) if model else os.environ.get(registry.ENV_MODEL) or ""
+        self.model_name = name if name in registry.MODELS else (name or registry.DEFAULT_MODEL)
+        if self.model_name not in registry.MODELS:
+            self.model_name = self.model_path.name
+        if n_ctx is None:
+            spec = registry.MODELS.get(self.model_name)
+            n_ctx = spec.context if spec is not None else self.DEFAULT_CTX
         if not isinstance(n_ctx, int) or not 16 <= n_ctx <= 1 << 17:
             raise ValueError(f"n_ctx must be an integer in 16..131072, got {n_ctx!r}")
         keep = n_ctx // 2 if keep is None else keep
@@ -145,12 +154,6 @@ class LLMCodec(Codec):
         self.n_threads = n_threads
         self.gpu = bool(gpu)
         self.max_streams = max_streams
-        self.model_arg = model
-        self.model_path = registry.resolve_model(model)
-        name = os.fspath(model) if model else os.environ.get(registry.ENV_MODEL) or ""
-        self.model_name = name if name in registry.MODELS else (name or registry.DEFAULT_MODEL)
-        if self.model_name not in registry.MODELS:
-            self.model_name = self.model_path.name
         self._backend = None
         self._backend_streams = 0
         self._pattern = None

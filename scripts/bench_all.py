@@ -50,6 +50,7 @@ class Job:
     script: str | None = None
     full_only: bool = False
     intro: str = ""
+    methods: tuple[str, ...] = ()  # nacrith methods for `ncz bench`; () = its fast defaults
 
     @property
     def section(self) -> str:
@@ -99,6 +100,20 @@ JOBS = [
         full_only=True,
         intro="The whole of enwik8 (100,000,000 bytes), verified against its published checksums.",
     ),
+    Job(
+        "small",
+        "Small files: the `llm` codec beside the others",
+        targets=(
+            "canterbury/grammar.lsp",
+            "canterbury/xargs.1",
+            "canterbury/fields.c",
+            "canterbury/cp.html",
+        ),
+        methods=("llm", "fib", "zstd"),
+        intro="The four smallest text files of the Canterbury corpus (3.7 to 24.6 KB), where a "
+        "whole archive (header, chunk table, end record) is coded for each file: what a user "
+        "compressing one small file gets. The `llm` column is the default model on this CPU.",
+    ),
     Job("ratio", "llm compression ratio", script="bench_ratio.py"),
     Job("fib", "fib codec", script="bench_fib.py"),
     Job("logs", "logs codec", script="bench_logs.py"),
@@ -110,6 +125,8 @@ JOBS = [
 
 def _ncz_command(job: Job, targets: list[str], args: argparse.Namespace) -> str:
     parts = ["ncz bench", *targets]
+    if job.methods:
+        parts.append("-m " + ",".join(job.methods))
     if args.peers != "all":
         parts.append(f"--peers {args.peers}")
     if args.min_time != 0.1:
@@ -150,6 +167,7 @@ def run_ncz_job(job: Job, args: argparse.Namespace) -> Outcome:
     try:
         report = bench.bench(
             targets,
+            methods=list(job.methods) or None,
             peers=bench.peer_list(args.peers),
             min_time=args.min_time,
             manifest=manifest,

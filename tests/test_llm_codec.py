@@ -197,3 +197,16 @@ def test_worker_count_never_changes_the_archive() -> None:
     assert codecs.count("llm") >= 4
     for k in (1, 2):
         assert nacrith.decompress(archives[4], workers=k) == data
+
+
+def test_default_context_follows_the_model(monkeypatch) -> None:
+    from nacrith.models.llm_codec import LLMCodec
+
+    default_path = registry.model_path(registry.DEFAULT_MODEL)
+    assert LLMCodec().n_ctx == 2048  # smollm2-135m
+    assert LLMCodec(str(default_path)).n_ctx == LLMCodec.DEFAULT_CTX  # unregistered path
+    # Gemma's best-ratio window, without fetching Gemma: only the name is resolved here
+    monkeypatch.setattr(registry, "resolve_model", lambda model=None, **kw: default_path)
+    gemma = LLMCodec("gemma3-270m")
+    assert (gemma.n_ctx, gemma.keep) == (8192, 4096)
+    assert LLMCodec("gemma3-270m", n_ctx=2048).n_ctx == 2048
