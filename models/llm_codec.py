@@ -95,7 +95,7 @@ class LLMCodec(Codec):
     codec_id: ClassVar[str] = "llm"
     accepts_binary: ClassVar[bool] = False
 
-    DEFAULT_CTX = 2048
+    DEFAULT_CTX = registry.DEFAULT_CONTEXT
     #: Chunks (independent streams) of at most this size, cut into equal parts. Ratio comes
     #: first: each stream starts cold, and on alice29.txt two streams cost +0.74% and seven
     #: +2.6% (BENCHMARKS.md, llm chunk size), so files up to about 0.9 MiB stay one stream and

@@ -26,6 +26,7 @@ from pathlib import Path
 from nacrith.errors import ModelNotFoundError
 
 __all__ = [
+    "DEFAULT_CONTEXT",
     "DEFAULT_MODEL",
     "MODELS",
     "ModelSpec",
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "smollm2-135m"
+#: the llm codec's context per stream (tokens) for models that do not set their own
+DEFAULT_CONTEXT = 2048
 ENV_MODEL = "NACRITH_MODEL"
 
 
@@ -66,7 +69,7 @@ class ModelSpec:
     derived_from: tuple[str, int] | None = None
     wheel_sha256: dict[str, str] = field(default_factory=dict)
     #: the llm codec's default context per stream (tokens) for this model, chosen by benchmark
-    context: int = 2048
+    context: int = DEFAULT_CONTEXT
 
 
 _SMOL_Q4_1 = ModelSpec(

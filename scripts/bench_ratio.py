@@ -253,9 +253,10 @@ def main(argv: list[str] | None = None) -> None:
             rows, states, llm_s = llm_pass(codec, tokens, rows_path)
         results = []
         chosen = [ABLATION[k] for k in args.schemes] if args.schemes else ABLATION
+        pieces, states32 = be.pieces(), states.astype(np.float32)
         for scheme, settings in chosen:
             s = replace(settings, mixer_lr=codec.settings.mixer_lr)
-            r = replay(rows, tokens, s, be.pieces(), states.astype(np.float32))
+            r = replay(rows, tokens, s, pieces, states32)
             results.append((scheme, r))
             print(f"  {scheme}: {r['bits'] / len(data):.4f} bpb", file=sys.stderr)
         real = None if args.no_real else run_real(codec, data, args.real_limit, be)
