@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from nacrith.formats.codec import CODEC_ID_PATTERN, Codec
-from nacrith.formats.settings_dict import DEFAULT_DICTIONARY, PRESET_DICTIONARIES
+from nacrith.formats.settings_dict import PRESET_DICTIONARIES
 
 from nacrith.errors import CorruptDataError, FormatError, TruncatedError
 
@@ -130,7 +130,7 @@ def encode_settings(settings: Mapping[str, Any]) -> bytes:
     return json.dumps(settings, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _deflate_with_dictionary(settings: bytes, dict_id: int = DEFAULT_DICTIONARY) -> bytes:
+def _deflate_with_dictionary(settings: bytes, dict_id: int) -> bytes:
     """The FLAG_SETTINGS_DICT form: dictionary id byte, then raw DEFLATE against it."""
     deflater = zlib.compressobj(
         9, zlib.DEFLATED, -15, memLevel=9, zdict=PRESET_DICTIONARIES[dict_id]
@@ -244,8 +244,13 @@ class MemberWriter:
         forms = [
             (settings, 0),
             (zlib.compress(settings, 9), FLAG_SETTINGS_ZLIB),
-            (_deflate_with_dictionary(settings), FLAG_SETTINGS_DICT),
         ]
+        forms += [
+            (_deflate_with_dictionary(settings, k), FLAG_SETTINGS_DICT)
+            for k in sorted(PRESET_DICTIONARIES)
+        ]
+        # the first smallest: ties keep the older dictionary, so an archive that a newer one
+        # does not shrink keeps its bytes
         settings, form = min(forms, key=lambda f: len(f[0]))
         flags |= form
         head = _HEADER_FIXED.pack(MAGIC, FORMAT_VERSION, flags, original_size or 0, len(settings))

@@ -4,7 +4,8 @@ Payload of one chunk::
 
     mode        1 byte: 0 = neural, 1 = stored (the text could not be tokenized losslessly)
     -- mode 0 --
-    side_len    varint, then side_len bytes of front-end side data (escapes, then line ends)
+    side_len    varint, then side_len bytes of front-end side data (escapes, then reflow when
+                the header's `reflow` is set, then line ends)
     n_tokens    varint (<= the chunk's size)
     stream      the range coder's bytes, to the end
 
@@ -35,7 +36,14 @@ from nacrith.formats.codec import Codec, register_codec
 from nacrith.models import registry
 from nacrith.models.ensemble import Ensemble, EnsembleSettings
 from nacrith.models.lockstep import run_streams
-from nacrith.models.text_front import Escapes, LineEnds, Reader, bad_codepoint_pattern, put_varint
+from nacrith.models.text_front import (
+    Escapes,
+    LineEnds,
+    Reader,
+    Reflow,
+    bad_codepoint_pattern,
+    put_varint,
+)
 
 from nacrith.errors import (
     CorruptDataError,
@@ -48,16 +56,17 @@ from nacrith.errors import (
 
 __all__ = ["LLMCodec"]
 
+#: 4: the text front end may reflow hard-wrapped text (`reflow`; its side data is new);
 #: 3: predictor settings may turn on the neural cache (older decoders would reject its fields);
-#: 2: fingerprints are 128-bit prefixes; 1: full 256-bit fingerprints. All three decode.
-FORMAT_VERSION = 3
+#: 2: fingerprints are 128-bit prefixes; 1: full 256-bit fingerprints. All four decode.
+FORMAT_VERSION = 4
 MODE_NEURAL = 0
 MODE_STORED = 1
 PROBE_TEXT = b"The quick brown fox jumps over the lazy dog.\n  Alice said: `42 -- 3.14?'"
 
 #: hex digits of each fingerprint (model sha256, tokenizer, probe) by format version; the
 #: decoder compares the stored prefix of its own full hashes
-FINGERPRINT_HEX = {1: 64, 2: 32, 3: 32}
+FINGERPRINT_HEX = {1: 64, 2: 32, 3: 32, 4: 32}
 HASH_HEX = FINGERPRINT_HEX[FORMAT_VERSION]
 
 _hash_cache: dict[tuple[str, int, int], str] = {}
@@ -85,6 +94,9 @@ class LLMCodec(Codec):
     :param bias_lr, ngram_order, ngram_discount, match, mixer_lr, column, cache_size,
         cache_theta: predictor settings (see `nacrith.models.ensemble.EnsembleSettings`).
     :param crlf: turn CRLF into LF before the model sees the text (reversible).
+    :param reflow: turn the line breaks of greedily hard-wrapped text into spaces before the
+        model sees it (reversible; the width is found per chunk, and text that is not wrapped
+        that way is left alone).
     :param n_threads: llama.cpp CPU threads (decoder's choice, not stored).
     :param gpu: offload all layers to a GPU when llama.cpp has one (numerics are checked by the
         probe, so an archive made on a GPU decodes only where the probe matches).
@@ -117,6 +129,7 @@ class LLMCodec(Codec):
         cache_size: int = 8192,
         cache_theta: float = 35.0,
         crlf: bool = True,
+        reflow: bool = True,
         n_threads: int = 1,
         gpu: bool = False,
         max_streams: int = 8,
@@ -151,6 +164,7 @@ class LLMCodec(Codec):
         self.n_ctx = n_ctx
         self.keep = keep
         self.crlf = bool(crlf)
+        self.reflow = bool(reflow)
         self.n_threads = n_threads
         self.gpu = bool(gpu)
         self.max_streams = max_streams
@@ -262,6 +276,7 @@ class LLMCodec(Codec):
             "n_ctx": self.n_ctx,
             "keep": self.keep,
             "crlf": self.crlf,
+            "reflow": self.reflow,
             "head_min": HEAD_MIN,
             "predictors": self.settings.to_dict(),
             "probe": self.probe()[:HASH_HEX],
@@ -283,6 +298,9 @@ class LLMCodec(Codec):
             settings = EnsembleSettings.from_dict(dict(params["predictors"]))
             name = params["model"]
             n_ctx, keep, crlf = params["n_ctx"], params["keep"], params["crlf"]
+            reflow = params["reflow"] if version >= 4 else False
+            if not isinstance(reflow, bool):
+                raise ValueError(f"bad reflow flag {reflow!r}")
             want_sha, want_tok = params["sha256"], params["tokenizer"]
             want_llama, want_probe = params["llama_cpp"], params["probe"]
             for value in (want_sha, want_tok, want_probe):
@@ -304,7 +322,15 @@ class LLMCodec(Codec):
 
         def build(**overrides: Any) -> LLMCodec:
             local = {**runtime, **overrides}  # machine-local only: stored settings stay as stored
-            return cls(model, n_ctx=n_ctx, keep=keep, crlf=crlf, **settings.to_dict(), **local)
+            return cls(
+                model,
+                n_ctx=n_ctx,
+                keep=keep,
+                crlf=crlf,
+                reflow=reflow,
+                **settings.to_dict(),
+                **local,
+            )
 
         try:
             codec = build()
@@ -348,8 +374,12 @@ class LLMCodec(Codec):
         text = LineEnds.encode(data, side_le) if self.crlf else data
         if not self.crlf:
             put_varint(side_le, 0)
+        side_rf = bytearray()
+        if self.reflow:
+            text = Reflow.encode(text, side_rf)
         side = bytearray()
         text = self._escapes().encode(text, side)
+        side += side_rf
         side += side_le
         return bytes(side), text
 
@@ -457,6 +487,8 @@ class LLMCodec(Codec):
             raise CorruptDataError("llm chunk decodes to more bytes than its size")
         r = Reader(side)
         text = Escapes.decode(text, r, raw_size)
+        if self.reflow:
+            text = Reflow.decode(text, r)
         text = LineEnds.decode(text, r)
         if r.pos != len(side):
             raise CorruptDataError("llm payload has unused side data")

@@ -147,7 +147,7 @@ def test_preset_dictionaries_are_frozen() -> None:
     digests = {
         k: hashlib.blake2b(v, digest_size=16).hexdigest() for k, v in PRESET_DICTIONARIES.items()
     }
-    assert digests == {1: "cfe8b8b3b665077c127baeacf356065b"}
+    assert digests == {1: "cfe8b8b3b665077c127baeacf356065b", 2: "1b6da2bb0a6f890b252f372c298374ef"}
 
 
 @pytest.mark.parametrize("form", ["raw", "zlib", "dict"])
@@ -182,10 +182,13 @@ def test_llm_settings_cost_a_few_dozen_bytes() -> None:
         "probe": "0123456789abcdef0123456789abcdef",
         "sha256": "7b46609d11703c058397e5cfe4cc6e4b",
         "tokenizer": "e8ec5f5bb9d770baf4582879cecd0d5b",
-        "version": 3,
+        "reflow": True,
+        "version": 4,
     }
     settings = encode_settings({"codecs": {"llm": params, "zstd": {"level": 19}}})
-    assert len(_deflate_with_dictionary(settings)) < 50 < len(zlib.compress(settings, 9)) - 150
+    assert len(_deflate_with_dictionary(settings, 2)) < 50 < len(zlib.compress(settings, 9)) - 150
+    # dictionary 1 predates format 4's "reflow": dictionary 2 saves what it costs there
+    assert len(_deflate_with_dictionary(settings, 2)) < len(_deflate_with_dictionary(settings, 1))
 
 
 def test_damaged_settings_forms_are_errors() -> None:

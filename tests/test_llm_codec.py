@@ -53,6 +53,33 @@ def test_round_trips_single(llm_codec) -> None:
         assert llm_codec.decode(payload, len(data)) == data
 
 
+def test_hard_wrapped_prose_is_reflowed_and_the_flag_is_honoured(llm_codec, llm_params) -> None:
+    from nacrith.models.llm_codec import LLMCodec
+
+    data = texts()[0]  # alice29.txt is filled greedily at 65 columns
+    _, text = llm_codec._front(data)
+    assert text.count(b"\n") == data.count(b"\n") - 10
+    payload = llm_codec.encode(data)
+    assert llm_codec.decode(payload, len(data)) == data
+    plain = LLMCodec.from_params(dict(llm_params, reflow=False))
+    assert plain._front(data)[1].count(b"\n") == data.count(b"\n")
+    plain_payload = plain.encode(data)
+    assert plain.decode(plain_payload, len(data)) == data
+    assert len(payload) < len(plain_payload)
+    with pytest.raises(CorruptDataError):  # the flag says whether the side data has the step
+        plain.decode(payload, len(data))
+    plain.close()
+    # format 3 had no reflow step: its params have no flag and read with the step off
+    v3 = {k: v for k, v in llm_params.items() if k != "reflow"}
+    old = LLMCodec.from_params(dict(v3, version=3))
+    assert old.reflow is False
+    old.close()
+    with pytest.raises(FormatError, match="reflow"):
+        LLMCodec.from_params(v3)
+    with pytest.raises(FormatError, match="reflow"):
+        LLMCodec.from_params(dict(llm_params, reflow="yes"))
+
+
 def test_compresses_prose(llm_codec) -> None:
     data = texts()[0]
     payload = llm_codec.encode(data)
@@ -95,7 +122,7 @@ def test_params_and_probe(llm_codec, llm_params) -> None:
     again = LLMCodec.from_params(p)
     assert again.probe().startswith(p["probe"]) and len(p["probe"]) == 32
     # archives of format 1 hold full-length fingerprints and still decode
-    assert p["version"] == 3 and p["predictors"]["cache_size"] > 0
+    assert p["version"] == 4 and p["predictors"]["cache_size"] > 0 and p["reflow"] is True
     sha = registry.file_sha256(again.model_path)
     full = dict(p, sha256=sha, probe=again.probe(), tokenizer=again.tokenizer_hash())
     again.close()
@@ -137,13 +164,15 @@ def test_corrupt_payloads_raise_nacrith_errors(llm_codec) -> None:
         assert len(out) == len(data)  # garbage in, but never the wrong size or another error
 
 
-# formats 1, 2 and 3 (3: with the neural cache)
-@pytest.mark.parametrize("stem", ["llm_alice400", "llm2_alice400", "llm3_alice400"])
+# formats 1, 2 and 3 (3: with the neural cache), 4 (hard-wrapped text reflowed)
+@pytest.mark.parametrize(
+    "stem", ["llm_alice400", "llm2_alice400", "llm3_alice400", "llm4_alice400"]
+)
 def test_golden_payload_keeps_decoding(llm_codec, llm_params, stem: str) -> None:
     """A payload and its header params, written once, must decode forever."""
     from nacrith.models.llm_codec import LLMCodec
 
-    data = texts()[0][:400]
+    data = texts()[0][:400]  # hard-wrapped: format 4 reflows it
     path = GOLDEN / f"{stem}.bin"
     params_path = GOLDEN / f"{stem}.json"
     if os.environ.get("NACRITH_REGEN_GOLDEN") == "1" and not path.exists():

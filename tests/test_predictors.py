@@ -2,13 +2,15 @@
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from nacrith.models.bias import BiasHead
 from nacrith.models.ensemble import Ensemble, EnsembleSettings
 from nacrith.models.match import Match, bucket
 from nacrith.models.mixer import LinearMixer
 from nacrith.models.ngram import NGram
 from nacrith.models.predictor import Predictor
-from nacrith.models.text_front import Escapes, LineEnds, Reader, bad_codepoint_pattern
+from nacrith.models.text_front import Escapes, LineEnds, Reader, Reflow, bad_codepoint_pattern
 
 from nacrith.errors import CorruptDataError, NacrithError, TruncatedError
 
@@ -159,6 +161,93 @@ def test_line_ends_round_trip(data: bytes) -> None:
     text = LineEnds.encode(data, side)
     r = Reader(bytes(side))
     assert LineEnds.decode(text, r) == data and r.pos == len(side)
+
+
+def greedy_wrap(words: list[str], width: int) -> bytes:
+    """Words filled greedily into lines of at most `width` (a longer word gets its own line)."""
+    lines: list[str] = []
+    line = ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > width:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}" if line else w
+    lines.append(line)
+    return "\n".join(lines).encode()
+
+
+WORDS = (
+    "the quick brown fox jumps over a lazy dog while Alice reads her sister's book " * 30
+).split()
+
+
+def reflow_round_trip(text: bytes) -> tuple[bytes, bytes]:
+    side = bytearray()
+    flat = Reflow.encode(text, side)
+    assert len(flat) == len(text)
+    r = Reader(bytes(side))
+    assert Reflow.decode(flat, r) == text and r.pos == len(side)
+    return flat, bytes(side)
+
+
+def test_reflow_joins_the_lines_of_a_greedy_wrap() -> None:
+    para = greedy_wrap(WORDS, 50)
+    text = para + b"\n\n" + greedy_wrap(WORDS[::-1], 50) + b"\n"
+    width = Reflow.choose_width(text)[0]
+    assert 40 < width <= 50
+    flat, side = reflow_round_trip(text)
+    assert flat.count(b"\n") == 3  # the paragraph break and the final line end stay
+    assert side == bytes([width, 0])  # no exceptions
+
+
+def test_reflow_lists_lines_that_overrun_the_width() -> None:
+    lines = greedy_wrap(WORDS, 60).split(b"\n")
+    lines[3] += b" and so on"  # one line runs past the width: its spaces are exceptions
+    text = b"\n".join(lines)
+    width, breaks, spaces = Reflow.choose_width(text)
+    # widths that imply the same breaks and exceptions are the same transform: the smallest wins
+    assert width <= 60 and spaces == 3 and breaks == len(lines) - 1
+    flat, side = reflow_round_trip(text)
+    assert b"\n" not in flat and side[:2] == bytes([width, 3])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"",
+        b"one line only",
+        b"def f(x):\n    return x\n" * 20,  # code
+        b"Tyger Tyger, burning bright,\nIn the forests of the night;\nWhat immortal hand or eye,\n"
+        b"Could frame thy fearful symmetry?\n\n" * 10,  # verse
+        "\n".join(f"2026-11-23 12:00:{i:02d} INFO request {i} served" for i in range(40)).encode(),
+    ],
+)
+def test_reflow_leaves_text_that_is_not_wrapped_alone(text: bytes) -> None:
+    assert Reflow.choose_width(text)[0] == 0
+    assert reflow_round_trip(text) == (text, b"\x00")
+
+
+@given(st.lists(st.sampled_from(["a", "bb", "cccc", "", " ", "\n", "\n\n", "  x"]), max_size=80))
+def test_reflow_round_trips_any_text(parts: list[str]) -> None:
+    text = " ".join(parts).encode()
+    reflow_round_trip(text)
+    saved = Reflow.MIN_BREAKS, Reflow.MIN_SHARE, Reflow.EXCEPTION_COST
+    try:  # force the step on, whatever the text looks like
+        Reflow.MIN_BREAKS, Reflow.MIN_SHARE, Reflow.EXCEPTION_COST = 1, 0.0, 0
+        reflow_round_trip(text)
+    finally:
+        Reflow.MIN_BREAKS, Reflow.MIN_SHARE, Reflow.EXCEPTION_COST = saved
+
+
+def test_damaged_reflow_side_data_is_an_error() -> None:
+    flat = b"aaa bbb ccc ddd"
+    for side in (b"\x05\x01\x01", b"\x05\x01\x63", b"\x05\x02\x03\x00", b"\xe9\x07"):
+        with pytest.raises(CorruptDataError):  # a letter, past the end, twice, width > 1000
+            Reflow.decode(flat, Reader(side))
+    for side in (b"\x05", b"\x05\x02\x03"):
+        with pytest.raises(TruncatedError):
+            Reflow.decode(flat, Reader(side))
 
 
 LOSSY = {4, 6, 0x13, 0x14, 0x16, 0x1D, 0xC0, 0xC1, 0xF1, 0xF2, *range(0xF5, 0x100)}
