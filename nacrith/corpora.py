@@ -239,6 +239,17 @@ def locate(manifest: Manifest, entry: CorpusFile) -> Path | None:
     return None
 
 
+def local_path(rel: str, manifest: Manifest | None = None) -> Path | None:
+    """The first copy of the file or folder at manifest path `rel` (e.g.
+    ``canterbury/alice29.txt``) in the search folders, unverified and never fetched; None when
+    there is none."""
+    manifest = manifest or Manifest.load()
+    for folder in search_dirs(manifest):
+        if (folder / rel).exists():
+            return folder / rel
+    return None
+
+
 def _repair_hint(manifest: Manifest, path: Path) -> str:
     try:
         path.resolve().relative_to(cache_dir().resolve())

@@ -2,8 +2,9 @@
 
 Usage: python scripts/bench_fib.py [--files alice29.txt,...] [--repeat N] [--no-write]
 
-Reads the corpora from ../shared/corpora when it exists, else corpora/ in the repository, and
-says which file it read. Every figure is measured here except the QTC column, which is copied
+Reads the corpora from corpora/ in the repository, then the folders of $NACRITH_CORPORA_PATH
+and the user cache (files such as enwik8's first 3 MB are not committed), and says which file
+it read. Every figure is measured here except the QTC column, which is copied
 from the reference study (references/quasicryth-logzip.md): its world192 figure is for the
 2,408,282-byte LF copy of the file, so only its bpb is comparable with the CRLF original used
 here; its enwik8 figure is the README's 31.85% of the first 3 MB.
@@ -44,12 +45,10 @@ QTC = {
 
 
 def find(rel: str) -> Path | None:
-    """The corpus file, from ../shared/corpora first, then the repository's corpora/."""
-    for root in (REPO.parent / "shared" / "corpora", REPO / "corpora"):
-        path = root / rel
-        if path.is_file():
-            return path
-    return None
+    """The corpus file, from the repository's corpora/ or the other corpus folders."""
+    from nacrith.corpora import local_path
+
+    return local_path(rel)
 
 
 def timed(fn, repeat: int) -> tuple[object, float, float]:

@@ -63,9 +63,10 @@ QUERIES = [
 
 
 def sample_dir() -> Path:
-    """../shared/corpora/loghub when present (the lead's machine), else the repo's copy."""
-    shared = REPO.parent / "shared" / "corpora" / "loghub"
-    return shared if shared.is_dir() else REPO / "corpora" / "loghub"
+    """The Loghub samples: the repository's copy (or one on $NACRITH_CORPORA_PATH)."""
+    from nacrith.corpora import local_path
+
+    return local_path("loghub") or REPO / "corpora" / "loghub"
 
 
 def peers() -> dict[str, object]:

@@ -15,7 +15,7 @@ Three stages per file:
 
 Usage: python scripts/bench_ratio.py [--files alice29.txt ...] [--model NAME] [--n-ctx N]
        [--keep N] [--no-real | --real-only] [--real-limit BYTES] [--work DIR] [--no-write]
-       [--render-only] [--schemes K ...]
+       [--render-only] [--schemes K ...] [--no-reflow]
 
 `--no-real` keeps a stored real-codec figure made with the same predictor settings; `--real-only`
 runs stage 3 alone and stores it into the file's existing entry, so stages 1-2 and 3 can run
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import lzma
 import sys
@@ -61,11 +62,13 @@ ABLATION = [
 
 
 def corpus(rel: str) -> Path:
-    """Path of a corpus file: /work/shared/corpora when present, else the repo's corpora/."""
-    for base in (Path("/work/shared/corpora"), ROOT / "corpora"):
-        if (base / rel).is_file():
-            return base / rel
-    raise FileNotFoundError(rel)
+    """Path of a corpus file: the repository's corpora/, $NACRITH_CORPORA_PATH, the cache."""
+    from nacrith.corpora import local_path
+
+    path = local_path(rel)
+    if path is None:
+        raise FileNotFoundError(rel)
+    return path
 
 
 def front_text(codec, data: bytes) -> bytes:
@@ -181,8 +184,14 @@ def run_real(codec, data: bytes, limit: int | None, backend) -> dict:
     real = real_codec(codec, part)
     real["n"] = len(part)
     real["tokens"] = len(backend.tokenize(front_text(codec, part)))
-    real["settings"] = codec.settings.to_dict()
+    real["settings"] = run_settings(codec)
     return real
+
+
+def run_settings(codec) -> dict:
+    """Predictor and front-end settings of a run (a stored real run is reused only under the
+    same ones)."""
+    return {**codec.settings.to_dict(), "crlf": codec.crlf, "reflow": codec.reflow}
 
 
 def bpb(bits: float, n: int) -> str:
@@ -202,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reuse", action="store_true", help="reuse stored LLM rows when present")
     ap.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     ap.add_argument("--limit", type=int, default=None, help="use only the first N bytes")
+    ap.add_argument("--no-reflow", action="store_true", help="turn the front end's reflow step off")
     ap.add_argument(
         "--schemes",
         nargs="+",
@@ -223,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
         kw["n_ctx"] = args.n_ctx
     if args.keep:
         kw["keep"] = args.keep
-    codec = LLMCodec(args.model, **kw)
+    codec = LLMCodec(args.model, reflow=not args.no_reflow, **kw)
     be = codec._get_backend()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -240,10 +250,14 @@ def main(argv: list[str] | None = None) -> None:
             label += f" ({codec.model_name})"
         if codec.n_ctx != LLMCodec.DEFAULT_CTX:
             label += f" (n_ctx {codec.n_ctx})"
+        if not codec.reflow:
+            label += " (no reflow)"
         if args.real_only:
             reals[label] = run_real(codec, data, args.real_limit, be)
             continue
-        tag = f"{name}.{len(data)}.{codec.model_name}.{codec.n_ctx}.{codec.keep}"
+        # the front end's output is part of the key: rows of another text are no use
+        text_id = hashlib.sha256(text).hexdigest()[:8]
+        tag = f"{name}.{len(data)}.{text_id}.{codec.model_name}.{codec.n_ctx}.{codec.keep}"
         rows_path = work / f"{tag}.npy"
         print(f"{name}: {len(data)} bytes, {len(tokens)} tokens", file=sys.stderr)
         if args.reuse and rows_path.is_file() and hidden_path(rows_path).is_file():
@@ -274,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     store = work / "ratio_results.json"
     known = json.loads(store.read_text()) if store.is_file() else {}
-    settings = codec.settings.to_dict()
+    settings = run_settings(codec)
     for sec in sections:
         old = known.get(sec["name"], {}).get("real")
         if sec["real"] is None and old and old.get("settings") == settings:

@@ -31,7 +31,6 @@ from benchmd import update_section
 from nacrith.sizes import parse_size
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared" / "corpora"
 FILES = {
     "alice29.txt": ["canterbury/alice29.txt"],
     "enwik8[:1MB]": ["enwik/enwik6"],
@@ -39,11 +38,13 @@ FILES = {
 
 
 def find(name: str) -> Path:
-    """A corpus file from the repo's corpora/ or ../shared/corpora."""
+    """A corpus file from the repo's corpora/ or $NACRITH_CORPORA_PATH."""
+    from nacrith.corpora import local_path
+
     for rel in FILES[name]:
-        for root in (REPO / "corpora", SHARED):
-            if (root / rel).is_file():
-                return root / rel
+        path = local_path(rel)
+        if path is not None:
+            return path
     raise SystemExit(f"bench_speed: cannot find {name}")
 
 

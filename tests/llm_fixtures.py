@@ -15,12 +15,11 @@ SMALL_KEEP = 24
 
 
 def corpus_text(name: str = "canterbury/alice29.txt") -> bytes:
-    """A corpus file: /work/shared/corpora when present, else the repo's corpora/."""
-    root = Path(__file__).resolve().parent.parent
-    for base in (Path("/work/shared/corpora"), root / "corpora"):
-        if (base / name).is_file():
-            return (base / name).read_bytes()
-    pytest.skip(f"corpus file {name} not available")
+    """A corpus file committed in the repository's corpora/."""
+    path = Path(__file__).resolve().parent.parent / "corpora" / name
+    if not path.is_file():
+        pytest.fail(f"corpus file {path} is missing from the checkout")
+    return path.read_bytes()
 
 
 @pytest.fixture(scope="session", name="llm_codec")

@@ -257,3 +257,9 @@ def test_corpora_path_is_searched(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     )
     monkeypatch.setenv("NACRITH_CORPORA_PATH", str(extra))
     assert corpora.resolve("x", manifest, download=False)[0][1] == extra / "e" / "x.txt"
+    # scripts look files up by manifest path without verifying or fetching them
+    assert corpora.local_path("e/x.txt", manifest) == extra / "e" / "x.txt"
+    assert corpora.local_path("e/missing.txt", manifest) is None
+    assert corpora.local_path(
+        "canterbury/alice29.txt"
+    ) == corpora.default_manifest_path().parent / ("canterbury/alice29.txt")
