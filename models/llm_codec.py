@@ -43,6 +43,7 @@ from nacrith.models.text_front import (
     Reflow,
     bad_codepoint_pattern,
     put_varint,
+    restore,
 )
 
 from nacrith.errors import (
@@ -483,20 +484,7 @@ class LLMCodec(Codec):
             return [bytes(o) for o in out if o is not None]
 
     def _back(self, text: bytes, side: bytes, raw_size: int) -> bytes:
-        if len(text) > raw_size:
-            raise CorruptDataError("llm chunk decodes to more bytes than its size")
-        r = Reader(side)
-        text = Escapes.decode(text, r, raw_size)
-        if self.reflow:
-            text = Reflow.decode(text, r)
-        text = LineEnds.decode(text, r)
-        if r.pos != len(side):
-            raise CorruptDataError("llm payload has unused side data")
-        if len(text) != raw_size:
-            raise CorruptDataError(
-                f"llm chunk decoded to {len(text)} bytes, the table says {raw_size}"
-            )
-        return text
+        return restore(text, side, raw_size, reflow=self.reflow)
 
     def _run(self, lengths: list[int], code) -> list[list[int]]:
         be = self._get_backend(len(lengths))

@@ -23,7 +23,15 @@ from nacrith.formats.varint import PayloadReader, put_varint
 
 from nacrith.errors import CorruptDataError, TruncatedError
 
-__all__ = ["Escapes", "LineEnds", "Reader", "Reflow", "bad_codepoint_pattern", "put_varint"]
+__all__ = [
+    "Escapes",
+    "LineEnds",
+    "Reader",
+    "Reflow",
+    "bad_codepoint_pattern",
+    "put_varint",
+    "restore",
+]
 
 
 class Reader(PayloadReader):
@@ -282,3 +290,24 @@ class Escapes:
                 raise CorruptDataError("llm payload: escapes exceed the chunk size")
         out += text[pos:]
         return bytes(out)
+
+
+def restore(text: bytes, side: bytes, raw_size: int, *, reflow: bool) -> bytes:
+    """A chunk's original bytes from the model's `text` and the front end's `side` data
+    (escapes, then reflow when the format has that step, then line ends).
+
+    `CorruptDataError` / `TruncatedError` when they do not fit together or the result is not
+    `raw_size` bytes.
+    """
+    if len(text) > raw_size:
+        raise CorruptDataError("llm chunk decodes to more bytes than its size")
+    r = Reader(side)
+    text = Escapes.decode(text, r, raw_size)
+    if reflow:
+        text = Reflow.decode(text, r)
+    text = LineEnds.decode(text, r)
+    if r.pos != len(side):
+        raise CorruptDataError("llm payload has unused side data")
+    if len(text) != raw_size:
+        raise CorruptDataError(f"llm chunk decoded to {len(text)} bytes, the table says {raw_size}")
+    return text

@@ -6,8 +6,10 @@
 Targets: `decompress` (nacrith.decompress), `open` (nacrith.open reading), `info` (the container
 reader without decoding), `logarchive` (`nacrith.logs.LogArchive` reading and searching a fuzzed
 file), and one target per codec payload decoder (`codec:stored`, `codec:zstd`, `codec:fib`,
-`codec:logs`, `codec:llm`); `all` runs each in turn. Seeds come from tests/golden/ (archives and
-codec payloads) and, for `codec:llm` and `logarchive`, from payloads and archives made at start.
+`codec:logs`, `codec:llm`), and `llm-front` (the `llm` codec's text front end: escapes, reflow
+and line ends undone from fuzzed side data, no model); `all` runs each in turn. Seeds come from
+tests/golden/ (archives and codec payloads) and, for `codec:llm`, `llm-front` and `logarchive`,
+from payloads and archives made at start.
 Allowed outcomes are correct output (a codec must return exactly `raw_size` bytes) or a
 `NacrithError`; any other exception, a hang (-timeout) or memory blow-up (-rss_limit_mb) is a
 crash: libFuzzer writes the input to tests/fuzz_regressions/, which the test suite replays
@@ -41,7 +43,16 @@ GOLDEN = REPO / "tests" / "golden"
 REGRESSIONS = REPO / "tests" / "fuzz_regressions"
 MAX_OUTPUT = 1 << 22
 CODEC_TARGETS = ("stored", "zstd", "fib", "logs", "llm")
-TARGETS = ("decompress", "open", "info", "logarchive", *(f"codec:{c}" for c in CODEC_TARGETS))
+TARGETS = (
+    "decompress",
+    "open",
+    "info",
+    "logarchive",
+    *(f"codec:{c}" for c in CODEC_TARGETS),
+    "llm-front",
+)
+#: bytes SmolLM2's tokenizer cannot represent, for the `llm-front` seeds' escapes
+LLM_LOSSY_BYTES = {4, 6, 0x13, 0x14, 0x16, 0x1D, 0xC0, 0xC1, 0xF1, 0xF2, *range(0xF5, 0x100)}
 #: the llm codec the `codec:llm` target decodes with: explicit, small, independent of defaults
 LLM_SETTINGS: dict[str, Any] = {"model": "smollm2-135m", "n_ctx": 64, "keep": 32, "max_streams": 1}
 LLM_MAX_RAW = 64
@@ -148,6 +159,16 @@ def run_one(target: str, data: bytes) -> None:
                 pass
     elif target == "logarchive":
         _read_log_archive(data)
+    elif target == "llm-front":
+        # flags (bit 0: reflow), raw_size (2 bytes), side length (2 bytes), side, text
+        if len(data) < 5:
+            return
+        from nacrith.models.text_front import restore
+
+        raw_size = int.from_bytes(data[1:3], "little")
+        side_end = 5 + int.from_bytes(data[3:5], "little")
+        out = restore(data[side_end:], data[5:side_end], raw_size, reflow=bool(data[0] & 1))
+        _check_size(target, out, raw_size)
     elif target == "codec:llm":
         if not data:
             return
@@ -209,12 +230,38 @@ def _log_archive_seeds() -> list[bytes]:
     return out
 
 
+def _llm_front_seeds() -> list[bytes]:
+    """Side data and text as the `llm` codec's front end makes them, in `llm-front`'s layout."""
+    from nacrith.models.text_front import Escapes, LineEnds, Reflow, bad_codepoint_pattern
+
+    escapes = Escapes(bad_codepoint_pattern(set(range(256)) - LLM_LOSSY_BYTES))
+    alice = (REPO / "corpora" / "canterbury" / "alice29.txt").read_bytes()
+    texts = [*_sample_texts(), alice[3000:5000], *LLM_SEED_TEXTS]
+    out = []
+    for text in texts:
+        text = text[:20000]
+        for reflow in (True, False):
+            side_le = bytearray()
+            model_text = LineEnds.encode(text, side_le)
+            side_rf = bytearray()
+            if reflow:
+                model_text = Reflow.encode(model_text, side_rf)
+            side = bytearray()
+            model_text = escapes.encode(model_text, side)
+            side += side_rf + side_le
+            head = bytes([reflow]) + len(text).to_bytes(2, "little")
+            out.append(head + len(side).to_bytes(2, "little") + side + model_text)
+    return out
+
+
 def seeds(target: str) -> list[bytes]:
     """Seed inputs for a target: golden files, and payloads and archives made here."""
     from nacrith.formats.codec import codec_class
 
     if target == "logarchive":
         return _log_archive_seeds()
+    if target == "llm-front":
+        return _llm_front_seeds()
     if target == "codec:llm":
         codec = llm_codec()
         return [bytes([len(t)]) + codec.encode(t) for t in LLM_SEED_TEXTS]
@@ -263,6 +310,7 @@ def _fuzz_child(target: str, corpus: str, args: list[str], skip_known: bool = Fa
             import nacrith.logs
         if target == "codec:llm":
             import nacrith.coders.range_coder
+        if target in ("codec:llm", "llm-front"):
             import nacrith.models.text_front  # noqa: F401
     from nacrith.errors import NacrithError
 

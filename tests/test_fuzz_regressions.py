@@ -48,7 +48,8 @@ def test_saved_crash_inputs(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("target", "rounds"), [("decompress", 300), ("open", 300), ("info", 300), ("logarchive", 100)]
+    ("target", "rounds"),
+    [("decompress", 300), ("open", 300), ("info", 300), ("logarchive", 100), ("llm-front", 2000)],
 )
 def test_mutated_goldens(target: str, rounds: int) -> None:
     rng = random.Random(1234)
