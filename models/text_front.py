@@ -1,4 +1,4 @@
-"""Reversible text front end of the `llm` codec: line ends and bytes the tokenizer cannot hold.
+"""Reversible text front end of the `llm` codec: line ends, hard wraps, unrepresentable bytes.
 
 Three lossless steps, each undone exactly by the decoder:
 
@@ -104,7 +104,8 @@ class Reflow:
     ``col + 1 + w > W`` (the next word would not fit). Every LF at such a place becomes a space;
     the decoder turns each such space back into an LF, except at the listed positions (spaces
     where the original line ran past `W`). Other LFs stay as they are. Words are runs of bytes
-    other than space and LF, so they read the same before and after the step.
+    other than space and LF, so they read the same before and after the step. Columns and word
+    lengths count characters: every byte but UTF-8 continuation bytes (0x80-0xBF).
     """
 
     #: widths tried by the encoder; narrower or wider "wraps" are not prose
@@ -123,24 +124,28 @@ class Reflow:
     MAX_TIES = 4
 
     @staticmethod
-    def _separators(text: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Positions of spaces and LFs, whether each is an LF, its column, and the length of
-        the word after it."""
+    def _separators(
+        text: bytes,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Positions of spaces and LFs, whether each is an LF, its column, the length of the
+        word after it, and the character count before every byte offset."""
         a = np.frombuffer(text, dtype=np.uint8)
+        chars = np.zeros(a.size + 1, dtype=np.int64)
+        np.cumsum((a < 0x80) | (a >= 0xC0), out=chars[1:])
         pos = np.flatnonzero((a == 32) | (a == 10))
         is_lf = a[pos] == 10
-        word = np.append(pos[1:], a.size) - pos - 1
+        word = chars[np.append(pos[1:], a.size)] - chars[pos + 1]
         lf_at = np.where(is_lf, pos, -1)
         last_lf = np.maximum.accumulate(lf_at) if pos.size else lf_at
         prev_lf = np.concatenate(([-1], last_lf[:-1]))
-        col = pos - prev_lf - 1
-        return pos, is_lf, col, word
+        col = chars[pos] - chars[prev_lf + 1]
+        return pos, is_lf, col, word, chars
 
     @classmethod
     def choose_width(cls, text: bytes) -> tuple[int, int, int]:
         """(width, implied breaks, exceptions) of the best greedy wrap of `text`; width 0 when
         reflowing does not pay."""
-        _, is_lf, col, word = cls._separators(text)
+        _, is_lf, col, word, _ = cls._separators(text)
         wrap_at = np.minimum(col + 1 + word, cls.MAX_WIDTH + 1)
         live = (col > 0) & (word > 0)
         # breaks[W] / spaces[W]: LFs / spaces with col + 1 + word > W
@@ -165,7 +170,7 @@ class Reflow:
         put_varint(out, width)
         if not width:
             return text
-        pos, is_lf, col, word = cls._separators(text)
+        pos, is_lf, col, word, _ = cls._separators(text)
         implied = (col > 0) & (word > 0) & (col + 1 + word > width)
         put_varint(out, int((implied & ~is_lf).sum()))
         prev = 0
@@ -192,17 +197,17 @@ class Reflow:
             if p >= n or text[p] != 32 or p in keep:
                 raise CorruptDataError("llm payload: bad reflow exception list")
             keep.add(p)
-        pos, is_lf, _, word = cls._separators(text)
+        pos, is_lf, _, word, chars = cls._separators(text)
         out = bytearray(text)
-        last_lf = -1
-        for p, lf, w in zip(pos.tolist(), is_lf.tolist(), word.tolist()):
+        line_start = 0  # characters before the current line
+        for p, lf, w, c in zip(pos.tolist(), is_lf.tolist(), word.tolist(), chars[pos].tolist()):
             if lf:
-                last_lf = p
+                line_start = c + 1
                 continue
-            col = p - last_lf - 1
+            col = c - line_start
             if col > 0 and w > 0 and col + 1 + w > width and p not in keep:
                 out[p] = 10
-                last_lf = p
+                line_start = c + 1
         return bytes(out)
 
 

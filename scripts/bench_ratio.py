@@ -313,15 +313,18 @@ def render(codec, sections: list[dict]) -> str:
     lines = [
         "## Ratio: the `llm` codec",
         "",
-        "bpb = bits per original byte; CRLF->LF front end on. *Ideal* is sum(-log2 p) over "
+        "bpb = bits per original byte. The text front end (CRLF->LF, and since llm format 4 "
+        "the reflow of greedily hard-wrapped text) is on, except in runs marked *(no reflow)*: "
+        "made before that step existed (their tokens are those of `--no-reflow`). "
+        "*Ideal* is sum(-log2 p) over "
         "replayed LLM rows (one batched LLM pass with the codec's window geometry, rows and "
         "final hidden states stored as float16); *coded* is what the range coder wrote for the "
         "same distributions; the "
         "*real codec* row is `LLMCodec.encode` + `decode` (token-by-token, byte-exact round "
         "trip, one stream, 1 thread). Each heading is one run, kept in the results store; rerun "
         "it with `python scripts/bench_ratio.py --files NAME [--limit N] [--model M] [--n-ctx N] "
-        "[--no-real]` as its heading says. Runs made before the neural cache existed (session 2) "
-        "have no cache row; their last row was the default then.",
+        "[--no-real] [--no-reflow]` as its heading says. Runs made before the neural cache "
+        "existed (session 2) have no cache row; their last row was the default then.",
         "",
     ]
     for sec in sections:

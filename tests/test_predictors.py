@@ -212,6 +212,14 @@ def test_reflow_lists_lines_that_overrun_the_width() -> None:
     assert b"\n" not in flat and side[:2] == bytes([width, 3])
 
 
+def test_reflow_counts_characters_not_bytes() -> None:
+    words = ("déjà vu à la crème brûlée, naïve façade — über straße " * 20).split()
+    text = greedy_wrap(words, 48)
+    assert Reflow.choose_width(text)[:3:2] == (48, 0)  # no exceptions at the true width
+    flat, _ = reflow_round_trip(text)
+    assert b"\n" not in flat
+
+
 @pytest.mark.parametrize(
     "text",
     [
