@@ -110,6 +110,7 @@ class Ensemble:
         self.mixer = LinearMixer(
             n_streams, n_inputs, n_orders * N_BUCKETS, settings.mixer_lr, init=init
         )
+        self._prefetched: tuple[np.ndarray, list[np.ndarray], np.ndarray] | None = None
         self.cache = self.cache_mixer = None
         if settings.cache_size:
             if not n_embd:
@@ -138,14 +139,12 @@ class Ensemble:
         `hidden` (len(streams), n_embd) are the LLM's final hidden states, needed when
         `wants_hidden`.
         """
-        inputs = [self.bias.predict(streams, logits)]
-        ctx = np.zeros(len(streams), dtype=np.int64)
-        if self.ngram is not None:
-            inputs.append(self.ngram.predict(streams))
-            ctx += self.ngram.orders * N_BUCKETS
-        if self.match is not None:
-            inputs.append(self.match.predict(streams))
-            ctx += self.match.buckets
+        free = self._prefetched
+        self._prefetched = None
+        if free is None or free[0] is not streams:
+            free = self._model_free(streams)
+        _, others, ctx = free
+        inputs = [self.bias.predict(streams, logits), *others]
         probs = self.mixer.mix(streams, inputs, ctx)
         if self.column is not None:
             if probs is inputs[0] and self.bias.lr:
@@ -158,8 +157,25 @@ class Ensemble:
             probs = self.cache_mixer.mix(streams, [probs, recalled], ctx)
         return probs
 
+    def prefetch(self, streams: np.ndarray) -> None:
+        """Make the predictions that do not need the model (n-gram, match) for the next
+        `predict` of these `streams` (the same array object), e.g. while the model runs."""
+        self._prefetched = self._model_free(streams)
+
+    def _model_free(self, streams: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+        others = []
+        ctx = np.zeros(len(streams), dtype=np.int64)
+        if self.ngram is not None:
+            others.append(self.ngram.predict(streams))
+            ctx += self.ngram.orders * N_BUCKETS
+        if self.match is not None:
+            others.append(self.match.predict(streams))
+            ctx += self.match.buckets
+        return streams, others, ctx
+
     def update(self, streams: np.ndarray, tokens: np.ndarray) -> None:
         """Teach every predictor the actual `tokens` of `streams` (after `predict`)."""
+        self._prefetched = None
         if self.cache is not None and self.cache_mixer is not None:
             self.cache_mixer.update(tokens)
             self.cache.update(streams, tokens)

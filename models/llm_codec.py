@@ -101,6 +101,8 @@ class LLMCodec(Codec):
     :param n_threads: llama.cpp CPU threads (decoder's choice, not stored).
     :param gpu: offload all layers to a GPU when llama.cpp has one (numerics are checked by the
         probe, so an archive made on a GPU decodes only where the probe matches).
+    :param overlap: run each model call in a second thread while the predictors learn the last
+        token (same distributions either way; a machine-local choice, not stored).
     :param max_streams: most chunks coded in lockstep in one context (memory: each stream holds
         its own KV cache and predictor state).
     """
@@ -134,6 +136,7 @@ class LLMCodec(Codec):
         n_threads: int = 1,
         gpu: bool = False,
         max_streams: int = 8,
+        overlap: bool = True,
     ) -> None:
         self.model_arg = model
         self.model_path = registry.resolve_model(model)
@@ -169,6 +172,7 @@ class LLMCodec(Codec):
         self.n_threads = n_threads
         self.gpu = bool(gpu)
         self.max_streams = max_streams
+        self.overlap = bool(overlap)
         self._backend = None
         self._backend_streams = 0
         self._pattern = None
@@ -185,6 +189,7 @@ class LLMCodec(Codec):
             "n_threads": self.n_threads,
             "gpu": self.gpu,
             "max_streams": self.max_streams,
+            "overlap": self.overlap,
         }
 
     def _get_backend(self, n_streams: int = 1):
@@ -288,7 +293,7 @@ class LLMCodec(Codec):
         """Decoder-side codec from header params; checks model, tokenizer and probe.
 
         `runtime` may set `model` (a path to use instead of the registered name), `n_threads`,
-        `gpu` and `max_streams`.
+        `gpu`, `max_streams` and `overlap`.
         """
         try:
             version = params.get("version")
@@ -490,7 +495,7 @@ class LLMCodec(Codec):
         be = self._get_backend(len(lengths))
         ens = Ensemble(self.settings, len(lengths), be.n_vocab, be.pieces(), be.n_embd)
         try:
-            return run_streams(be, ens, lengths, code, keep=self.keep)
+            return run_streams(be, ens, lengths, code, keep=self.keep, overlap=self.overlap)
         except NacrithError:
             raise
         except (IndexError, ValueError, OverflowError) as exc:

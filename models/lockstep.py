@@ -11,6 +11,7 @@ token from its final distribution, so encoder and decoder issue the identical se
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from nacrith.models.ensemble import Ensemble
@@ -30,11 +31,15 @@ def run_streams(
     *,
     keep: int,
     on_step: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None,
+    overlap: bool = True,
 ) -> list[list[int]]:
     """Run the lockstep loop over streams of the given token counts; return their tokens.
 
     `on_step(streams, probs, tokens)` (optional) sees every step's final distributions, e.g. to
-    add up ideal code lengths.
+    add up ideal code lengths. With `overlap`, each step's model call runs in a second thread
+    (llama.cpp releases the GIL) while the ensemble learns the previous step's tokens and makes
+    its model-free predictions; the ensemble sees the same calls in the same order either way,
+    so the distributions are identical.
     """
     n_ctx = backend.n_ctx
     if not 0 < keep < n_ctx - 1:
@@ -50,10 +55,9 @@ def run_streams(
     bos = backend.bos
     for s in range(n):
         backend.clear(s)
-    while True:
-        active = [s for s in range(n) if len(tokens[s]) < lengths[s]]
-        if not active:
-            return tokens
+
+    def model_step(active: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits (and hidden states) for the next token of each active stream."""
         rows = np.empty((len(active), backend.n_vocab), dtype=np.float32)
         states = np.empty((len(active), backend.n_embd), dtype=np.float32) if hidden else None
         stepping: list[int] = []
@@ -75,13 +79,37 @@ def run_streams(
                 states[stepping] = backend.hidden_states()
             for s in seqs:
                 kv_len[s] += 1
-        streams = np.asarray(active, dtype=np.int64)
-        probs = ensemble.predict(streams, rows, states)
-        new = np.fromiter(
-            (code(s, probs[j]) for j, s in enumerate(active)), dtype=np.int64, count=len(active)
-        )
-        if on_step is not None:
-            on_step(streams, probs, new)
-        ensemble.update(streams, new)
-        for s, t in zip(active, new.tolist()):
-            tokens[s].append(t)
+        return rows, states
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="llama") if overlap else None
+    learn: tuple[np.ndarray, np.ndarray] | None = None  # last step's tokens, not yet learnt
+    try:
+        while True:
+            active = [s for s in range(n) if len(tokens[s]) < lengths[s]]
+            if not active:
+                if learn is not None:
+                    ensemble.update(*learn)
+                return tokens
+            streams = np.asarray(active, dtype=np.int64)
+            if pool is not None:
+                pending = pool.submit(model_step, active)
+                if learn is not None:
+                    ensemble.update(*learn)
+                ensemble.prefetch(streams)
+                rows, states = pending.result()
+            else:
+                if learn is not None:
+                    ensemble.update(*learn)
+                rows, states = model_step(active)
+            probs = ensemble.predict(streams, rows, states)
+            new = np.fromiter(
+                (code(s, probs[j]) for j, s in enumerate(active)), dtype=np.int64, count=len(active)
+            )
+            if on_step is not None:
+                on_step(streams, probs, new)
+            learn = (streams, new)
+            for s, t in zip(active, new.tolist()):
+                tokens[s].append(t)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)

@@ -3,6 +3,7 @@
     python scripts/bench_speed.py                      # alice29 + first 1 MB of enwik8, CPU
     python scripts/bench_speed.py --file alice29.txt --chunk-size 24k --workers 2
     python scripts/bench_speed.py --gpu --workers 1    # on a CUDA build of llama-cpp-python
+    python scripts/bench_speed.py --file alice29.txt --run default:1 --run default:1:serial
 
 For each file, chunk size and worker count: compress and decompress through `nacrith` (method
 llm), check the round trip byte for byte, and report KB/s and tokens/s. Then run bare llama.cpp
@@ -215,9 +216,10 @@ def main() -> int:
         "--run",
         action="append",
         default=None,
-        metavar="CHUNK:WORKERS",
+        metavar="CHUNK:WORKERS[:serial]",
         help="one configuration, e.g. default:1 or 24k:2 (repeatable; replaces the "
-        "--chunk-size x --workers product)",
+        "--chunk-size x --workers product); ':serial' runs the model calls in the predictors' "
+        "thread instead of overlapping them",
     )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -237,17 +239,24 @@ def main() -> int:
     if args.run:
         configs = []
         for item in args.run:
-            chunk_text, _, workers_text = item.partition(":")
+            chunk_text, _, rest = item.partition(":")
+            workers_text, _, mode = rest.partition(":")
+            if mode not in ("", "serial"):
+                parser.error(f"--run {item}: the third field can only be 'serial'")
             chunk = None if chunk_text == "default" else parse_size(chunk_text)
-            configs.append((chunk, int(workers_text or 1)))
+            configs.append((chunk, int(workers_text or 1), mode != "serial"))
     else:
-        configs = list(itertools.product(args.chunk_size or [None], args.workers or [1, 2]))
+        configs = [
+            (c, w, True)
+            for c, w in itertools.product(args.chunk_size or [None], args.workers or [1, 2])
+        ]
     rows = []
     for name in args.file or list(FILES):
         data = find(name).read_bytes()[: args.limit]
-        for chunk_size, workers in configs:
-            row = bench_file(name, data, workers, opts, chunk_size)
+        for chunk_size, workers, overlap in configs:
+            row = bench_file(name, data, workers, {**opts, "overlap": overlap}, chunk_size)
             row["chunk_size"] = chunk_size
+            row["overlap"] = overlap
             chunks = row.pop("chunk_list")
             raw_s = raw_seconds(model, workers, chunks, len(data), probe_codec, args.gpu)
             row["raw_tps"] = row["tokens"] / raw_s
@@ -264,19 +273,21 @@ def main() -> int:
         "probe and worker start-up included). Raw: bare llama.cpp running the codec's exact "
         "call schedule (the same chunks, batches, worker processes, lockstep groups, steps and "
         "window slides, random tokens), without predictors, quantizer or coder, model load not "
-        "timed. Efficiency = our tokens/s / raw tokens/s.",
+        "timed. Efficiency = our tokens/s / raw tokens/s. Model calls: *overlapped* (the "
+        "default) runs each llama.cpp call in a second thread while the predictors learn the "
+        "last token; *serial* runs everything in one thread.",
         "",
-        "| file | bytes | chunk size | workers | chunks | streams/proc | tokens | compress KB/s | "
-        "decompress KB/s | compress tok/s | decompress tok/s | raw tok/s | efficiency "
-        "(comp/dec) | bpb | round trip |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
+        "| file | bytes | chunk size | workers | model calls | chunks | streams/proc | tokens | "
+        "compress KB/s | decompress KB/s | compress tok/s | decompress tok/s | raw tok/s | "
+        "efficiency (comp/dec) | bpb | round trip |",
+        "|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
     ]
     for r in rows:
         ctps = r["tokens"] / r["compress_s"]
         dtps = r["tokens"] / r["decompress_s"]
         lines.append(
             f"| {r['file']} | {r['bytes']:,} | {size_label(r['chunk_size'])} | {r['workers']} | "
-            f"{r['chunks']} | {r['streams']} | "
+            f"{'overlapped' if r['overlap'] else 'serial'} | {r['chunks']} | {r['streams']} | "
             f"{r['tokens']:,} | {r['bytes'] / 1000 / r['compress_s']:.2f} | "
             f"{r['bytes'] / 1000 / r['decompress_s']:.2f} | {ctps:.0f} | {dtps:.0f} | "
             f"{r['raw_tps']:.0f} | {ctps / r['raw_tps']:.0%} / {dtps / r['raw_tps']:.0%} | "

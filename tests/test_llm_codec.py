@@ -80,6 +80,18 @@ def test_hard_wrapped_prose_is_reflowed_and_the_flag_is_honoured(llm_codec, llm_
         LLMCodec.from_params(dict(llm_params, reflow="yes"))
 
 
+def test_overlapped_model_calls_code_the_same_bytes(llm_codec, llm_params) -> None:
+    from nacrith.models.llm_codec import LLMCodec
+
+    assert llm_codec.overlap  # the default
+    serial = LLMCodec.from_params(llm_params, overlap=False)
+    chunks = [texts()[0], texts()[1], texts()[4]]
+    payloads = llm_codec.encode_many(chunks)
+    assert serial.encode_many(chunks) == payloads
+    assert serial.decode_many([(p, len(c)) for p, c in zip(payloads, chunks)]) == chunks
+    serial.close()
+
+
 def test_compresses_prose(llm_codec) -> None:
     data = texts()[0]
     payload = llm_codec.encode(data)
