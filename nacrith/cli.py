@@ -329,7 +329,7 @@ def _local_flags(func: Callable[..., Any]) -> Callable[..., Any]:
     type=click.IntRange(16, 131072),
     default=None,
     help="Tokens of context the llm codec's model sees (default: 2048 for smollm2-135m, "
-    "8192 for gemma3-270m; SmolLM2 allows 8192: 1.1% smaller on alice29.txt, half the speed).",
+    "8192 for gemma3-270m; SmolLM2 allows 8192: 1.0% smaller on alice29.txt, half the speed).",
 )
 @click.option(
     "--chunk-size",
