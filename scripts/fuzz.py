@@ -6,9 +6,9 @@
 Targets: `decompress` (nacrith.decompress), `open` (nacrith.open reading), `info` (the container
 reader without decoding), `logarchive` (`nacrith.logs.LogArchive` reading and searching a fuzzed
 file), and one target per codec payload decoder (`codec:stored`, `codec:zstd`, `codec:fib`,
-`codec:logs`, `codec:llm`), and `llm-front` (the `llm` codec's text front end: escapes, reflow
+`codec:logs`, `codec:llm`), and `text_front` (the `llm` codec's text front end: escapes, reflow
 and line ends undone from fuzzed side data, no model); `all` runs each in turn. Seeds come from
-tests/golden/ (archives and codec payloads) and, for `codec:llm`, `llm-front` and `logarchive`,
+tests/golden/ (archives and codec payloads) and, for `codec:llm`, `text_front` and `logarchive`,
 from payloads and archives made at start.
 Allowed outcomes are correct output (a codec must return exactly `raw_size` bytes) or a
 `NacrithError`; any other exception, a hang (-timeout) or memory blow-up (-rss_limit_mb) is a
@@ -43,15 +43,16 @@ GOLDEN = REPO / "tests" / "golden"
 REGRESSIONS = REPO / "tests" / "fuzz_regressions"
 MAX_OUTPUT = 1 << 22
 CODEC_TARGETS = ("stored", "zstd", "fib", "logs", "llm")
+#: no '-' in a name: saved inputs are named TARGET-KIND-HASH (':' written as '_')
 TARGETS = (
     "decompress",
     "open",
     "info",
     "logarchive",
     *(f"codec:{c}" for c in CODEC_TARGETS),
-    "llm-front",
+    "text_front",
 )
-#: bytes SmolLM2's tokenizer cannot represent, for the `llm-front` seeds' escapes
+#: bytes SmolLM2's tokenizer cannot represent, for the `text_front` seeds' escapes
 LLM_LOSSY_BYTES = {4, 6, 0x13, 0x14, 0x16, 0x1D, 0xC0, 0xC1, 0xF1, 0xF2, *range(0xF5, 0x100)}
 #: the llm codec the `codec:llm` target decodes with: explicit, small, independent of defaults
 LLM_SETTINGS: dict[str, Any] = {"model": "smollm2-135m", "n_ctx": 64, "keep": 32, "max_streams": 1}
@@ -159,7 +160,7 @@ def run_one(target: str, data: bytes) -> None:
                 pass
     elif target == "logarchive":
         _read_log_archive(data)
-    elif target == "llm-front":
+    elif target == "text_front":
         # flags (bit 0: reflow), raw_size (2 bytes), side length (2 bytes), side, text
         if len(data) < 5:
             return
@@ -231,7 +232,7 @@ def _log_archive_seeds() -> list[bytes]:
 
 
 def _llm_front_seeds() -> list[bytes]:
-    """Side data and text as the `llm` codec's front end makes them, in `llm-front`'s layout."""
+    """Side data and text as the `llm` codec's front end makes them, in `text_front`'s layout."""
     from nacrith.models.text_front import Escapes, LineEnds, Reflow, bad_codepoint_pattern
 
     escapes = Escapes(bad_codepoint_pattern(set(range(256)) - LLM_LOSSY_BYTES))
@@ -260,7 +261,7 @@ def seeds(target: str) -> list[bytes]:
 
     if target == "logarchive":
         return _log_archive_seeds()
-    if target == "llm-front":
+    if target == "text_front":
         return _llm_front_seeds()
     if target == "codec:llm":
         codec = llm_codec()
@@ -310,7 +311,7 @@ def _fuzz_child(target: str, corpus: str, args: list[str], skip_known: bool = Fa
             import nacrith.logs
         if target == "codec:llm":
             import nacrith.coders.range_coder
-        if target in ("codec:llm", "llm-front"):
+        if target in ("codec:llm", "text_front"):
             import nacrith.models.text_front  # noqa: F401
     from nacrith.errors import NacrithError
 

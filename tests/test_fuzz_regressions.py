@@ -49,7 +49,7 @@ def test_saved_crash_inputs(path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("target", "rounds"),
-    [("decompress", 300), ("open", 300), ("info", 300), ("logarchive", 100), ("llm-front", 2000)],
+    [("decompress", 300), ("open", 300), ("info", 300), ("logarchive", 100), ("text_front", 2000)],
 )
 def test_mutated_goldens(target: str, rounds: int) -> None:
     rng = random.Random(1234)
