@@ -46,6 +46,7 @@ from nacrith.models.ensemble import Ensemble, EnsembleSettings  # noqa: E402
 FILES = {
     "alice29.txt": ("canterbury/alice29.txt", None),
     "asyoulik.txt": ("canterbury/asyoulik.txt", None),
+    "lcet10.txt": ("canterbury/lcet10.txt", None),
     "enwik6": ("enwik/enwik6", 1_000_000),
 }
 
