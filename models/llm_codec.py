@@ -38,10 +38,9 @@ from nacrith.models.ensemble import Ensemble, EnsembleSettings
 from nacrith.models.lockstep import run_streams
 from nacrith.models.text_front import (
     Escapes,
-    LineEnds,
     Reader,
-    Reflow,
     bad_codepoint_pattern,
+    prepare,
     put_varint,
     restore,
 )
@@ -376,18 +375,7 @@ class LLMCodec(Codec):
 
     def _front(self, data: bytes) -> tuple[bytes, bytes]:
         """(side data, text for the model) of one chunk."""
-        side_le = bytearray()
-        text = LineEnds.encode(data, side_le) if self.crlf else data
-        if not self.crlf:
-            put_varint(side_le, 0)
-        side_rf = bytearray()
-        if self.reflow:
-            text = Reflow.encode(text, side_rf)
-        side = bytearray()
-        text = self._escapes().encode(text, side)
-        side += side_rf
-        side += side_le
-        return bytes(side), text
+        return prepare(data, self._escapes(), crlf=self.crlf, reflow=self.reflow)
 
     def accepts(self, data: bytes) -> bool:
         """Whether coding `data` as text is worthwhile: it tokenizes losslessly and at most 2%

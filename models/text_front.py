@@ -29,6 +29,7 @@ __all__ = [
     "Reader",
     "Reflow",
     "bad_codepoint_pattern",
+    "prepare",
     "put_varint",
     "restore",
 ]
@@ -295,6 +296,21 @@ class Escapes:
                 raise CorruptDataError("llm payload: escapes exceed the chunk size")
         out += text[pos:]
         return bytes(out)
+
+
+def prepare(data: bytes, escapes: Escapes, *, crlf: bool, reflow: bool) -> tuple[bytes, bytes]:
+    """(side data, text for the model) of one chunk: line ends, then reflow (when on), then
+    escapes; the side data lists them in the order `restore` undoes them."""
+    side_le = bytearray()
+    text = LineEnds.encode(data, side_le) if crlf else data
+    if not crlf:
+        put_varint(side_le, 0)
+    side_rf = bytearray()
+    if reflow:
+        text = Reflow.encode(text, side_rf)
+    side = bytearray()
+    text = escapes.encode(text, side)
+    return bytes(side + side_rf + side_le), text
 
 
 def restore(text: bytes, side: bytes, raw_size: int, *, reflow: bool) -> bytes:

@@ -233,7 +233,7 @@ def _log_archive_seeds() -> list[bytes]:
 
 def _llm_front_seeds() -> list[bytes]:
     """Side data and text as the `llm` codec's front end makes them, in `text_front`'s layout."""
-    from nacrith.models.text_front import Escapes, LineEnds, Reflow, bad_codepoint_pattern
+    from nacrith.models.text_front import Escapes, bad_codepoint_pattern, prepare
 
     escapes = Escapes(bad_codepoint_pattern(set(range(256)) - LLM_LOSSY_BYTES))
     alice = (REPO / "corpora" / "canterbury" / "alice29.txt").read_bytes()
@@ -242,14 +242,7 @@ def _llm_front_seeds() -> list[bytes]:
     for text in texts:
         text = text[:20000]
         for reflow in (True, False):
-            side_le = bytearray()
-            model_text = LineEnds.encode(text, side_le)
-            side_rf = bytearray()
-            if reflow:
-                model_text = Reflow.encode(model_text, side_rf)
-            side = bytearray()
-            model_text = escapes.encode(model_text, side)
-            side += side_rf + side_le
+            side, model_text = prepare(text, escapes, crlf=True, reflow=reflow)
             head = bytes([reflow]) + len(text).to_bytes(2, "little")
             out.append(head + len(side).to_bytes(2, "little") + side + model_text)
     return out
