@@ -29,6 +29,7 @@ import gzip
 import hashlib
 import json
 import lzma
+import re
 import sys
 import time
 from dataclasses import replace
@@ -40,6 +41,7 @@ import zstandard
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from benchmd import command_line, machine_line  # noqa: E402
 from nacrith.coders.range_coder import RangeEncoder  # noqa: E402
 from nacrith.models.ensemble import Ensemble, EnsembleSettings  # noqa: E402
 
@@ -285,6 +287,7 @@ def main(argv: list[str] | None = None) -> None:
                 "classic": classic(data),
                 "setup": f"{codec.model_name}, n_ctx {codec.n_ctx}, keep {codec.keep}",
                 "llm_pass_s": llm_s,
+                "stamp": f"{machine_line()}. Command: `{command_line()}`",
             }
         )
     store = work / "ratio_results.json"
@@ -300,18 +303,20 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"--real-only: no stored results for {label}; run stages 1-2 first")
         known[label]["real"] = real
     store.write_text(json.dumps(known, indent=1))
-    order = sorted(known, key=lambda k: (list(FILES).index(k.split("[")[0].split(" ")[0]), k))
-    md = render(codec, [known[k] for k in order])
+    from benchmd import read_section, update_section
+
+    # runs that are in BENCHMARKS.md but not in this machine's store keep their text as it is
+    earlier = {k: v for k, v in run_blocks(read_section("ratio") or "").items() if k not in known}
+    blocks = {**earlier, **{k: render_run(sec) for k, sec in known.items()}}
+    order = sorted(blocks, key=lambda k: (list(FILES).index(k.split("[")[0].split(" ")[0]), k))
+    md = "\n".join([INTRO, *(blocks[k] for k in order)])
     print(md)
     if not args.no_write:
-        from benchmd import update_section
-
         update_section("ratio", md)
 
 
-def render(codec, sections: list[dict]) -> str:
-    """Markdown for BENCHMARKS.md."""
-    lines = [
+INTRO = "\n".join(
+    [
         "## Ratio: the `llm` codec",
         "",
         "bpb = bits per original byte. The text front end (CRLF->LF, and since llm format 4 "
@@ -322,38 +327,54 @@ def render(codec, sections: list[dict]) -> str:
         "final hidden states stored as float16); *coded* is what the range coder wrote for the "
         "same distributions; the "
         "*real codec* row is `LLMCodec.encode` + `decode` (token-by-token, byte-exact round "
-        "trip, one stream, 1 thread). Each heading is one run, kept in the results store; rerun "
+        "trip, one stream, 1 thread). Each heading is one run; rerun "
         "it with `python scripts/bench_ratio.py --files NAME [--limit N] [--model M] [--n-ctx N] "
-        "[--no-real] [--no-reflow]` as its heading says. Runs made before the neural cache "
-        "existed (session 2) have no cache row; their last row was the default then.",
+        "[--no-real] [--no-reflow]` as its heading says. A run ends with the line that says "
+        "where and when it ran; runs without one were made before 2026-12-06 and are dated by "
+        "the section's last line in the git history of this file. Runs made before the neural "
+        "cache existed (session 2) have no cache row; their last row was the default then.",
         "",
     ]
-    for sec in sections:
-        n = sec["bytes"]
-        lines += [
-            f"### {sec['name']} ({n:,} bytes, {sec['tokens']:,} tokens; {sec['setup']})",
-            "",
-            "| scheme | ideal bpb | coded bpb | coder overhead | predictors ms/token |",
-            "|---|---|---|---|---|",
-        ]
-        for label, r in sec["results"]:
-            coded = 8 * r["real_bytes"]
-            lines.append(
-                f"| {label} | {bpb(r['bits'], n)} | {bpb(coded, n)} | "
-                f"{100 * (coded / r['bits'] - 1):+.3f}% | {r['ms_per_token']:.2f} |"
-            )
-        real = sec["real"]
-        if real:
-            m, tok = real["n"], real["tokens"]
-            lines.append(
-                f"| **real codec** ({m:,} bytes) | | **{bpb(8 * real['bytes'], m)}** | | "
-                f"enc {tok / real['enc_s']:.0f} tok/s ({m / 1e3 / real['enc_s']:.2f} KB/s), "
-                f"dec {tok / real['dec_s']:.0f} tok/s ({m / 1e3 / real['dec_s']:.2f} KB/s) |"
-            )
-        for label, size in sec["classic"].items():
-            lines.append(f"| {label} | | {bpb(8 * size, n)} | | |")
-        lines.append("")
-    return "\n".join(lines)
+)
+
+_HEADING = re.compile(r"^### (.+?) \([\d,]+ bytes, ", re.M)
+
+
+def run_blocks(section: str) -> dict[str, str]:
+    """The runs ("### name (...)" blocks) of a rendered section, by name."""
+    starts = [(m.start(), m.group(1)) for m in _HEADING.finditer(section)]
+    ends = [s for s, _ in starts[1:]] + [len(section)]
+    return {name: section[a:b].strip() + "\n" for (a, name), b in zip(starts, ends)}
+
+
+def render_run(sec: dict) -> str:
+    """Markdown for one run."""
+    n = sec["bytes"]
+    lines = [
+        f"### {sec['name']} ({n:,} bytes, {sec['tokens']:,} tokens; {sec['setup']})",
+        "",
+        "| scheme | ideal bpb | coded bpb | coder overhead | predictors ms/token |",
+        "|---|---|---|---|---|",
+    ]
+    for label, r in sec["results"]:
+        coded = 8 * r["real_bytes"]
+        lines.append(
+            f"| {label} | {bpb(r['bits'], n)} | {bpb(coded, n)} | "
+            f"{100 * (coded / r['bits'] - 1):+.3f}% | {r['ms_per_token']:.2f} |"
+        )
+    real = sec["real"]
+    if real:
+        m, tok = real["n"], real["tokens"]
+        lines.append(
+            f"| **real codec** ({m:,} bytes) | | **{bpb(8 * real['bytes'], m)}** | | "
+            f"enc {tok / real['enc_s']:.0f} tok/s ({m / 1e3 / real['enc_s']:.2f} KB/s), "
+            f"dec {tok / real['dec_s']:.0f} tok/s ({m / 1e3 / real['dec_s']:.2f} KB/s) |"
+        )
+    for label, size in sec["classic"].items():
+        lines.append(f"| {label} | | {bpb(8 * size, n)} | | |")
+    if sec.get("stamp"):
+        lines += ["", f"_{sec['stamp']}._"]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -47,17 +47,34 @@ def machine_line() -> str:
     )
 
 
+def command_line() -> str:
+    """The running script's command line, as it is quoted under its figures."""
+    return "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"<!-- BEGIN {re.escape(name)} -->(.*?)<!-- END {re.escape(name)} -->", re.S)
+
+
+def read_section(name: str) -> str | None:
+    """The body of section `name` of BENCHMARKS.md without its closing machine line; None if
+    there is no such section."""
+    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else ""
+    m = _pattern(name).search(text)
+    if m is None:
+        return None
+    return re.sub(r"\n_Machine: [^\n]*\n*$", "\n", m.group(1).strip("\n") + "\n")
+
+
 def update_section(name: str, body: str, command: str | None = None) -> None:
     """Replace (or append) section `name` of BENCHMARKS.md with `body`, stamped with the machine."""
-    command = command or "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
+    command = command or command_line()
     block = (
         f"<!-- BEGIN {name} -->\n{body.rstrip()}\n\n"
         f"_{machine_line()}. Command: `{command}`._\n<!-- END {name} -->"
     )
     text = BENCHMARKS.read_text() if BENCHMARKS.exists() else HEADER
-    pattern = re.compile(
-        rf"<!-- BEGIN {re.escape(name)} -->.*?<!-- END {re.escape(name)} -->", re.S
-    )
+    pattern = _pattern(name)
     if pattern.search(text):
         text = pattern.sub(lambda _m: block, text)
     else:
