@@ -112,6 +112,9 @@ class LlamaBackend:
             raise ValueError(f"need n_seq >= 1 and n_ctx >= 8, got {n_seq}, {n_ctx}")
         mparams = lib.llama_model_default_params()
         mparams.n_gpu_layers = n_gpu_layers
+        # no extra weight buffer types (CPU repacking, AMX): they change the numerics by CPU
+        # model, and ggml's AMX matmul crashes where the kernel does not grant AMX state
+        mparams.use_extra_bufts = False
         self._model = lib.llama_model_load_from_file(os.fsencode(self.path), mparams)
         if not self._model:
             raise ModelNotFoundError(f"llama.cpp could not load {self.path} (not a GGUF model?)")
