@@ -101,7 +101,9 @@ class LLMCodec(Codec):
     :param gpu: offload all layers to a GPU when llama.cpp has one (numerics are checked by the
         probe, so an archive made on a GPU decodes only where the probe matches).
     :param overlap: run each model call in a second thread while the predictors learn the last
-        token (same distributions either way; a machine-local choice, not stored).
+        token; the encoder, which knows every token, lets the model run one step ahead of the
+        predictors and the coder (same distributions either way; a machine-local choice, not
+        stored).
     :param max_streams: most chunks coded in lockstep in one context (memory: each stream holds
         its own KV cache and predictor state).
     """
@@ -431,7 +433,7 @@ class LLMCodec(Codec):
                     encoders[s].encode_probs(tok, probs)
                     return tok
 
-                self._run([len(t) for t in token_lists], code)
+                self._run([len(t) for t in token_lists], code, known=token_lists)
                 for (k, head, _), enc in zip(group, encoders):
                     payload = head + enc.finish()
                     raw = bytes(chunks[k])
@@ -479,11 +481,13 @@ class LLMCodec(Codec):
     def _back(self, text: bytes, side: bytes, raw_size: int) -> bytes:
         return restore(text, side, raw_size, reflow=self.reflow)
 
-    def _run(self, lengths: list[int], code) -> list[list[int]]:
+    def _run(self, lengths: list[int], code, known=None) -> list[list[int]]:
         be = self._get_backend(len(lengths))
         ens = Ensemble(self.settings, len(lengths), be.n_vocab, be.pieces(), be.n_embd)
         try:
-            return run_streams(be, ens, lengths, code, keep=self.keep, overlap=self.overlap)
+            return run_streams(
+                be, ens, lengths, code, keep=self.keep, overlap=self.overlap, known=known
+            )
         except NacrithError:
             raise
         except (IndexError, ValueError, OverflowError) as exc:

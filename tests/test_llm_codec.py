@@ -92,6 +92,40 @@ def test_overlapped_model_calls_code_the_same_bytes(llm_codec, llm_params) -> No
     serial.close()
 
 
+def test_the_encoder_lookahead_reads_the_known_tokens(llm_codec) -> None:
+    from nacrith.models.ensemble import Ensemble
+    from nacrith.models.lockstep import run_streams
+
+    be = llm_codec._get_backend(2)
+    toks = [be.tokenize(b"The cat sat on the mat."), be.tokenize(b"A dog.")]
+    lengths = [len(t) for t in toks]
+
+    def ensemble() -> Ensemble:
+        return Ensemble(llm_codec.settings, 2, be.n_vocab, be.pieces(), be.n_embd)
+
+    seen: list[list[float]] = []
+
+    def follow(s: int, probs) -> int:  # the decoder's view: the token is what it is
+        t = int(toks[s][sum(1 for x in seen if x[0] == s)])
+        seen.append([s, float(probs[t])])
+        return t
+
+    out = run_streams(be, ensemble(), lengths, follow, keep=llm_codec.keep)
+    plain = list(seen)
+    seen.clear()
+    ahead = run_streams(be, ensemble(), lengths, follow, keep=llm_codec.keep, known=toks)
+    assert out == ahead == [list(t) for t in toks]
+    assert seen == plain  # the same distributions, step for step
+
+    def wrong(s: int, probs) -> int:
+        return 0 if s == 1 else int(toks[s][0])
+
+    with pytest.raises(ValueError, match="not the known"):
+        run_streams(be, ensemble(), lengths, wrong, keep=llm_codec.keep, known=toks)
+    with pytest.raises(ValueError, match="lengths"):
+        run_streams(be, ensemble(), [1, 1], follow, keep=llm_codec.keep, known=toks)
+
+
 def test_compresses_prose(llm_codec) -> None:
     data = texts()[0]
     payload = llm_codec.encode(data)
