@@ -19,7 +19,9 @@ Usage: python scripts/bench_ratio.py [--files alice29.txt ...] [--model NAME] [-
 
 `--no-real` keeps a stored real-codec figure made with the same predictor settings; `--real-only`
 runs stage 3 alone and stores it into the file's existing entry, so stages 1-2 and 3 can run
-at once in two processes (one core each).
+at once in two processes (one core each). `--reuse --schemes K ...` replays only some rows over
+the stored LLM rows and replaces only those rows of the stored entry, so the replays of one file
+can be split over cores.
 """
 
 from __future__ import annotations
@@ -294,9 +296,12 @@ def main(argv: list[str] | None = None) -> None:
     known = json.loads(store.read_text()) if store.is_file() else {}
     settings = run_settings(codec)
     for sec in sections:
-        old = known.get(sec["name"], {}).get("real")
+        stored = known.get(sec["name"], {})
+        old = stored.get("real")
         if sec["real"] is None and old and old.get("settings") == settings:
             sec["real"] = old  # made by a --real-only run with the same settings
+        if args.schemes and stored.get("tokens") == sec["tokens"]:
+            sec = merge_rows(stored, sec)  # a partial rerun replaces only its own rows
         known[sec["name"]] = sec
     for label, real in reals.items():
         if label not in known:
@@ -345,6 +350,16 @@ def run_blocks(section: str) -> dict[str, str]:
     starts = [(m.start(), m.group(1)) for m in _HEADING.finditer(section)]
     ends = [s for s, _ in starts[1:]] + [len(section)]
     return {name: section[a:b].strip() + "\n" for (a, name), b in zip(starts, ends)}
+
+
+def merge_rows(stored: dict, new: dict) -> dict:
+    """`new` with the stored rows of the schemes it did not replay, in ablation order."""
+    rows = {label: r for label, r in stored.get("results", [])}
+    rows.update(dict(new["results"]))
+    order = [label for label, _ in ABLATION]
+    results = sorted(rows.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else -1)
+    stamps = [x for x in (stored.get("stamp"), new.get("stamp")) if x]
+    return {**new, "results": results, "stamp": ". Then ".join(stamps)}
 
 
 def render_run(sec: dict) -> str:
