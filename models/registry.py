@@ -31,6 +31,7 @@ __all__ = [
     "MODELS",
     "ModelSpec",
     "WheelPart",
+    "announce_pulls",
     "cache_dir",
     "file_sha256",
     "is_cached",
@@ -154,6 +155,18 @@ def file_sha256(path: str | os.PathLike[str], progress: Callable[[int], None] | 
     return digest.hexdigest()
 
 
+#: whether a model pulled automatically on first use says so and shows progress
+_announce_pulls = True
+
+
+def announce_pulls(on: bool) -> None:
+    """Whether models pulled automatically on first use print their messages and progress bars
+    (the CLI's `-q` turns them off); `ncz models pull` and `pull(quiet=...)` decide for
+    themselves."""
+    global _announce_pulls
+    _announce_pulls = bool(on)
+
+
 def resolve_model(
     model: str | os.PathLike[str] | None = None, *, pull_missing: bool = True
 ) -> Path:
@@ -171,7 +184,7 @@ def resolve_model(
                 raise ModelNotFoundError(
                     f"model {text!r} is not in {cache_dir()}; run `ncz models pull {text}`"
                 )
-            pull(text)
+            pull(text, quiet=not _announce_pulls)
         return model_path(text)
     path = Path(text).expanduser()
     if path.is_file():

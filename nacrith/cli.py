@@ -273,6 +273,10 @@ def _verbosity(ctx: click.Context, quiet: int, verbose: int) -> tuple[int, int]:
     """Combine the group's and the command's -q/-v; the total -q is what `_warn` obeys."""
     ctx.obj["quiet"] += quiet
     ctx.obj["verbose"] += verbose
+    if ctx.obj["quiet"]:
+        from nacrith.models import registry
+
+        registry.announce_pulls(False)
     return ctx.obj["quiet"], ctx.obj["verbose"]
 
 

@@ -308,3 +308,22 @@ def test_registry_resolution(tmp_path, monkeypatch) -> None:
     for spec in registry.MODELS.values():
         assert len(spec.sha256) == 64 and spec.size > 0
         assert spec.parts or spec.derived_from
+
+
+def test_automatic_pulls_follow_the_cli_quiet_flag(tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+    from nacrith.models import registry
+
+    from nacrith.cli import cli
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    asked: list[bool] = []
+    monkeypatch.setattr(registry, "pull", lambda name, quiet=False: asked.append(quiet))
+    monkeypatch.setattr(registry, "_announce_pulls", True)
+    registry.resolve_model("smollm2-135m")
+    src = tmp_path / "a.txt"
+    src.write_bytes(b"hello\n")
+    result = CliRunner().invoke(cli, ["-q", "compress", "-m", "zstd", "-f", str(src)])
+    assert result.exit_code == 0, result.output
+    registry.resolve_model("smollm2-135m")
+    assert asked == [False, True]  # announced, then quiet after `ncz -q`
