@@ -147,15 +147,18 @@ def _feed(proc: subprocess.Popen[bytes], size: int, digest: hashlib._Hash) -> No
     proc.stdin.close()
 
 
-def run(method: str, size: int, workers: int) -> dict[str, object]:
-    """One round trip; returns sizes, times, peak RSS and whether the output matched."""
+def run(method: str, size: int, workers: int, gpu: bool = False) -> dict[str, object]:
+    """One round trip; returns sizes, times, peak RSS and whether the output matched.
+
+    `gpu` passes `--gpu` to both commands (the `llm` codec's model on a GPU)."""
+    device = ["--gpu"] if gpu else []
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "big.ncz"
         source_hash = hashlib.sha256()
         start = time.monotonic()
         with archive.open("wb") as sink:
             proc = subprocess.Popen(
-                [*NCZ, "compress", "-q", "-m", method, "-T", str(workers), "-c", "-"],
+                [*NCZ, "compress", "-q", "-m", method, "-T", str(workers), *device, "-c", "-"],
                 stdin=subprocess.PIPE,
                 stdout=sink,
             )
@@ -171,7 +174,7 @@ def run(method: str, size: int, workers: int) -> dict[str, object]:
         out_hash = hashlib.sha256()
         start = time.monotonic()
         proc = subprocess.Popen(
-            [*NCZ, "decompress", "-q", "-T", str(workers), "-c", str(archive)],
+            [*NCZ, "decompress", "-q", "-T", str(workers), *device, "-c", str(archive)],
             stdout=subprocess.PIPE,
         )
         peak_d = PeakRSS(proc.pid)
@@ -203,12 +206,13 @@ def main() -> int:
     )
     parser.add_argument("-T", "--workers", type=int, default=2)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--gpu", action="store_true", help="pass --gpu to ncz (llm on a GPU)")
     args = parser.parse_args()
     rows = []
     for spec in args.method or ["zstd", "fib", "logs"]:
         method, _, size_text = spec.partition("@")
         size = parse_size(size_text or args.size)
-        result = run(method, size, args.workers)
+        result = run(method, size, args.workers, args.gpu)
         print(result, flush=True)
         rows.append(result)
     mb = 1e6
