@@ -10,7 +10,7 @@ import io
 from collections.abc import Mapping
 from typing import IO, Any, TypeVar
 
-from nacrith.formats.codec import Codec
+from nacrith.codecs.base import Codec
 from nacrith.pipeline import Progress, Settings, compress_stream, decompress_stream
 
 __all__ = ["Compressor", "Decompressor", "compress", "decompress"]

@@ -24,7 +24,6 @@ import hashlib
 import http.client
 import os
 import shutil
-import sys
 import urllib.error
 import urllib.request
 import zipfile
@@ -327,7 +326,7 @@ def _download_error(label: str, url: str, exc: BaseException) -> NacrithError:
 
 def download(url: str, dest: Path, label: str, *, progress: bool = True) -> None:
     """Fetch `url` into `dest` (written under a temporary name, renamed when complete)."""
-    from tqdm import tqdm
+    from nacrith.progress import progress_bar
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.part-{os.getpid()}")
@@ -339,16 +338,7 @@ def download(url: str, dest: Path, label: str, *, progress: bool = True) -> None
         with response, tmp.open("wb") as out:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
-            with tqdm(
-                total=total,
-                desc=f"downloading {label}",
-                unit="B",
-                unit_scale=True,
-                unit_divisor=1024,
-                leave=False,
-                file=sys.stderr,
-                disable=None if progress else True,
-            ) as bar:
+            with progress_bar(total, f"downloading {label}", enabled=progress) as bar:
                 received = 0
                 while True:
                     try:

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, TypeVar
 
-from nacrith.errors import FormatError, OutputLimitError
-from nacrith.formats.codec import Codec, codec_class, known_codecs
+from nacrith.codecs.base import Codec
+from nacrith.errors import OutputLimitError
 from nacrith.formats.container import (
     MAGIC,
     ChunkRecord,
@@ -26,14 +26,14 @@ from nacrith.formats.container import (
 from nacrith.formats.segment import balanced_chunks, cut_chunks, segment
 from nacrith.workers import BatchRunner, CodecSet, DecodeItem, default_workers
 
-__all__ = ["METHODS", "Settings", "compress_stream", "decompress_stream"]
+__all__ = ["Settings", "compress_stream", "decompress_stream"]
 
 BLOCK_SIZE = 16 << 20
 DEFAULT_CHUNK_SIZE = 4 << 20
 BATCH_BYTES = 4 << 20
+BATCH_CHUNKS = 64
 #: with method auto, inputs up to this size are also tried as plain zstd (see compress_stream)
 SMALL_INPUT = 64 << 10
-METHODS = ("auto", "llm", "fib", "logs", "zstd", "stored")
 
 Progress = Callable[[int], None]
 
@@ -49,6 +49,8 @@ class Settings:
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from nacrith.codecs.registry import METHODS, known_codecs
+
         if self.method not in METHODS and self.method not in known_codecs():
             raise ValueError(f"unknown method {self.method!r} (choose from {', '.join(METHODS)})")
         if self.workers is not None and (not isinstance(self.workers, int) or self.workers < 0):
@@ -73,29 +75,17 @@ def _text_codec_for(method: str, sample: bytes) -> str | None:
         return None
     if method != "auto":
         return method
-    try:
-        from nacrith.formats.logs import looks_like_logs
-    except ImportError:
-        looks_like_logs = None
-    if looks_like_logs is not None and looks_like_logs(sample):
-        return "logs"
-    return _first_available("llm", "fib")
+    from nacrith.formats.logs.detect import looks_like_logs
 
-
-def _first_available(*codec_ids: str) -> str | None:
-    for codec_id in codec_ids:
-        try:
-            codec_class(codec_id)
-        except FormatError:
-            continue
-        return codec_id
-    return None
+    return "logs" if looks_like_logs(sample) else "llm"
 
 
 class _Plan:
     """The codecs of one compression run and the candidates for text and binary chunks."""
 
     def __init__(self, settings: Settings, sample: bytes, cache: dict[str, Codec]) -> None:
+        from nacrith.codecs.registry import codec_class
+
         self.settings = settings
         self.text_codec = _text_codec_for(settings.method, sample)
         if settings.method == "stored":
@@ -177,16 +167,6 @@ def _byte_cap(total: int | None, workers: int) -> int:
     return max(1, min(BATCH_BYTES, -(-total // workers)))
 
 
-def _batch_chunks(codec_id: str | None) -> int:
-    """How many chunks a batch may hold: codecs that decode streams in lockstep say so."""
-    if codec_id is None:
-        return 64
-    try:
-        return max(1, int(getattr(codec_class(codec_id), "max_batch_chunks", 64)))
-    except FormatError:
-        return 64
-
-
 def compress_stream(
     reader: IO[bytes],
     writer: IO[bytes],
@@ -242,7 +222,7 @@ def _compress_member(
     codecs = CodecSet(params, prebuilt=plan.codecs, runtime=runtime)
     runner = BatchRunner(codecs, settings.worker_count)
 
-    count_cap = _batch_chunks(plan.text_codec)
+    count_cap = BATCH_CHUNKS
 
     def batches() -> Iterator[list[tuple[tuple[str, ...], bytes]]]:
         block = first
@@ -346,7 +326,7 @@ def _decode_member(
         first = next(stream, None)
         if first is None:
             return
-        count_cap = _batch_chunks(first[0])
+        count_cap = BATCH_CHUNKS
         yield from _group(itertools.chain([first], stream), lambda it: it[2], byte_cap, count_cap)
 
     written = 0

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-from nacrith.formats.codec import Codec, codec_class
+from nacrith.codecs.base import Codec
 
 __all__ = ["BatchRunner", "CodecSet", "decode_batch", "default_workers", "encode_batch"]
 
@@ -65,6 +65,8 @@ class CodecSet:
             codec = self._shared[key]
         else:
             extra = self.runtime.get(codec_id)
+            from nacrith.codecs.registry import codec_class
+
             cls = codec_class(codec_id)
             codec = cls.from_params(params, **extra) if extra else cls.from_params(params)
             if self._shared is not None:

@@ -46,7 +46,7 @@ def steady_state_rate(
     path: Path, n_streams: int, n_ctx: int, keep: int, steps: int, threads: int = 1
 ) -> float:
     """Tokens/s of `steps` lockstep steps over `n_streams` streams, from position keep+1."""
-    from nacrith.models.llama_backend import LlamaBackend
+    from nacrith.models.llm.backend import LlamaBackend
 
     backend = LlamaBackend(path, n_seq=n_streams, n_ctx=n_ctx, n_threads=threads)
     rng = np.random.default_rng(0)
@@ -72,7 +72,7 @@ def window_cycle_rate(
     A cycle re-prefills `keep` tokens per stream, then steps `n_ctx - keep` times; the steps are
     timed `probe` times right after the slide and `probe` times at the end of the window.
     """
-    from nacrith.models.llama_backend import LlamaBackend
+    from nacrith.models.llm.backend import LlamaBackend
 
     backend = LlamaBackend(path, n_seq=n_streams, n_ctx=n_ctx, n_threads=threads)
     rng = np.random.default_rng(0)
@@ -139,8 +139,8 @@ def main() -> int:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
 
-    from nacrith.models import registry
-    from nacrith.models.llama_backend import requantize
+    from nacrith.models.llm import registry
+    from nacrith.models.llm.backend import requantize
 
     models = [
         (name, registry.resolve_model(name))

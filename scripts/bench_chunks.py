@@ -37,8 +37,8 @@ def main() -> int:
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
 
+    from nacrith.codecs.llm import LLMCodec
     from nacrith.formats.segment import balanced_chunks
-    from nacrith.models.llm_codec import LLMCodec
 
     codec = LLMCodec(args.model)
     backend = codec._get_backend()

@@ -27,7 +27,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
 from benchmd import update_section  # noqa: E402
-from nacrith.formats.fib import FibCodec  # noqa: E402
+
+from nacrith.codecs.fib import FibCodec  # noqa: E402
 
 FILES = {
     "alice29.txt": "canterbury/alice29.txt",

@@ -36,17 +36,17 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
 from benchmd import update_section  # noqa: E402
-from nacrith.formats import logs as logs_format  # noqa: E402
-from nacrith.formats.logs import LogsCodec  # noqa: E402
-from nacrith.formats.logs_time import (  # noqa: E402
+
+from nacrith.api import Decompressor  # noqa: E402
+from nacrith.codecs import logs as logs_format  # noqa: E402
+from nacrith.codecs.logs import LogsCodec  # noqa: E402
+from nacrith.formats.logs.timestamps import (  # noqa: E402
     FORMATS,
     MAX_EPOCH,
     detect_format,
     mark_times,
     parse_time,
 )
-
-from nacrith.api import Decompressor  # noqa: E402
 from nacrith.logs import LogArchive, _filter_lines, _Matcher  # noqa: E402
 
 SYSTEMS = ["Apache", "BGL", "HDFS", "HPC", "Hadoop", "Linux", "OpenSSH", "Proxifier", "Spark"]

@@ -44,8 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from benchmd import command_line, machine_line  # noqa: E402
+
 from nacrith.coders.range_coder import RangeEncoder  # noqa: E402
-from nacrith.models.ensemble import Ensemble, EnsembleSettings  # noqa: E402
+from nacrith.models.online.ensemble import Ensemble, EnsembleSettings  # noqa: E402
 
 FILES = {
     "alice29.txt": ("canterbury/alice29.txt", None),
@@ -89,7 +90,7 @@ def hidden_path(rows_path: Path) -> Path:
 
 def llm_pass(codec, tokens: np.ndarray, out: Path) -> tuple[np.ndarray, np.ndarray, float]:
     """Store float16 rows (logit - max) and hidden states for every token, as the codec slides."""
-    from nacrith.models.llama_backend import LlamaBackend
+    from nacrith.models.llm.backend import LlamaBackend
 
     n_ctx, keep = codec.n_ctx, codec.keep
     be = LlamaBackend(codec.model_path, n_seq=1, n_ctx=n_ctx, hidden=True)
@@ -231,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = ap.parse_args(argv)
 
-    from nacrith.models.llm_codec import LLMCodec
+    from nacrith.codecs.llm import LLMCodec
 
     kw = {}
     if args.n_ctx:

@@ -52,7 +52,7 @@ def find(name: str) -> Path:
 def llm_chunks(archive: bytes) -> list[tuple[int, int]]:
     """(raw size, tokens) of every chunk of an archive, in order; tokens 0 for non-llm chunks."""
     from nacrith.formats.container import iter_members
-    from nacrith.models.text_front import Reader
+    from nacrith.formats.text import Reader
 
     out = []
     for member in iter_members(io.BytesIO(archive)):
@@ -82,9 +82,10 @@ class _LogitsOnly:
 def _raw_batch(args: tuple[str, int, int, int, bool, list[int]]) -> float:
     """Run one batch's lockstep schedule with random tokens; return the seconds it took."""
     import numpy as np
-    from nacrith.models import registry
-    from nacrith.models.llama_backend import LlamaBackend
-    from nacrith.models.lockstep import run_streams
+
+    from nacrith.models.llm import registry
+    from nacrith.models.llm.backend import LlamaBackend
+    from nacrith.models.llm.lockstep import run_streams
 
     model, max_streams, n_ctx, keep, gpu, lengths = args
     backend = _RAW_BACKENDS.get(model)
@@ -225,7 +226,7 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
-    from nacrith.models.llm_codec import LLMCodec
+    from nacrith.codecs.llm import LLMCodec
 
     opts: dict[str, Any] = {}
     if args.gpu:

@@ -85,7 +85,7 @@ def llm_codec() -> Any:
     """The one `LLMCodec` (settings `LLM_SETTINGS`) of this process, built on first use."""
     global _llm_codec
     if _llm_codec is None:
-        from nacrith.models.llm_codec import LLMCodec
+        from nacrith.codecs.llm import LLMCodec
 
         settings = dict(LLM_SETTINGS)
         _llm_codec = LLMCodec(settings.pop("model"), **settings)
@@ -101,8 +101,8 @@ def _log_archive_file(data: bytes) -> bytes:
     only a payload's directory, template table or some columns (whose output no checksum
     covers). The raw checksums are of zero bytes, so a full decode fails its CRC check.
     """
+    from nacrith.codecs.logs import LogsCodec
     from nacrith.formats.container import write_member
-    from nacrith.formats.logs import LogsCodec
 
     if not data or not data[0] & 1:
         return data[1:]
@@ -116,7 +116,7 @@ def _log_archive_file(data: bytes) -> bytes:
         length = int.from_bytes(data[pos + 2 : pos + 4], "little")
         payload = data[pos + 4 : pos + 4 + length]
         pos += 4 + length
-        write_member(out, {"logs": codec}, [("logs", bytes(raw_size), payload)])
+        write_member(out, {"logs": codec.params()}, [("logs", bytes(raw_size), payload)])
     return out.getvalue()
 
 
@@ -143,10 +143,9 @@ def _read_log_archive(data: bytes) -> None:
 
 def run_one(target: str, data: bytes) -> None:
     """Feed `data` to `target`; return normally or raise a NacrithError (anything else is a bug)."""
-    from nacrith.formats.codec import codec_class
-    from nacrith.formats.container import iter_members
-
     import nacrith
+    from nacrith.codecs.registry import codec_class
+    from nacrith.formats.container import iter_members
 
     if target == "decompress":
         nacrith.decompress(data, workers=1, max_output_size=MAX_OUTPUT)
@@ -164,7 +163,7 @@ def run_one(target: str, data: bytes) -> None:
         # flags (bit 0: reflow), raw_size (2 bytes), side length (2 bytes), side, text
         if len(data) < 5:
             return
-        from nacrith.models.text_front import restore
+        from nacrith.formats.text import restore
 
         raw_size = int.from_bytes(data[1:3], "little")
         side_end = 5 + int.from_bytes(data[3:5], "little")
@@ -208,7 +207,6 @@ def _log_archive_seeds() -> list[bytes]:
     """The golden log archive and small archives of samples, as files (first byte 0) and as
     payload records (first byte 1)."""
     from nacrith.formats.container import iter_members
-
     from nacrith.logs import LogArchive
 
     files = [(GOLDEN / "logs_archive.bin").read_bytes()]
@@ -233,7 +231,7 @@ def _log_archive_seeds() -> list[bytes]:
 
 def _llm_front_seeds() -> list[bytes]:
     """Side data and text as the `llm` codec's front end makes them, in `text_front`'s layout."""
-    from nacrith.models.text_front import Escapes, bad_codepoint_pattern, prepare
+    from nacrith.formats.text import Escapes, bad_codepoint_pattern, prepare
 
     escapes = Escapes(bad_codepoint_pattern(set(range(256)) - LLM_LOSSY_BYTES))
     alice = (REPO / "corpora" / "canterbury" / "alice29.txt").read_bytes()
@@ -250,7 +248,7 @@ def _llm_front_seeds() -> list[bytes]:
 
 def seeds(target: str) -> list[bytes]:
     """Seed inputs for a target: golden files, and payloads and archives made here."""
-    from nacrith.formats.codec import codec_class
+    from nacrith.codecs.registry import codec_class
 
     if target == "logarchive":
         return _log_archive_seeds()
@@ -291,13 +289,12 @@ def _fuzz_child(target: str, corpus: str, args: list[str], skip_known: bool = Fa
         import llama_cpp  # noqa: F401
 
     with atheris.instrument_imports():
-        import nacrith.formats.basic
+        import nacrith
+        import nacrith.codecs.basic
         import nacrith.formats.container
 
-        import nacrith
-
         if target.startswith("codec:"):
-            from nacrith.formats.codec import codec_class
+            from nacrith.codecs.registry import codec_class
 
             codec_class(target.split(":", 1)[1])
         if target in ("logarchive", "codec:logs"):
@@ -305,7 +302,7 @@ def _fuzz_child(target: str, corpus: str, args: list[str], skip_known: bool = Fa
         if target == "codec:llm":
             import nacrith.coders.range_coder
         if target in ("codec:llm", "text_front"):
-            import nacrith.models.text_front  # noqa: F401
+            import nacrith.formats.text  # noqa: F401
     from nacrith.errors import NacrithError
 
     if target == "codec:llm":

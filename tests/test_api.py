@@ -128,7 +128,7 @@ def test_import_loads_no_model_and_no_codec_module() -> None:
     code = (
         "import sys, nacrith\n"
         "bad = [m for m in sys.modules if m.startswith(('llama_cpp', 'nacrith.models.llm',"
-        " 'zstandard', 'nacrith.formats.fib', 'nacrith.formats.logs'))]\n"
+        " 'zstandard', 'nacrith.codecs.fib', 'nacrith.codecs.logs'))]\n"
         "import threading\n"
         "assert not bad, bad\n"
         "assert threading.active_count() == 1\n"

@@ -16,8 +16,8 @@ import pytest
 
 from nacrith import corpora
 from nacrith.errors import NacrithError
+from tests.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 HEADER = "name\tpath\tbytes\tsha256\tsource_url\tlicence\tavailability\tchecks\tverification\n"
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from nacrith.errors import NacrithError
+from tests.paths import TESTS
 
-HERE = Path(__file__).resolve().parent
+HERE = TESTS
 _spec = importlib.util.spec_from_file_location("nacrith_fuzz", HERE.parent / "scripts" / "fuzz.py")
 assert _spec is not None and _spec.loader is not None
 fuzz = importlib.util.module_from_spec(_spec)

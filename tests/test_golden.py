@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 import nacrith
+from tests.paths import CANTERBURY, GOLDEN
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
 INPUT = (
-    (Path(__file__).resolve().parent.parent / "corpora" / "canterbury" / "grammar.lsp").read_bytes()
+    (CANTERBURY / "grammar.lsp").read_bytes()
     + bytes(range(256)) * 2
     + "UTF-8 tail: naïve café 東京\r\n".encode()
 )

@@ -16,10 +16,10 @@ import tempfile
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from nacrith.formats.container import iter_members
-from nacrith.formats.logs import looks_like_logs
 
 import nacrith
+from nacrith.formats.container import iter_members
+from nacrith.formats.logs.detect import looks_like_logs
 
 CODECS = ["stored", "zstd", "fib", "logs"]
 

@@ -1,0 +1,499 @@
+"""The `llm` codec: text -> tokens -> SmolLM2 (llama.cpp) + online predictors -> range coder.
+
+Payload of one chunk::
+
+    mode        1 byte: 0 = neural, 1 = stored (the text could not be tokenized losslessly)
+    -- mode 0 --
+    side_len    varint, then side_len bytes of front-end side data (escapes, then reflow when
+                the header's `reflow` is set, then line ends)
+    n_tokens    varint (<= the chunk's size)
+    stream      the range coder's bytes, to the end
+
+Chunks given together to `encode_many` / `decode_many` run as lockstep streams of one llama.cpp
+context. Each stream's numbers do not depend on its companions (one new token per stream per
+`llama_decode`, non-unified KV cache, slides prefilled per stream), so how chunks are grouped is
+free on both sides; the tests check it.
+
+The header params pin everything the decoder needs: model name and file sha256, tokenizer hash,
+llama-cpp-python version, context geometry, predictor settings, and a probe hash of this
+machine's logits and numpy mixer math on fixed inputs. `from_params` recomputes the probe and
+raises `ModelMismatchError` naming the cause before any payload is decoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from nacrith.codecs.base import Codec
+from nacrith.coders.quantize import quantize
+from nacrith.coders.range_coder import HEAD_MIN, RangeDecoder, RangeEncoder
+from nacrith.errors import (
+    CorruptDataError,
+    FormatError,
+    ModelMismatchError,
+    ModelNotFoundError,
+    NacrithError,
+    TruncatedError,
+)
+from nacrith.formats.text import (
+    Escapes,
+    Reader,
+    bad_codepoint_pattern,
+    prepare,
+    put_varint,
+    restore,
+)
+from nacrith.models.llm import registry
+from nacrith.models.llm.lockstep import run_streams
+from nacrith.models.online.ensemble import Ensemble, EnsembleSettings
+
+__all__ = ["LLMCodec"]
+
+#: 4: the text front end may reflow hard-wrapped text (`reflow`; its side data is new);
+#: 3: predictor settings may turn on the neural cache (older decoders would reject its fields);
+#: 2: fingerprints are 128-bit prefixes; 1: full 256-bit fingerprints. All four decode.
+FORMAT_VERSION = 4
+MODE_NEURAL = 0
+MODE_STORED = 1
+PROBE_TEXT = b"The quick brown fox jumps over the lazy dog.\n  Alice said: `42 -- 3.14?'"
+
+#: hex digits of each fingerprint (model sha256, tokenizer, probe) by format version; the
+#: decoder compares the stored prefix of its own full hashes
+FINGERPRINT_HEX = {1: 64, 2: 32, 3: 32, 4: 32}
+HASH_HEX = FINGERPRINT_HEX[FORMAT_VERSION]
+
+_hash_cache: dict[tuple[str, int, int], str] = {}
+_hash_lock = threading.Lock()
+
+
+def _cached_sha256(path: Path) -> str:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    with _hash_lock:
+        if key not in _hash_cache:
+            _hash_cache[key] = registry.file_sha256(path)
+        return _hash_cache[key]
+
+
+class LLMCodec(Codec):
+    """Neural text codec. Settings are keyword arguments; see `params` for what is stored.
+
+    :param model: registered model name or GGUF path (default: ``$NACRITH_MODEL`` or
+        ``smollm2-135m``).
+    :param n_ctx: context length per stream, in tokens (the model allows up to its training
+        context; default: the registered model's `context`, else 2048).
+    :param keep: tokens of history re-prefilled when the context slides (default n_ctx // 2).
+    :param bias_lr, ngram_order, ngram_discount, match, mixer_lr, column, cache_size,
+        cache_theta: predictor settings (see `nacrith.models.online.ensemble.EnsembleSettings`).
+    :param crlf: turn CRLF into LF before the model sees the text (reversible).
+    :param reflow: turn the line breaks of greedily hard-wrapped text into spaces before the
+        model sees it (reversible; the width is found per chunk, and text that is not wrapped
+        that way is left alone).
+    :param n_threads: llama.cpp CPU threads (decoder's choice, not stored).
+    :param gpu: offload all layers to a GPU when llama.cpp has one (numerics are checked by the
+        probe, so an archive made on a GPU decodes only where the probe matches).
+    :param overlap: run each model call in a second thread while the predictors learn the last
+        token; the encoder, which knows every token, lets the model run one step ahead of the
+        predictors and the coder (same distributions either way; a machine-local choice, not
+        stored).
+    :param max_streams: most chunks coded in lockstep in one context (memory: each stream holds
+        its own KV cache and predictor state).
+    """
+
+    codec_id: ClassVar[str] = "llm"
+
+    DEFAULT_CTX = registry.DEFAULT_CONTEXT
+    #: Chunks (independent streams) of at most this size, cut into equal parts. Ratio comes
+    #: first: each stream starts cold, and on alice29.txt two streams cost +0.74% and seven
+    #: +2.6% (BENCHMARKS.md, llm chunk size), so files up to about 0.9 MiB stay one stream and
+    #: larger ones give every worker streams to run. `--chunk-size` trades ratio for speed.
+    default_chunk_size: ClassVar[int] = 1 << 20
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | None = None,
+        *,
+        n_ctx: int | None = None,
+        keep: int | None = None,
+        bias_lr: float = 0.5,
+        ngram_order: int = 4,
+        ngram_discount: float = 0.75,
+        match: bool = True,
+        mixer_lr: float = 0.5,
+        column: bool = True,
+        cache_size: int = 8192,
+        cache_theta: float = 35.0,
+        crlf: bool = True,
+        reflow: bool = True,
+        n_threads: int = 1,
+        gpu: bool = False,
+        max_streams: int = 8,
+        overlap: bool = True,
+    ) -> None:
+        self.model_arg = model
+        self.model_path = registry.resolve_model(model)
+        name = os.fspath(model) if model else os.environ.get(registry.ENV_MODEL) or ""
+        self.model_name = name if name in registry.MODELS else (name or registry.DEFAULT_MODEL)
+        if self.model_name not in registry.MODELS:
+            self.model_name = self.model_path.name
+        if n_ctx is None:
+            spec = registry.MODELS.get(self.model_name)
+            n_ctx = spec.context if spec is not None else self.DEFAULT_CTX
+        if not isinstance(n_ctx, int) or not 16 <= n_ctx <= 1 << 17:
+            raise ValueError(f"n_ctx must be an integer in 16..131072, got {n_ctx!r}")
+        keep = n_ctx // 2 if keep is None else keep
+        if not isinstance(keep, int) or not 1 <= keep <= n_ctx - 2:
+            raise ValueError(f"keep must be an integer in 1..{n_ctx - 2}, got {keep!r}")
+        if not isinstance(max_streams, int) or max_streams < 1:
+            raise ValueError(f"max_streams must be a positive integer, got {max_streams!r}")
+        self.settings = EnsembleSettings(
+            bias_lr=bias_lr,
+            ngram_order=ngram_order,
+            ngram_discount=ngram_discount,
+            match=match,
+            mixer_lr=mixer_lr,
+            column=column,
+            cache_size=cache_size,
+            cache_theta=cache_theta,
+        )
+        self.settings.validate()
+        self.n_ctx = n_ctx
+        self.keep = keep
+        self.crlf = bool(crlf)
+        self.reflow = bool(reflow)
+        self.n_threads = n_threads
+        self.gpu = bool(gpu)
+        self.max_streams = max_streams
+        self.overlap = bool(overlap)
+        self._backend = None
+        self._backend_streams = 0
+        self._pattern = None
+        self._lock = threading.RLock()
+        self._probe: str | None = None
+        self._tokenizer_hash: str | None = None
+
+    # -- model ---------------------------------------------------------------------------------
+
+    def runtime(self) -> dict[str, Any]:
+        """The machine-local settings worker processes need to rebuild this codec."""
+        return {
+            "model": os.fspath(self.model_path),
+            "n_threads": self.n_threads,
+            "gpu": self.gpu,
+            "max_streams": self.max_streams,
+            "overlap": self.overlap,
+        }
+
+    def _get_backend(self, n_streams: int = 1):
+        from nacrith.models.llm.backend import LlamaBackend, gpu_available
+
+        if self.gpu and not gpu_available():
+            raise NacrithError(
+                "this llama-cpp-python build cannot offload to a GPU; install a CUDA build "
+                "(see README) or leave out --gpu"
+            )
+        n_streams = max(1, min(n_streams, self.max_streams))
+        if self._backend is None or self._backend_streams < n_streams:
+            if self._backend is not None:
+                self._backend.close()
+            self._backend = LlamaBackend(
+                self.model_path,
+                n_seq=n_streams,
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                n_gpu_layers=999 if self.gpu else 0,
+                hidden=self.settings.cache_size > 0,
+            )
+            self._backend_streams = n_streams
+            if self.n_ctx > self._backend.n_ctx_train:
+                raise ValueError(
+                    f"n_ctx {self.n_ctx} exceeds the model's training context "
+                    f"{self._backend.n_ctx_train}"
+                )
+        return self._backend
+
+    def _escapes(self) -> Escapes:
+        if self._pattern is None:
+            pieces = self._get_backend().pieces()
+            single = {p[0] for p in pieces if len(p) == 1}
+            self._pattern = bad_codepoint_pattern(single)
+        return Escapes(self._pattern)
+
+    def tokenizer_hash(self) -> str:
+        """sha256 over the byte pieces of the whole vocabulary and the BOS id."""
+        if self._tokenizer_hash is None:
+            be = self._get_backend()
+            h = hashlib.sha256(f"bos={be.bos};n={be.n_vocab};".encode())
+            for p in be.pieces():
+                h.update(len(p).to_bytes(2, "little"))
+                h.update(p)
+            self._tokenizer_hash = h.hexdigest()
+        return self._tokenizer_hash
+
+    def probe(self) -> str:
+        """Hash of this machine's logits on a fixed text and of the mixer math on fixed rows."""
+        if self._probe is None:
+            with self._lock:
+                self._probe = self._compute_probe()
+        return self._probe
+
+    def _compute_probe(self) -> str:
+        be = self._get_backend()
+        h = hashlib.sha256()
+        toks = be.tokenize(PROBE_TEXT)
+        # a batched prefill, as at every slide of the window
+        h.update(be.prefill(0, [be.bos, *toks.tolist()]).tobytes())
+        ens = Ensemble(self.settings, 1, be.n_vocab, be.pieces(), be.n_embd)
+        enc = RangeEncoder()
+        seen: list[int] = []
+
+        def code(stream: int, probs: np.ndarray) -> int:
+            tok = int(toks[len(seen)])
+            seen.append(tok)
+            enc.encode_probs(tok, probs)
+            h.update(probs.tobytes())
+            h.update(quantize(probs[probs >= HEAD_MIN]).tobytes())
+            return tok
+
+        run_streams(be, ens, [len(toks)], code, keep=self.keep)
+        h.update(enc.finish())
+        return h.hexdigest()
+
+    # -- params ----------------------------------------------------------------------------------
+
+    def params(self) -> dict[str, Any]:
+        """Everything the decoder needs, plus the fingerprints it checks."""
+        from nacrith.models.llm.backend import llama_version
+
+        return {
+            "version": FORMAT_VERSION,
+            "model": self.model_name,
+            "sha256": _cached_sha256(self.model_path)[:HASH_HEX],
+            "tokenizer": self.tokenizer_hash()[:HASH_HEX],
+            "llama_cpp": llama_version(),
+            "n_ctx": self.n_ctx,
+            "keep": self.keep,
+            "crlf": self.crlf,
+            "reflow": self.reflow,
+            "head_min": HEAD_MIN,
+            "predictors": self.settings.to_dict(),
+            "probe": self.probe()[:HASH_HEX],
+        }
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], **runtime: Any) -> LLMCodec:
+        """Decoder-side codec from header params; checks model, tokenizer and probe.
+
+        `runtime` may set `model` (a path to use instead of the registered name), `n_threads`,
+        `gpu`, `max_streams` and `overlap`.
+        """
+        try:
+            version = params.get("version")
+            if version not in FINGERPRINT_HEX:
+                raise FormatError(f"llm codec format {version!r} is not supported")
+            if params.get("head_min") != HEAD_MIN:
+                raise FormatError(f"llm codec head_min {params.get('head_min')!r} unsupported")
+            settings = EnsembleSettings.from_dict(dict(params["predictors"]))
+            name = params["model"]
+            n_ctx, keep, crlf = params["n_ctx"], params["keep"], params["crlf"]
+            reflow = params["reflow"] if version >= 4 else False
+            if not isinstance(reflow, bool):
+                raise ValueError(f"bad reflow flag {reflow!r}")
+            want_sha, want_tok = params["sha256"], params["tokenizer"]
+            want_llama, want_probe = params["llama_cpp"], params["probe"]
+            for value in (want_sha, want_tok, want_probe):
+                if not isinstance(value, str) or len(value) != FINGERPRINT_HEX[version]:
+                    raise ValueError(f"bad fingerprint {value!r}")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FormatError(f"bad llm codec parameters: {exc}") from exc
+        model = runtime.pop("model", None)
+        if model is None:
+            if name in registry.MODELS:
+                model = name
+            elif os.environ.get(registry.ENV_MODEL):
+                model = os.environ[registry.ENV_MODEL]
+            else:
+                raise ModelNotFoundError(
+                    f"archive was made with model file {name!r}, which is not a registered "
+                    f"model; pass its path (model=... or ${registry.ENV_MODEL})"
+                )
+
+        def build(**overrides: Any) -> LLMCodec:
+            local = {**runtime, **overrides}  # machine-local only: stored settings stay as stored
+            return cls(
+                model,
+                n_ctx=n_ctx,
+                keep=keep,
+                crlf=crlf,
+                reflow=reflow,
+                **settings.to_dict(),
+                **local,
+            )
+
+        try:
+            codec = build()
+        except ValueError as exc:
+            raise FormatError(f"bad llm codec parameters: {exc}") from exc
+        have_sha = _cached_sha256(codec.model_path)
+        if not have_sha.startswith(want_sha):
+            raise ModelMismatchError(
+                f"model file {codec.model_path} has sha256 {have_sha[:16]}..., the archive needs "
+                f"{name!r} with sha256 {want_sha[:16]}..."
+            )
+        if not codec.tokenizer_hash().startswith(want_tok):
+            raise ModelMismatchError("the model's tokenizer differs from the archive's")
+        if not codec.probe().startswith(want_probe):
+            from nacrith.models.llm.backend import gpu_available, llama_version
+
+            if gpu_available():
+                # the archive may come from the other device: CPU and GPU numerics differ
+                other = build(gpu=not codec.gpu)
+                if other.probe().startswith(want_probe):
+                    codec.close()
+                    return other
+                other.close()
+
+            cause = (
+                f"llama-cpp-python {llama_version()} here, {want_llama} in the archive"
+                if llama_version() != want_llama
+                else "same model and llama.cpp version, so the CPU/GPU or numpy math differs"
+            )
+            raise ModelMismatchError(
+                f"this machine computes different probabilities than the one that made the "
+                f"archive ({cause}); decoding would produce garbage"
+            )
+        return codec
+
+    # -- text front end ----------------------------------------------------------------------------
+
+    def _front(self, data: bytes) -> tuple[bytes, bytes]:
+        """(side data, text for the model) of one chunk."""
+        return prepare(data, self._escapes(), crlf=self.crlf, reflow=self.reflow)
+
+    def accepts(self, data: bytes) -> bool:
+        """Whether coding `data` as text is worthwhile: it tokenizes losslessly and at most 2%
+        of it needs escaping."""
+        side, text = self._front(data)
+        if len(side) > 8 + len(data) // 50:
+            return False
+        be = self._get_backend()
+        return be.detokenize(be.tokenize(text)) == text
+
+    # -- coding ----------------------------------------------------------------------------------
+
+    def encode(self, data: bytes) -> bytes:
+        """Code one chunk."""
+        return self.encode_many([data])[0]
+
+    def decode(self, payload: bytes, raw_size: int) -> bytes:
+        """Decode one chunk of exactly `raw_size` bytes."""
+        return self.decode_many([(payload, raw_size)])[0]
+
+    def encode_many(self, chunks: Sequence[bytes]) -> list[bytes]:
+        """Code independent chunks as lockstep streams (groups of `max_streams`)."""
+        with self._lock:
+            out: list[bytes | None] = [None] * len(chunks)
+            jobs = []
+            for k, data in enumerate(chunks):
+                data = bytes(data)
+                side, text = self._front(data)
+                be = self._get_backend()
+                toks = be.tokenize(text)
+                if be.detokenize(toks) != text:
+                    out[k] = bytes([MODE_STORED]) + data
+                    continue
+                head = bytearray([MODE_NEURAL])
+                put_varint(head, len(side))
+                head += side
+                put_varint(head, len(toks))
+                jobs.append((k, bytes(head), toks))
+            # longest first, so that lockstep groups hold similar lengths
+            jobs.sort(key=lambda j: -len(j[2]))
+            for g in range(0, len(jobs), self.max_streams):
+                group = jobs[g : g + self.max_streams]
+                encoders = [RangeEncoder() for _ in group]
+                token_lists = [j[2] for j in group]
+
+                done: list[list[int]] = [[] for _ in group]
+
+                def code(
+                    s: int, probs: np.ndarray, token_lists=token_lists, done=done, encoders=encoders
+                ) -> int:
+                    tok = int(token_lists[s][len(done[s])])
+                    done[s].append(tok)
+                    encoders[s].encode_probs(tok, probs)
+                    return tok
+
+                self._run([len(t) for t in token_lists], code, known=token_lists)
+                for (k, head, _), enc in zip(group, encoders):
+                    payload = head + enc.finish()
+                    raw = bytes(chunks[k])
+                    # never more than one byte over the raw chunk
+                    out[k] = payload if len(payload) <= len(raw) else bytes([MODE_STORED]) + raw
+            return [bytes(o) for o in out if o is not None]
+
+    def decode_many(self, items: Sequence[tuple[bytes, int]]) -> list[bytes]:
+        """Decode independent (payload, raw_size) pairs as lockstep streams."""
+        with self._lock:
+            out: list[bytes | None] = [None] * len(items)
+            jobs = []
+            for k, (payload, raw_size) in enumerate(items):
+                payload = bytes(payload)
+                if not payload:
+                    raise TruncatedError("llm payload is empty")
+                if payload[0] == MODE_STORED:
+                    if len(payload) - 1 != raw_size:
+                        raise CorruptDataError("stored llm chunk has the wrong size")
+                    out[k] = payload[1:]
+                    continue
+                if payload[0] != MODE_NEURAL:
+                    raise CorruptDataError(f"unknown llm payload mode {payload[0]}")
+                r = Reader(payload, 1)
+                side = r.take(r.varint(len(payload)))
+                n_tokens = r.varint(raw_size)
+                jobs.append((k, raw_size, side, n_tokens, r.rest()))
+            jobs.sort(key=lambda j: -j[3])
+            for g in range(0, len(jobs), self.max_streams):
+                group = jobs[g : g + self.max_streams]
+                try:
+                    decoders = [RangeDecoder(j[4]) for j in group]
+                except (ValueError, TypeError) as exc:
+                    raise CorruptDataError(f"llm payload does not decode: {exc}") from exc
+
+                def code(s: int, probs: np.ndarray, decoders=decoders) -> int:
+                    return decoders[s].decode_probs(probs)
+
+                token_lists = self._run([j[3] for j in group], code)
+                be = self._get_backend()
+                for (k, raw_size, side, _, _), toks in zip(group, token_lists):
+                    out[k] = self._back(be.detokenize(toks), side, raw_size)
+            return [bytes(o) for o in out if o is not None]
+
+    def _back(self, text: bytes, side: bytes, raw_size: int) -> bytes:
+        return restore(text, side, raw_size, reflow=self.reflow)
+
+    def _run(self, lengths: list[int], code, known=None) -> list[list[int]]:
+        be = self._get_backend(len(lengths))
+        ens = Ensemble(self.settings, len(lengths), be.n_vocab, be.pieces(), be.n_embd)
+        try:
+            return run_streams(
+                be, ens, lengths, code, keep=self.keep, overlap=self.overlap, known=known
+            )
+        except NacrithError:
+            raise
+        except (IndexError, ValueError, OverflowError) as exc:
+            raise CorruptDataError(f"llm payload does not decode: {exc}") from exc
+
+    def close(self) -> None:
+        """Free the model."""
+        with self._lock:
+            if self._backend is not None:
+                self._backend.close()
+                self._backend = None

@@ -1,0 +1,240 @@
+"""Sub-stream coding for the `logs` codec: byte back ends, varints and a bounded reader.
+
+A `logs` payload is a small directory followed by sub-streams (template table, template ids,
+numeric residuals, ...). Each sub-stream is coded by one back end, chosen per stream; the
+back-end id is one byte in the directory, so the decoder needs no settings:
+
+====  =====================================================================
+id    back end
+====  =====================================================================
+0     raw bytes
+1     zstd level 19 (python-zstandard)
+2     LZMA2 raw stream, preset 9e, dictionary sized to the stream
+3     bzip2 level 9
+4-7   PPMd var. I (pyppmd), model orders 4, 6, 10, 16
+====  =====================================================================
+
+PPMd memory is a function of the stream's raw length only (at most 64 MiB), so a hostile
+directory cannot make the decoder allocate more than that per stream.
+"""
+
+from __future__ import annotations
+
+import bz2
+import lzma
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import zstandard
+
+from nacrith.errors import CorruptDataError, FormatError
+from nacrith.formats.varint import PayloadReader, varint
+
+try:  # optional: better on text-like streams; without it the codec uses the other back ends
+    import pyppmd
+except ImportError:  # pragma: no cover - exercised only where pyppmd is missing
+    pyppmd = None
+
+__all__ = [
+    "BACKEND_NAMES",
+    "Reader",
+    "available_backends",
+    "compress_best",
+    "decompress_stream",
+    "read_varints",
+    "unzigzag",
+    "varint",
+    "write_varints",
+    "zigzag",
+]
+
+RAW, ZSTD, LZMA, BZ2 = 0, 1, 2, 3
+PPMD_ORDERS = {4: 4, 5: 6, 6: 10, 7: 16}
+PPMD_ORDER6, PPMD_ORDER16 = 5, 7
+BACKEND_NAMES = {RAW: "raw", ZSTD: "zstd", LZMA: "xz", BZ2: "bz2"} | {
+    bid: f"ppmd{order}" for bid, order in PPMD_ORDERS.items()
+}
+_ZSTD_C = zstandard.ZstdCompressor(level=19, write_content_size=True, write_checksum=False)
+_ZSTD_D = zstandard.ZstdDecompressor()
+
+
+def available_backends() -> list[int]:
+    """Back-end ids this installation can code with (PPMd needs the optional `pyppmd`)."""
+    ids = [RAW, ZSTD, LZMA, BZ2]
+    if pyppmd is not None:
+        ids += list(PPMD_ORDERS)
+    return ids
+
+
+def _lzma_filters(raw_len: int) -> list[dict[str, int]]:
+    dict_size = 1 << max(16, min(26, (max(raw_len, 1) - 1).bit_length()))
+    return [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": dict_size}]
+
+
+def _ppmd_mem(raw_len: int) -> int:
+    return 1 << max(21, min(26, (max(raw_len, 1) * 12 - 1).bit_length()))
+
+
+def compress_stream(data: bytes, backend: int) -> bytes:
+    """Code `data` with one back end."""
+    if backend == RAW:
+        return bytes(data)
+    if backend == ZSTD:
+        return _ZSTD_C.compress(data)
+    if backend == LZMA:
+        return lzma.compress(data, format=lzma.FORMAT_RAW, filters=_lzma_filters(len(data)))
+    if backend == BZ2:
+        return bz2.compress(data, 9)
+    if backend in PPMD_ORDERS and pyppmd is not None:
+        enc = pyppmd.Ppmd8Encoder(PPMD_ORDERS[backend], _ppmd_mem(len(data)))
+        return enc.encode(data) + enc.flush(endmark=False)
+    raise ValueError(f"unknown or unavailable back end {backend}")
+
+
+def decompress_stream(payload: bytes, backend: int, raw_len: int) -> bytes:
+    """Decode one sub-stream into exactly `raw_len` bytes, or raise a `NacrithError`."""
+    try:
+        if backend == RAW:
+            out = bytes(payload)
+        elif backend == ZSTD:
+            # python-zstandard allocates a frame's declared content size up front (the limit
+            # applies only without one): a damaged header declaring petabytes raised MemoryError
+            declared = zstandard.frame_content_size(payload) if raw_len else -1
+            if declared not in (-1, raw_len):
+                raise CorruptDataError(
+                    f"logs zstd sub-stream declares {declared} bytes, expected {raw_len}"
+                )
+            out = _ZSTD_D.decompress(payload, max_output_size=raw_len) if raw_len else b""
+        elif backend == LZMA:
+            dec = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=_lzma_filters(raw_len))
+            out = dec.decompress(payload, max_length=raw_len)
+        elif backend == BZ2:
+            out = bz2.BZ2Decompressor().decompress(payload, max_length=raw_len)
+        elif backend in PPMD_ORDERS:
+            if pyppmd is None:
+                raise FormatError(
+                    "this log archive uses PPMd sub-streams: install the `pyppmd` package"
+                )
+            out = _ppmd_decode(payload, backend, raw_len) if raw_len else b""
+        else:
+            raise CorruptDataError(f"logs sub-stream has unknown back end {backend}")
+    except (
+        lzma.LZMAError,
+        OSError,
+        ValueError,
+        EOFError,
+        SystemError,
+        RuntimeError,
+        zstandard.ZstdError,
+    ) as exc:
+        # pyppmd reports some damaged streams as SystemError ("returned NULL without setting an
+        # exception"): found by scripts/fuzz.py, replayed in tests/fuzz_regressions/.
+        raise CorruptDataError(f"logs sub-stream does not decode: {exc}") from exc
+    if len(out) != raw_len:
+        raise CorruptDataError(f"logs sub-stream decoded to {len(out)} bytes, expected {raw_len}")
+    return out
+
+
+def _ppmd_decode(payload: bytes, backend: int, raw_len: int) -> bytes:
+    """PPMd-decode `raw_len` bytes. pyppmd decodes in a helper thread that waits for more input
+    when a damaged stream runs dry, and a decoder left waiting can crash the process later; so
+    the input is padded with zeros, and a decoder still hungry is fed more zeros until it has
+    produced `raw_len` bytes or reported the damage (a symbol reads at most a few bytes)."""
+    assert pyppmd is not None
+    dec = pyppmd.Ppmd8Decoder(PPMD_ORDERS[backend], _ppmd_mem(raw_len))
+    out = dec.decode(bytes(payload) + bytes(min(4 * raw_len + 64, 1 << 16)), raw_len)
+    budget = 4 * raw_len + 64
+    while len(out) < raw_len and dec.needs_input and budget > 0:
+        out += dec.decode(bytes(1 << 16), raw_len - len(out))
+        budget -= 1 << 16
+    return out
+
+
+def compress_best(data: bytes, candidates: Sequence[int]) -> tuple[int, bytes]:
+    """Code `data` with each candidate back end and keep the smallest (raw always competes)."""
+    best_id, best = RAW, bytes(data)
+    if len(data) < 16:
+        return best_id, best
+    for backend in candidates:
+        if backend == RAW:
+            continue
+        coded = compress_stream(data, backend)
+        if len(coded) < len(best):
+            best_id, best = backend, coded
+    return best_id, best
+
+
+# --- varints -------------------------------------------------------------------------------
+
+
+def zigzag(values: np.ndarray) -> np.ndarray:
+    """Map int64 (or wrapped uint64) residuals to uint64: 0, -1, 1, -2 -> 0, 1, 2, 3."""
+    s = values.view(np.int64) if values.dtype == np.uint64 else values.astype(np.int64)
+    return ((s << 1) ^ (s >> 63)).view(np.uint64)
+
+
+def unzigzag(values: np.ndarray) -> np.ndarray:
+    """Inverse of `zigzag`, as uint64 (two's complement of the signed residual)."""
+    v = values.astype(np.uint64, copy=False)
+    return (v >> np.uint64(1)) ^ (np.uint64(0) - (v & np.uint64(1)))
+
+
+def write_varints(values: np.ndarray) -> bytes:
+    """LEB128-code an array of uint64 values, vectorised."""
+    v = np.asarray(values, dtype=np.uint64)
+    if v.size == 0:
+        return b""
+    nbytes = np.ones(v.size, dtype=np.int64)
+    rest = v >> np.uint64(7)
+    while True:
+        more = rest > 0
+        if not more.any():
+            break
+        nbytes += more
+        rest = rest >> np.uint64(7)
+    starts = np.cumsum(nbytes) - nbytes
+    out = np.empty(int(nbytes.sum()), dtype=np.uint8)
+    cur = v.copy()
+    for j in range(int(nbytes.max())):
+        sel = nbytes > j
+        low = (cur[sel] & np.uint64(0x7F)).astype(np.uint8)
+        cont = (nbytes[sel] > j + 1).astype(np.uint8) << 7
+        out[starts[sel] + j] = low | cont
+        cur = cur >> np.uint64(7)
+    return out.tobytes()
+
+
+def read_varints(data: bytes, count: int) -> np.ndarray:
+    """Decode exactly `count` LEB128 values that fill `data`; `CorruptDataError` otherwise."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(arr < 0x80)
+    if len(ends) != count or (count and ends[-1] != len(arr) - 1):
+        raise CorruptDataError(f"logs varint stream holds {len(ends)} values, expected {count}")
+    if count == 0:
+        return np.zeros(0, dtype=np.uint64)
+    starts = np.empty(count, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    lengths = ends - starts + 1
+    if int(lengths.max()) > 10:
+        raise CorruptDataError("logs varint longer than 10 bytes")
+    low = arr & np.uint8(0x7F)
+    out = low[starts].astype(np.uint64)
+    idx = np.flatnonzero(lengths > 1)  # most values are one byte: only the others loop
+    j = 1
+    while idx.size:
+        out[idx] |= low[starts[idx] + j].astype(np.uint64) << np.uint64(7 * j)
+        j += 1
+        idx = idx[lengths[idx] > j]
+    return out
+
+
+class Reader(PayloadReader):
+    """Reader of `logs` payloads; every overrun is a `CorruptDataError`."""
+
+    name = "logs payload"
+
+
+def join_varints(values: Iterable[int]) -> bytes:
+    """LEB128 of a few Python ints (headers and small tables)."""
+    return b"".join(varint(v) for v in values)

@@ -1,0 +1,1 @@
+"""Adaptive context models of the `fib` codec (no LLM)."""

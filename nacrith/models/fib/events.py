@@ -1,0 +1,462 @@
+"""Context models for the `fib` codec's events (words and Fibonacci phrases), payload version 2.
+
+An event is a word id or a phrase id, given in order of first appearance, so nothing is stored up
+front. The first occurrence of a word is `NEW_WORD`, then whether its core is that of a known
+word (coded by that word's recency rank) or spelled (the spelling goes to a side stream), then
+its trailing whitespace run. The first occurrence of a phrase is `NEW_PHRASE`, its Fibonacci
+level and its words; the phrase id is then counted in the contexts where the definition began.
+Each event is coded by a PPM-style chain:
+
+1. order 2: the two previous words as context (after a phrase: its last two words);
+2. order 1: the previous word, used when order 2 has no context or escapes, and updated only
+   then (update exclusion);
+3. order 0: the recency rank of the id (`fib_recency`), or NEW_WORD / NEW_PHRASE. The bucket of
+   the rank is adaptive, in a context that says which of the orders above existed.
+
+An order-1/2 context holds its symbols in order of first appearance; it is coded with a
+constriction `Categorical` over their counts plus an escape weight (see `ModelParams`) as they
+stood at the context's last *version point*: update n of a context is one if n < FRESH, if n
+is a multiple of 2**(bit_length(n) - STALE_BITS) (so the model lags by at most n/16), or if it
+added a symbol and the context holds at most LAZY_LIMIT. A context with at most SMALL_K
+symbols at its version point is coded with a row padded to SMALL_K + 1 entries (stream A1), a
+larger one with an exact row (stream A2). The schedule depends only on the update sequence,
+which lets the encoder (`fib_encoder`, `fib_chain`) compute every row with numpy and code the
+small ones as one array; the decoder here follows it event by event.
+
+Streams: A1 and A2 (the chain), B (rank buckets), C (rank offsets), D (details of new words and
+phrases, then the case flags).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import constriction
+import numpy as np
+
+from nacrith.models.fib.recency import MAX_BUCKETS, Recency
+from nacrith.models.fib.tables import StagedTable, encode_rows
+
+Bernoulli = constriction.stream.model.Bernoulli
+Categorical = constriction.stream.model.Categorical
+Uniform = constriction.stream.model.Uniform
+RangeDecoder = constriction.stream.queue.RangeDecoder
+
+__all__ = ["CASE_CONTEXTS", "CaseCoder", "Details", "EventDecoder", "ModelParams"]
+
+MAX_LEVELS = 16
+STALE_BITS = 5
+FRESH = 1 << STALE_BITS
+LAZY_LIMIT = 48
+SMALL_K = 15
+CACHE_K = 6
+NEW_WORD = -1
+NEW_PHRASE = -2
+_CACHE_MAX = 1 << 17
+_PAD = tuple((0.0,) * (SMALL_K - k) for k in range(SMALL_K + 1))
+# Bucket model: symbol 0 NEW_WORD, 1 NEW_PHRASE, 1 + i rank bucket i (1-based).
+BUCKET_WIDTH = 2 + MAX_BUCKETS
+BASE_CTX = 3  # context of the ranks of new words' cores (contexts 0..2: orders that existed)
+BUCKET_PRIOR = np.full((4, BUCKET_WIDTH), 0.125)
+BUCKET_PRIOR[:3, :2] = 0.5
+BUCKET_PRIOR[BASE_CTX, :2] = 0.0
+BUCKET_STEP = 8
+OFFSET_SPLIT = 1 << 16
+# context keys before the first event (real keys are >= 0, or (-1 << 32) | id after one event)
+START1 = -1
+START2 = -(1 << 34)
+CASE_CONTEXTS = 128
+_CASE_PRIOR = np.tile(np.array([0.5, 0.25, 0.125]), (CASE_CONTEXTS, 1))
+_CASE_STEP = 16
+
+
+class ModelParams:
+    """Tunable constants that both sides must share (stored in the payload as small integers).
+
+    The escape weight of an order-2 (order-1) context with k symbols is k * esc2 / esc_den + 0.5
+    (k * esc1 / esc_den + 0.5). `o0_step`: the recency snapshot is refreshed every
+    32 * o0_step uses.
+    """
+
+    __slots__ = ("esc1", "esc2", "esc_den", "o0_step")
+
+    def __init__(self, esc2: int = 3, esc1: int = 4, esc_den: int = 2, o0_step: int = 16) -> None:
+        self.esc2 = esc2
+        self.esc1 = esc1
+        self.esc_den = esc_den
+        self.o0_step = o0_step
+
+    def as_bytes(self) -> bytes:
+        """Four bytes, in the payload header."""
+        return bytes((self.esc2, self.esc1, self.esc_den, self.o0_step))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> ModelParams:
+        """Inverse of `as_bytes`; `ValueError` on values no encoder writes."""
+        if len(raw) != 4 or not (raw[2] >= 1 and raw[3] >= 1):
+            raise ValueError("bad model parameters")
+        return cls(raw[0], raw[1], raw[2], raw[3])
+
+    @property
+    def esc2_a(self) -> float:
+        """Escape weight per distinct symbol of an order-2 context."""
+        return self.esc2 / self.esc_den
+
+    @property
+    def esc1_a(self) -> float:
+        """Escape weight per distinct symbol of an order-1 context."""
+        return self.esc1 / self.esc_den
+
+    @property
+    def interval(self) -> int:
+        """Uses between recency refreshes."""
+        return 32 * self.o0_step
+
+
+class _Ctx:
+    """One order-1/2 context (decoder side)."""
+
+    __slots__ = ("counts", "kb", "model", "n", "slot", "snap", "syms")
+
+    def __init__(self, sym: int, esc_a: float) -> None:
+        """A context after its first update, with `sym`."""
+        self.slot: dict[int, int] = {sym: 0}
+        self.syms: list[int] = [sym]
+        self.counts: list[float] = [1.0, esc_a + 0.5]  # counts of the symbols, then the escape
+        # `counts` at the last version point; None while that is still `counts` itself
+        self.snap: tuple[float, ...] | list[float] | None = None
+        self.model: Any = None  # built from the snapshot when first needed
+        self.kb = 0  # symbols in `model`; symbol kb is the escape
+        self.n = 1  # updates so far
+
+
+def _update(c: _Ctx, sym: int, esc_a: float) -> None:
+    """Count `sym` in `c`, keeping the snapshot of the last version point."""
+    n = c.n + 1
+    c.n = n
+    counts = c.counts
+    j = c.slot.get(sym, -1)
+    if j < 0:
+        k = len(counts) - 1
+        if k < LAZY_LIMIT or n < FRESH or not n & ((1 << (n.bit_length() - STALE_BITS)) - 1):
+            c.snap = c.model = None
+        elif c.snap is None:
+            c.snap = tuple(counts)
+        c.slot[sym] = k
+        c.syms.append(sym)
+        counts[k] = 1.0
+        counts.append((k + 1) * esc_a + 0.5)
+        return
+    if n < FRESH or not n & ((1 << (n.bit_length() - STALE_BITS)) - 1):
+        c.snap = c.model = None
+    elif c.snap is None:
+        c.snap = tuple(counts)
+    counts[j] += 1.0
+
+
+def build_model(c: _Ctx, cache: dict[tuple[float, ...], Any]) -> Any:
+    """Build the model of context `c` from its snapshot (padded to SMALL_K + 1 entries when it
+    holds at most SMALL_K symbols; small ones are shared through `cache`)."""
+    snap = c.counts if c.snap is None else c.snap
+    k = len(snap) - 1
+    c.kb = k
+    if k <= CACHE_K:
+        key = tuple(snap)
+        m = cache.get(key)
+        if m is None:
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            m = cache[key] = Categorical(
+                np.fromiter(key + _PAD[k], np.float64, SMALL_K + 1), lazy=True
+            )
+    elif k <= SMALL_K:
+        m = Categorical(np.fromiter((*snap, *_PAD[k]), np.float64, SMALL_K + 1), lazy=True)
+    else:
+        m = Categorical(np.fromiter(snap, np.float64, k + 1), perfect=False)
+    c.model = m
+    return m
+
+
+class Details:
+    """Models of stream D, shared by both sides: whether a new word's core is known (a
+    Bernoulli), its whitespace-run index (counts over the runs seen plus a new-run weight,
+    rebuilt on the `fib_tables` schedule and whenever a run is added) and a phrase's level."""
+
+    def __init__(self) -> None:
+        self.variant = [0.5, 0.5]
+        self.ws: list[float] = []
+        self.ws_n = 0
+        self.ws_m: Any = None
+        self.levels = [1.0] * MAX_LEVELS
+
+    def variant_model(self) -> Any:
+        """Model of the variant bit (1: the core is a known word's)."""
+        v = self.variant
+        return Bernoulli(v[1] / (v[0] + v[1]), perfect=False)
+
+    def count_variant(self, bit: int) -> None:
+        """Count a variant bit."""
+        self.variant[bit] += 1.0
+
+    def ws_model(self) -> Any:
+        """Model of the whitespace-run index (the number of runs seen: a new run); only when
+        at least one run has been seen."""
+        if self.ws_m is None:
+            k = len(self.ws)
+            self.ws_m = Categorical(
+                np.fromiter((*self.ws, 0.5 + k * 0.5), np.float64, k + 1), lazy=True
+            )
+        return self.ws_m
+
+    def count_ws(self, idx: int) -> None:
+        """Count a whitespace-run index (len(runs seen) adds a run)."""
+        n = self.ws_n = self.ws_n + 1
+        if idx == len(self.ws):
+            self.ws.append(1.0)
+            self.ws_m = None
+            return
+        self.ws[idx] += 1.0
+        if n < 32 or n % 8 == 0:
+            self.ws_m = None
+
+    def level_model(self) -> Any:
+        """Model of a phrase's Fibonacci level."""
+        return Categorical(np.array(self.levels), perfect=False)
+
+    def count_level(self, level: int) -> None:
+        """Count a level."""
+        self.levels[level] += 1.0
+
+
+class EventDecoder:
+    """Decoder of the event streams (see the module docstring and `decode_events`)."""
+
+    def __init__(self, params: ModelParams, streams: tuple[np.ndarray, ...]) -> None:
+        self.p = params
+        self.dec_s, self.dec_l, self.dec_b, self.dec_c, self.dec_d = (
+            RangeDecoder(s) for s in streams
+        )
+        self.buckets = StagedTable(BUCKET_PRIOR, BUCKET_STEP)
+        self.rec = Recency(need_srank=False)
+        self.cache: dict[tuple[float, ...], Any] = {}
+        self.details = Details()
+
+    def _decode_rank(self, bucket: int) -> int:
+        rec = self.rec
+        lo = 1 << (bucket - 1)
+        size = min(lo << 1, rec.size() + 1) - lo
+        if size <= 0:
+            raise ValueError("rank bucket out of range")
+        dec = self.dec_c
+        if size > OFFSET_SPLIT:
+            off = int(dec.decode(Uniform(OFFSET_SPLIT)))
+            off += OFFSET_SPLIT * int(dec.decode(Uniform((size - 1) // OFFSET_SPLIT + 1)))
+            if off >= size:
+                raise ValueError("rank offset out of range")
+        elif size > 1:
+            off = int(dec.decode(Uniform(size)))
+        else:
+            off = 0
+        return rec.symbol(lo + off - 1)
+
+    def _decode_word_details(self) -> tuple[int, int]:
+        dec = self.dec_d
+        d = self.details
+        bit = int(dec.decode(d.variant_model()))
+        d.count_variant(bit)
+        base = -1
+        if bit:
+            s = self.buckets.decode(self.dec_b, BASE_CTX)
+            if s < 2:
+                raise ValueError("base word rank expected")
+            base = self._decode_rank(s - 1)
+        k = len(d.ws)
+        idx = int(dec.decode(d.ws_model())) if k else 0
+        d.count_ws(idx)
+        return base, idx if idx < k else -1
+
+    def _decode_level(self, n_levels: int) -> int:
+        d = self.details
+        level = int(self.dec_d.decode(d.level_model()))
+        if level >= n_levels:
+            raise ValueError(f"phrase level {level} out of range")
+        d.count_level(level)
+        return level
+
+    def decode_events(
+        self, n_tokens: int, lengths: tuple[int, ...], on_new_word: Callable[[int, int, int], None]
+    ) -> tuple[list[int], list[list[int] | None]]:
+        """Decode events until `n_tokens` tokens; returns (word id of every token, the words of
+        every id (None for a word)). `on_new_word(base, ws, id)` is called for each new word:
+        `base` is a word id with the same core or -1 (spelled), `ws` a whitespace run index or
+        -1 (a new run). Ids are numbered in order of creation: a word at its NEW_WORD, a phrase
+        after its last word."""
+        dec_s, dec_l, dec_b = self.dec_s, self.dec_l, self.dec_b
+        buckets = self.buckets
+        cache = self.cache
+        esc2_a, esc1_a = self.p.esc2_a, self.p.esc1_a
+        rec = self.rec
+        front = rec.front
+        decode_rank = self._decode_rank
+        tab2: dict[int, _Ctx] = {}
+        tab1: dict[int, _Ctx] = {}
+        tok_ids: list[int] = []
+        words_of: list[list[int] | None] = []
+        k2 = START2
+        k1 = p1 = START1
+        interval = self.p.interval
+        left = interval
+        def_left = 0
+        def_k2 = def_k1 = 0
+        def_words: list[int] = []
+        while len(tok_ids) < n_tokens or def_left:
+            c2 = tab2.get(k2)
+            c1 = None
+            hit2 = False
+            sym = 0
+            if c2 is not None:
+                m = c2.model
+                if m is None:
+                    m = build_model(c2, cache)
+                j = (dec_s if c2.kb <= SMALL_K else dec_l).decode(m)
+                if j < c2.kb:
+                    sym = c2.syms[j]
+                    hit2 = True
+                    n = c2.n + 1
+                    c2.n = n
+                    if n < FRESH or not n & ((1 << (n.bit_length() - STALE_BITS)) - 1):
+                        c2.snap = c2.model = None
+                    elif c2.snap is None:
+                        c2.snap = tuple(c2.counts)
+                    c2.counts[j] += 1.0
+            if not hit2:
+                c1 = tab1.get(k1)
+                j = -1
+                if c1 is not None:
+                    m = c1.model
+                    if m is None:
+                        m = build_model(c1, cache)
+                    j = (dec_s if c1.kb <= SMALL_K else dec_l).decode(m)
+                    if j < c1.kb:
+                        sym = c1.syms[j]
+                    else:
+                        j = -1
+                if j < 0:
+                    s = buckets.decode(dec_b, (c2 is not None) + (c1 is not None))
+                    sym = decode_rank(s - 1) if s >= 2 else -1 - s
+            if sym >= 0:
+                words = words_of[sym]
+                if words is None:
+                    tok_ids.append(sym)
+                    if def_left:
+                        def_words.append(sym)
+                elif def_left:
+                    raise ValueError("phrase inside a phrase definition")
+                else:
+                    tok_ids += words
+            elif sym == NEW_WORD:
+                sym = len(words_of)
+                on_new_word(*self._decode_word_details(), sym)
+                words_of.append(None)
+                words = None
+                tok_ids.append(sym)
+                if def_left:
+                    def_words.append(sym)
+            else:
+                if def_left:
+                    raise ValueError("phrase definition inside a phrase definition")
+                def_left = lengths[self._decode_level(len(lengths))]
+                def_k2, def_k1 = k2, k1
+                def_words = []
+                continue
+            # count (update exclusion: order 1 only where order 2 did not predict)
+            if not hit2:
+                if c2 is None:
+                    tab2[k2] = _Ctx(sym, esc2_a)
+                else:
+                    _update(c2, sym, esc2_a)
+                if c1 is None:
+                    tab1[k1] = _Ctx(sym, esc1_a)
+                else:
+                    _update(c1, sym, esc1_a)
+            # record the use (recency), shift the context
+            if words is None:
+                front.pop(sym, None)
+                front[sym] = None
+                left -= 1
+                k2 = (p1 << 32) | sym
+                k1 = p1 = sym
+            else:
+                for w in words:
+                    front.pop(w, None)
+                    front[w] = None
+                front.pop(sym, None)
+                front[sym] = None
+                left -= len(words) + 1
+                p1 = words[-1]
+                k2 = (words[-2] << 32) | p1
+                k1 = p1
+            if left <= 0:
+                rec.refresh()
+                left = interval
+            if def_left:
+                def_left -= 1
+                if not def_left:
+                    pid = len(words_of)
+                    words_of.append(def_words)
+                    c = tab2.get(def_k2)
+                    if c is None:
+                        tab2[def_k2] = _Ctx(pid, esc2_a)
+                    else:
+                        _update(c, pid, esc2_a)
+                    c = tab1.get(def_k1)
+                    if c is None:
+                        tab1[def_k1] = _Ctx(pid, esc1_a)
+                    else:
+                        _update(c, pid, esc1_a)
+                    front[pid] = None
+                    left -= 1
+        return tok_ids, words_of
+
+
+class CaseCoder:
+    """Adaptive model of the case flags (0 as is, 1 Capitalised, 2 ALL CAPS) of cased tokens.
+
+    Context (< CASE_CONTEXTS): the previous cased token's flag, the class of the previous token
+    (letter, sentence end, digit, other; with or without a line break) and this word's flag at
+    its previous occurrence. Tables follow `fib_tables` (rebuilt every 16 updates once warm).
+    """
+
+    def __init__(self) -> None:
+        self.table = StagedTable(_CASE_PRIOR, _CASE_STEP)
+
+    @staticmethod
+    def encode(enc: Any, ctxs: np.ndarray, flags: np.ndarray) -> None:
+        """Code all `flags` in contexts `ctxs` at once."""
+        encode_rows(enc, ctxs, flags, _CASE_PRIOR, _CASE_STEP)
+
+    def decode_all(self, dec: Any, tids: list[int], prev_cls: list[int]) -> list[int]:
+        """Decode the flags of the cased tokens (word ids `tids`, classes of the tokens before
+        them), building each context as `_case_contexts` in `nacrith.codecs.fib` does."""
+        table = self.table
+        tabs, models, ns = table.tabs, table.models, table.n
+        step, warm = table.step, table.warm
+        last: dict[int, int] = {}
+        prev_flag = 3
+        out: list[int] = []
+        for tid, pc in zip(tids, prev_cls):
+            ctx = (prev_flag * 8 + pc) * 4 + last.get(tid, 3)
+            m = models[ctx]
+            tab = tabs[ctx]
+            if m is None:
+                m = models[ctx] = Categorical(np.fromiter(tab, np.float64, 3), lazy=True)
+            flag = dec.decode(m)
+            tab[flag] += 1.0
+            n = ns[ctx] + 1
+            ns[ctx] = n
+            if n < warm or n % step == 0:
+                models[ctx] = None
+            last[tid] = prev_flag = flag
+            out.append(flag)
+        return out

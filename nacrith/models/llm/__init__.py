@@ -1,0 +1,1 @@
+"""The language model: llama.cpp backend, model registry, lockstep streams."""

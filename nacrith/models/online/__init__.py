@@ -1,0 +1,1 @@
+"""Online predictors mixed with the LLM: bias, n-gram, match, mixer, line column, neural cache."""

@@ -1,0 +1,286 @@
+"""The `llm` codec through the real model (llama-cpp-python): round trips, lockstep, probe."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from nacrith.codecs.registry import codec_class
+from nacrith.errors import (
+    CorruptDataError,
+    FormatError,
+    ModelMismatchError,
+    NacrithError,
+    TruncatedError,
+)
+from nacrith.formats.container import iter_members
+from nacrith.models.llm import registry
+from tests.llm_fixtures import (  # noqa: F401  (fixtures)
+    SMALL_CTX,
+    corpus_text,
+    llm_codec_fixture,
+    llm_params_fixture,
+)
+from tests.paths import GOLDEN
+
+pytestmark = pytest.mark.llm
+
+
+def texts() -> list[bytes]:
+    alice = corpus_text()
+    return [
+        alice[3000:3700],  # CRLF prose, crosses several window slides at n_ctx=64
+        alice[:300] + b"\x04\x06 odd \xff\xfe bytes \xc3( " + "é€\U00050000".encode(),
+        b"",
+        b"x",
+        b"plain LF text\nwith two lines\n",
+    ]
+
+
+def test_registry_resolves_llm() -> None:
+    cls = codec_class("llm")
+    assert cls.codec_id == "llm"
+
+
+def test_round_trips_single(llm_codec) -> None:
+    for data in texts():
+        payload = llm_codec.encode(data)
+        assert llm_codec.decode(payload, len(data)) == data
+
+
+def test_hard_wrapped_prose_is_reflowed_and_the_flag_is_honoured(llm_codec, llm_params) -> None:
+    from nacrith.codecs.llm import LLMCodec
+
+    data = texts()[0]  # alice29.txt is filled greedily at 65 columns
+    _, text = llm_codec._front(data)
+    assert text.count(b"\n") == data.count(b"\n") - 10
+    payload = llm_codec.encode(data)
+    assert llm_codec.decode(payload, len(data)) == data
+    plain = LLMCodec.from_params(dict(llm_params, reflow=False))
+    assert plain._front(data)[1].count(b"\n") == data.count(b"\n")
+    plain_payload = plain.encode(data)
+    assert plain.decode(plain_payload, len(data)) == data
+    assert len(payload) < len(plain_payload)
+    with pytest.raises(CorruptDataError):  # the flag says whether the side data has the step
+        plain.decode(payload, len(data))
+    plain.close()
+    # format 3 had no reflow step: its params have no flag and read with the step off
+    v3 = {k: v for k, v in llm_params.items() if k != "reflow"}
+    old = LLMCodec.from_params(dict(v3, version=3))
+    assert old.reflow is False
+    old.close()
+    with pytest.raises(FormatError, match="reflow"):
+        LLMCodec.from_params(v3)
+    with pytest.raises(FormatError, match="reflow"):
+        LLMCodec.from_params(dict(llm_params, reflow="yes"))
+
+
+def test_overlapped_model_calls_code_the_same_bytes(llm_codec, llm_params) -> None:
+    from nacrith.codecs.llm import LLMCodec
+
+    assert llm_codec.overlap  # the default
+    serial = LLMCodec.from_params(llm_params, overlap=False)
+    chunks = [texts()[0], texts()[1], texts()[4]]
+    payloads = llm_codec.encode_many(chunks)
+    assert serial.encode_many(chunks) == payloads
+    assert serial.decode_many([(p, len(c)) for p, c in zip(payloads, chunks)]) == chunks
+    serial.close()
+
+
+def test_the_encoder_lookahead_reads_the_known_tokens(llm_codec) -> None:
+    from nacrith.models.llm.lockstep import run_streams
+    from nacrith.models.online.ensemble import Ensemble
+
+    be = llm_codec._get_backend(2)
+    toks = [be.tokenize(b"The cat sat on the mat."), be.tokenize(b"A dog.")]
+    lengths = [len(t) for t in toks]
+
+    def ensemble() -> Ensemble:
+        return Ensemble(llm_codec.settings, 2, be.n_vocab, be.pieces(), be.n_embd)
+
+    seen: list[list[float]] = []
+
+    def follow(s: int, probs) -> int:  # the decoder's view: the token is what it is
+        t = int(toks[s][sum(1 for x in seen if x[0] == s)])
+        seen.append([s, float(probs[t])])
+        return t
+
+    out = run_streams(be, ensemble(), lengths, follow, keep=llm_codec.keep)
+    plain = list(seen)
+    seen.clear()
+    ahead = run_streams(be, ensemble(), lengths, follow, keep=llm_codec.keep, known=toks)
+    assert out == ahead == [list(t) for t in toks]
+    assert seen == plain  # the same distributions, step for step
+
+    def wrong(s: int, probs) -> int:
+        return 0 if s == 1 else int(toks[s][0])
+
+    with pytest.raises(ValueError, match="not the known"):
+        run_streams(be, ensemble(), lengths, wrong, keep=llm_codec.keep, known=toks)
+    with pytest.raises(ValueError, match="lengths"):
+        run_streams(be, ensemble(), [1, 1], follow, keep=llm_codec.keep, known=toks)
+
+
+def test_compresses_prose(llm_codec) -> None:
+    data = texts()[0]
+    payload = llm_codec.encode(data)
+    assert 8 * len(payload) / len(data) < 2.0  # bits per byte, with a 64-token window
+
+
+def test_lockstep_equals_single_and_any_grouping_decodes(llm_codec, llm_params) -> None:
+    items = texts()
+    together = llm_codec.encode_many(items)
+    alone = [llm_codec.encode(t) for t in items]
+    assert together == alone
+    from nacrith.codecs.llm import LLMCodec
+
+    decoder = LLMCodec.from_params(llm_params, max_streams=2)
+    out = decoder.decode_many([(p, len(t)) for p, t in zip(together, items)])
+    assert out == items
+    decoder.close()
+
+
+def test_untokenizable_bytes_are_escaped(llm_codec) -> None:
+    data = texts()[1]
+    payload = llm_codec.encode(data)
+    assert payload[0] == 0  # neural mode, with escapes in the side data
+    assert llm_codec.decode(payload, len(data)) == data
+    assert llm_codec.accepts(texts()[0])
+    assert not llm_codec.accepts(bytes(range(256)) * 4)
+
+
+def test_binary_is_still_lossless(llm_codec) -> None:
+    data = bytes(range(256)) + os.urandom(64)
+    assert llm_codec.decode(llm_codec.encode(data), len(data)) == data
+
+
+def test_params_and_probe(llm_codec, llm_params) -> None:
+    p = llm_params
+    assert p["model"] == "smollm2-135m" and len(p["sha256"]) == 32
+    assert p["n_ctx"] == SMALL_CTX and p["predictors"]["bias_lr"] == 0.5
+    from nacrith.codecs.llm import LLMCodec
+
+    again = LLMCodec.from_params(p)
+    assert again.probe().startswith(p["probe"]) and len(p["probe"]) == 32
+    # archives of format 1 hold full-length fingerprints and still decode
+    assert p["version"] == 4 and p["predictors"]["cache_size"] > 0 and p["reflow"] is True
+    sha = registry.file_sha256(again.model_path)
+    full = dict(p, sha256=sha, probe=again.probe(), tokenizer=again.tokenizer_hash())
+    again.close()
+    LLMCodec.from_params(dict(full, version=1)).close()
+    with pytest.raises(FormatError, match="fingerprint"):
+        LLMCodec.from_params(full)  # formats 2 and 3 hold 128-bit ones
+    for short in ("sha256", "probe", "tokenizer"):
+        with pytest.raises(FormatError, match="fingerprint"):
+            LLMCodec.from_params(dict(p, **{short: p[short][:8]}))
+
+
+def test_probe_mismatch_is_reported(llm_params) -> None:
+    from nacrith.codecs.llm import LLMCodec
+
+    bad = dict(llm_params, probe="0" * 32)
+    with pytest.raises(ModelMismatchError, match="different probabilities"):
+        LLMCodec.from_params(bad)
+    bad = dict(llm_params, sha256="f" * 32)
+    with pytest.raises(ModelMismatchError, match="sha256"):
+        LLMCodec.from_params(bad)
+
+
+def test_corrupt_payloads_raise_nacrith_errors(llm_codec) -> None:
+    data = texts()[0][:200]
+    payload = llm_codec.encode(data)
+    with pytest.raises(TruncatedError):
+        llm_codec.decode(b"", len(data))
+    with pytest.raises(CorruptDataError):
+        llm_codec.decode(b"\x07" + payload[1:], len(data))
+    with pytest.raises(NacrithError):
+        llm_codec.decode(payload[:5], len(data))
+    flipped = bytearray(payload)
+    flipped[-3] ^= 0x55
+    try:
+        out = llm_codec.decode(bytes(flipped), len(data))
+    except NacrithError:
+        pass
+    else:
+        assert len(out) == len(data)  # garbage in, but never the wrong size or another error
+
+
+# formats 1, 2 and 3 (3: with the neural cache), 4 (hard-wrapped text reflowed)
+@pytest.mark.parametrize(
+    "stem", ["llm_alice400", "llm2_alice400", "llm3_alice400", "llm4_alice400"]
+)
+def test_golden_payload_keeps_decoding(llm_codec, llm_params, stem: str) -> None:
+    """A payload and its header params, written once, must decode forever."""
+    from nacrith.codecs.llm import LLMCodec
+
+    data = texts()[0][:400]  # hard-wrapped: format 4 reflows it
+    path = GOLDEN / f"{stem}.bin"
+    params_path = GOLDEN / f"{stem}.json"
+    if os.environ.get("NACRITH_REGEN_GOLDEN") == "1" and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(llm_codec.encode(data))
+        params_path.write_text(json.dumps(llm_params, indent=1, sort_keys=True) + "\n")
+    if not path.exists():
+        pytest.fail(f"{path} is missing; create it with NACRITH_REGEN_GOLDEN=1")
+    decoder = LLMCodec.from_params(json.loads(params_path.read_text()))
+    assert decoder.decode(path.read_bytes(), len(data)) == data
+    decoder.close()
+
+
+def test_auto_keeps_the_smaller_of_plain_zstd_and_the_model_on_tiny_inputs() -> None:
+    import nacrith
+
+    # one byte: the llm codec's header does not pay; a sentence: the model wins already
+    for tiny, winner in ((b"x", "zstd"), (b"Hello world, this is a short test.\n", "llm")):
+        sizes = {m: len(nacrith.compress(tiny, method=m)) for m in ("zstd", "llm")}
+        auto = nacrith.compress(tiny, method="auto")
+        assert len(auto) == sizes[winner] == min(sizes.values()), sizes
+        assert nacrith.decompress(auto) == tiny
+
+
+def test_model_given_as_a_path_reaches_worker_processes(tmp_path: Path) -> None:
+    import nacrith
+    from nacrith.errors import ModelNotFoundError
+
+    path = str(registry.model_path(registry.DEFAULT_MODEL))
+    data = texts()[0][:600]
+    opts = {"llm": {"n_ctx": SMALL_CTX}}
+    archive = nacrith.compress(
+        data, method="llm", model=path, workers=2, chunk_size=300, options=opts
+    )
+    with pytest.raises(ModelNotFoundError, match="pass its path"):
+        nacrith.decompress(archive, workers=1)
+    assert nacrith.decompress(archive, workers=2, model=path) == data
+
+
+def test_worker_count_never_changes_the_archive() -> None:
+    import nacrith
+
+    data = texts()[0][:640]
+    opts = {"llm": {"n_ctx": SMALL_CTX}}
+    archives = {
+        k: nacrith.compress(data, method="llm", workers=k, chunk_size=160, options=opts)
+        for k in (1, 2, 4)
+    }
+    assert archives[1] == archives[2] == archives[4]
+    codecs = [r.codec_id for m in iter_members(io.BytesIO(archives[4])) for r in m.chunks]
+    assert codecs.count("llm") >= 4
+    for k in (1, 2):
+        assert nacrith.decompress(archives[4], workers=k) == data
+
+
+def test_default_context_follows_the_model(monkeypatch) -> None:
+    from nacrith.codecs.llm import LLMCodec
+
+    default_path = registry.model_path(registry.DEFAULT_MODEL)
+    assert LLMCodec().n_ctx == 2048  # smollm2-135m
+    assert LLMCodec(str(default_path)).n_ctx == LLMCodec.DEFAULT_CTX  # unregistered path
+    # Gemma's best-ratio window, without fetching Gemma: only the name is resolved here
+    monkeypatch.setattr(registry, "resolve_model", lambda model=None, **kw: default_path)
+    gemma = LLMCodec("gemma3-270m")
+    assert (gemma.n_ctx, gemma.keep) == (8192, 4096)
+    assert LLMCodec("gemma3-270m", n_ctx=2048).n_ctx == 2048
