@@ -122,7 +122,7 @@ def test_corrupt_file_is_reported_by_checksum(tmp_path: Path) -> None:
     entry = manifest.entry("t/a.txt")
     corpora.verify(manifest, entry, tmp_path / "a.txt")
     (tmp_path / "a.txt").write_bytes(b"J" + data[1:])
-    with pytest.raises(NacrithError) as info:
+    with pytest.raises(NacrithError, match="sha256 is") as info:
         corpora.resolve("t", manifest)
     message = str(info.value)
     assert "t/a.txt" in message and "sha256 is " + _sha(b"J" + data[1:]) in message
@@ -238,7 +238,7 @@ def test_download_errors_are_one_clear_line(tmp_path: Path, server: tuple[str, P
             ["missing", "m.txt", "1", "0" * 64, f"{base}/absent.zip#m", "t", "download"],
         ],
     )
-    with pytest.raises(NacrithError) as info:
+    with pytest.raises(NacrithError, match="cannot download gone") as info:
         corpora.resolve("gone", manifest, progress=False)
     message = str(info.value)
     assert message.startswith(f"cannot download gone from {url}: ")
