@@ -34,7 +34,7 @@ import numpy as np
 from nacrith.codecs.base import Codec
 from nacrith.coders.range_coder import is_panic
 from nacrith.errors import CorruptDataError, FormatError, NacrithError, TruncatedError
-from nacrith.formats.fib.framing import get_stream, get_varint, put_stream, put_varint
+from nacrith.formats.fib.framing import FIB_PAYLOAD, get_stream, put_stream
 from nacrith.formats.fib.phrases import FIB_LENGTHS, choose_phrases, phrase_keys
 from nacrith.formats.fib.tokens import (
     WS,
@@ -46,6 +46,7 @@ from nacrith.formats.fib.tokens import (
     token_class,
     tokenize,
 )
+from nacrith.formats.varint import get_varint, put_varint
 from nacrith.legacy.fib_v1 import decode_v1
 from nacrith.models.fib.encoder import encode_events
 from nacrith.models.fib.events import NEW_PHRASE, NEW_WORD, CaseCoder, EventDecoder, ModelParams
@@ -98,6 +99,35 @@ def _decode_case(
     prev_cls = np.full(len(tok), 7, dtype=np.int64)
     prev_cls[1:] = np.array(cls_v, dtype=np.int64)[tok[:-1]]
     return pos, case.decode_all(dec, tok[pos].tolist(), prev_cls[pos].tolist())
+
+
+def _read_payload(
+    payload: bytes, raw_size: int
+) -> tuple[ModelParams, int, SpellingReader, tuple[np.ndarray, ...]]:
+    """The header of a version-2 payload: (model params, token count, spelling reader, the five
+    coded streams A1, A2, B, C, D)."""
+    if len(payload) < 5:
+        raise TruncatedError("fib payload too short")
+    params = ModelParams.from_bytes(payload[1:5])
+    n_tokens, pos = get_varint(payload, 5, FIB_PAYLOAD, TruncatedError)
+    if n_tokens > raw_size or (n_tokens == 0) != (raw_size == 0):
+        raise CorruptDataError(f"fib payload declares {n_tokens} tokens for {raw_size} bytes")
+    n_spell, pos = get_varint(payload, pos, FIB_PAYLOAD, TruncatedError)
+    if pos + n_spell > len(payload):
+        raise TruncatedError("fib spelling stream is cut short")
+    reader = SpellingReader(payload[pos : pos + n_spell], 2 * raw_size + 16)
+    pos += n_spell
+    streams = []
+    for _ in range(4):
+        words, pos = get_stream(payload, pos)
+        streams.append(words)
+    rest = payload[pos:]
+    if len(rest) % 4:
+        raise CorruptDataError("fib coded stream is not a whole number of words")
+    streams.append(np.frombuffer(rest, dtype="<u4").astype(np.uint32))
+    if n_tokens and not (len(streams[0]) or len(streams[1]) or len(streams[2])):
+        raise TruncatedError("fib coded streams are empty")
+    return params, n_tokens, reader, tuple(streams)
 
 
 class FibCodec(Codec):
@@ -301,28 +331,8 @@ class FibCodec(Codec):
         return out
 
     def _decode_fib(self, payload: bytes, raw_size: int) -> bytes:
-        if len(payload) < 5:
-            raise TruncatedError("fib payload too short")
-        params = ModelParams.from_bytes(payload[1:5])
-        n_tokens, pos = get_varint(payload, 5)
-        if n_tokens > raw_size or (n_tokens == 0) != (raw_size == 0):
-            raise CorruptDataError(f"fib payload declares {n_tokens} tokens for {raw_size} bytes")
-        n_spell, pos = get_varint(payload, pos)
-        if pos + n_spell > len(payload):
-            raise TruncatedError("fib spelling stream is cut short")
-        reader = SpellingReader(payload[pos : pos + n_spell], 2 * raw_size + 16)
-        pos += n_spell
-        streams = []
-        for _ in range(4):
-            words, pos = get_stream(payload, pos)
-            streams.append(words)
-        rest = payload[pos:]
-        if len(rest) % 4:
-            raise CorruptDataError("fib coded stream is not a whole number of words")
-        streams.append(np.frombuffer(rest, dtype="<u4").astype(np.uint32))
-        if n_tokens and not (len(streams[0]) or len(streams[1]) or len(streams[2])):
-            raise TruncatedError("fib coded streams are empty")
-        ed = EventDecoder(params, tuple(streams))
+        params, n_tokens, reader, streams = _read_payload(payload, raw_size)
+        ed = EventDecoder(params, streams)
         word_bytes: list[bytes] = []  # id -> spelling (b"" for phrases)
         ws_runs: list[bytes] = []
 

@@ -42,14 +42,8 @@ from nacrith.errors import (
     NacrithError,
     TruncatedError,
 )
-from nacrith.formats.text import (
-    Escapes,
-    Reader,
-    bad_codepoint_pattern,
-    prepare,
-    put_varint,
-    restore,
-)
+from nacrith.formats.text import Escapes, Reader, bad_codepoint_pattern, prepare, restore
+from nacrith.formats.varint import put_varint
 from nacrith.models.llm import registry
 from nacrith.models.llm.lockstep import run_streams
 from nacrith.models.online.ensemble import Ensemble, EnsembleSettings

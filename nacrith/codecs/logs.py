@@ -55,6 +55,7 @@ from nacrith.formats.logs.columns import (
 from nacrith.formats.logs.select import select_lines
 from nacrith.formats.logs.template import DEC, HEX, TIME, split_template, tokenize
 from nacrith.formats.logs.timestamps import FORMATS
+from nacrith.formats.varint import decode_varints, encode_varints, varint
 
 __all__ = ["LogsCodec", "PayloadInfo"]
 
@@ -179,7 +180,9 @@ class _Parsed:
     def line_templates(self) -> np.ndarray:
         """Template id of every line (the stream holds 0 for a template's first line, which
         is always the next id, and id + 1 for the others)."""
-        coded = ls.read_varints(self.stream(S_IDS), self.n_lines).astype(np.int64)
+        coded = decode_varints(self.stream(S_IDS), self.n_lines, "logs varint stream").astype(
+            np.int64
+        )
         new = coded == 0
         seen = np.cumsum(new)
         if int(seen[-1]) != self.n_templates or ((coded > seen - new) & ~new).any():
@@ -255,7 +258,7 @@ class LogsCodec(Codec):
         cols = encode_columns(tok.values, layout)
         streams = {
             S_TABLE: b"\n".join(tok.templates),
-            S_IDS: ls.write_varints(_escape_new(tids)),
+            S_IDS: encode_varints(_escape_new(tids)),
             S_META: cols.meta,
             S_PADS: cols.pads,
             S_TEXT: cols.text,
@@ -268,18 +271,18 @@ class LogsCodec(Codec):
             time_range = (tok.time_format, *tok.time_range)
         flags = (time_range is not None) | tok.escaped << 1 | data.endswith(b"\n") << 2
         head = bytearray([VERSION, MODE_MODEL, flags])
-        head += ls.varint(len(tids)) + ls.varint(len(tok.templates))
+        head += varint(len(tids)) + varint(len(tok.templates))
         if time_range is not None:
             fmt, first, last = time_range
             head.append(fmt)
-            head += ls.varint(first * 2 if first >= 0 else -2 * first - 1)
-            head += ls.varint(last - first)
+            head += varint(first * 2 if first >= 0 else -2 * first - 1)
+            head += varint(last - first)
         present = [(k, v) for k, v in sorted(streams.items()) if v or k in (S_TABLE, S_IDS)]
-        head += ls.varint(len(present))
+        head += varint(len(present))
         bodies = []
         for kind, raw in present:
             backend, coded = ls.compress_best(raw, self._backends(kind, len(raw)))
-            head += bytes([kind, backend]) + ls.varint(len(raw)) + ls.varint(len(coded))
+            head += bytes([kind, backend]) + varint(len(raw)) + varint(len(coded))
             bodies.append(coded)
         return bytes(head) + b"".join(bodies)
 

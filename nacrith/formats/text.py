@@ -30,7 +30,6 @@ __all__ = [
     "Reflow",
     "bad_codepoint_pattern",
     "prepare",
-    "put_varint",
     "restore",
 ]
 

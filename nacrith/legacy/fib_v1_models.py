@@ -1,15 +1,12 @@
-"""Context models of the `fib` codec, payload version 1 (kept to decode version-1 payloads).
+"""Context models of `fib` payload version 1, decoder side only (frozen; see `fib_v1`).
 
-The current models are in `nacrith.models.fib.events`; this module is frozen.
-
-Context models for the `fib` codec's event stream (words and Fibonacci phrases).
-
-An event is a word id or a phrase id. Ids are given in order of first appearance, so nothing is
-stored up front: the first occurrence of a word is the `NEW_WORD` symbol, then whether its core
-is that of a known word (coded as that word's id with the order-0 model) or spelled (the
-spelling goes to a separate stream), then its trailing whitespace run (adaptive over the runs
-seen). The first occurrence of a phrase is `NEW_PHRASE`, its Fibonacci level and
-its words. Each event is coded by a PPM-style chain of adaptive models:
+The current models are in `nacrith.models.fib.events`. An event is a word id or a phrase id. Ids
+are given in order of first appearance, so nothing is stored up front: the first occurrence of a
+word is the `NEW_WORD` symbol, then whether its core is that of a known word (coded as that
+word's id with the order-0 model) or spelled (the spelling is in a separate stream), then its
+trailing whitespace run (adaptive over the runs seen). The first occurrence of a phrase is
+`NEW_PHRASE`, its Fibonacci level and its words. Each event is coded by a PPM-style chain of
+adaptive models:
 
 1. order 2, the two previous events as context;
 2. order 1, the previous event;
@@ -17,11 +14,10 @@ its words. Each event is coded by a PPM-style chain of adaptive models:
    (an id introduced after the order-0 table was last rebuilt, coded uniformly).
 
 An order-1/2 context holds its symbols in order of first appearance; its distribution over them
-plus one escape symbol is a constriction `Categorical` built lazily (cheap) whenever the context
-is used after a change, so the chain is fully adaptive; contexts with more than `LAZY_LIMIT`
-symbols, and the order-0 table, are rebuilt on a geometric schedule instead (a symbol added
-since the last build escapes). Encoder and decoder run the same steps in the same order
-and build bit-identical float tables, which is what keeps them in lock step.
+plus one escape symbol is a constriction `Categorical` built lazily whenever the context is used
+after a change; contexts with more than `LAZY_LIMIT` symbols, and the order-0 table, are rebuilt
+on a geometric schedule instead (a symbol added since the last build escapes). The decoder must
+build bit-identical float tables to the (retired) encoder's, so none of this may change.
 """
 
 from __future__ import annotations
@@ -31,20 +27,18 @@ import numpy as np
 
 Categorical = constriction.stream.model.Categorical
 Uniform = constriction.stream.model.Uniform
-RangeEncoder = constriction.stream.queue.RangeEncoder
 RangeDecoder = constriction.stream.queue.RangeDecoder
 
-__all__ = ["EventCoder", "ModelParams"]
+__all__ = ["V1CaseCoder", "V1EventDecoder", "V1ModelParams"]
 
 MAX_LEVELS = 16
 # Contexts with more symbols than this are rebuilt on a geometric schedule, not at every use.
 LAZY_LIMIT = 48
 # Context orders 2 and 1 (order 3 measured worse on alice29, asyoulik and enwik8)
 ORDER = 2
-BIG = 1 << 62
 
 
-class ModelParams:
+class V1ModelParams:
     """Tunable constants that both sides must share (stored in the payload as small integers).
 
     `esc_num/esc_den` scales the escape weight of an order-1/2 context: weight =
@@ -59,13 +53,10 @@ class ModelParams:
         self.esc_den = esc_den
         self.o0_step = o0_step
 
-    def as_bytes(self) -> bytes:
-        """Three bytes, in the payload header."""
-        return bytes((self.esc_num, self.esc_den, self.o0_step))
-
     @classmethod
-    def from_bytes(cls, raw: bytes) -> ModelParams:
-        """Inverse of `as_bytes`; `ValueError` on values no encoder writes."""
+    def from_bytes(cls, raw: bytes) -> V1ModelParams:
+        """The three header bytes (esc_num, esc_den, o0_step); `ValueError` on values no encoder
+        wrote."""
         if len(raw) != 3 or not (raw[1] >= 1 and raw[2] >= 1):
             raise ValueError("bad model parameters")
         return cls(raw[0], raw[1], raw[2])
@@ -85,26 +76,20 @@ class _Ctx:
         self.next = 0.0  # total count at which a large context is rebuilt
 
 
-class EventCoder:
-    """The adaptive event model, driving a constriction range encoder or decoder.
+class V1EventDecoder:
+    """The adaptive event model, driving a constriction range decoder.
 
-    Encoder: `encode_id(id)` for a known id, `encode_new_word(base, ws)` for a first occurrence,
-    `encode_new_phrase(level)`, the phrase's words, `end_phrase()` for a phrase definition, then
-    `finish()`. Decoder: `decode()` returns an id or a negative marker (NEW_WORD, NEW_PHRASE).
+    `decode()` returns an id or a negative marker: after NEW_WORD call `decode_spelling` and
+    `commit_new_word`; after NEW_PHRASE `decode_level`, the phrase's words and `end_phrase`.
     """
 
     NEW_WORD = -1
     NEW_PHRASE = -2
 
-    def __init__(self, params: ModelParams, compressed: np.ndarray | None = None) -> None:
+    def __init__(self, params: V1ModelParams, compressed: np.ndarray) -> None:
         self.p = params
         self.esc_a = params.esc_num / params.esc_den
-        if compressed is None:
-            self.enc: RangeEncoder | None = RangeEncoder()
-            self.dec: RangeDecoder | None = None
-        else:
-            self.enc = None
-            self.dec = RangeDecoder(compressed)
+        self.dec = RangeDecoder(compressed)
         # context tables and their current keys, highest order first
         self.tabs: list[dict[int, _Ctx]] = [{} for _ in range(ORDER)]
         self.keys: list[int | None] = [None] * ORDER
@@ -121,8 +106,6 @@ class EventCoder:
         self.level_counts = [1.0] * MAX_LEVELS
         self.variant_counts = [0.5, 0.5]
         self.ws_counts: list[float] = []
-
-    # -- shared helpers -------------------------------------------------------------------------
 
     def _model(self, c: _Ctx, a: float) -> Categorical:
         m = c.model
@@ -187,82 +170,8 @@ class EventCoder:
         self.n_ids += 1
         return self.n_ids - 1
 
-    # -- encoder ----------------------------------------------------------------------------------
-
-    def _encode_escape_chain(self, sym: int) -> bool:
-        """Code `sym` (an existing id) in the highest context that has it, escaping from the
-        others; False if all escaped (or none exists yet)."""
-        enc = self.enc
-        assert enc is not None
-        for tab, key, a in zip(self.tabs, self.keys, self.escs):
-            if key is None:
-                continue
-            c = tab.get(key)
-            if c is None:
-                continue
-            m = self._model(c, a)
-            j = c.slot.get(sym, BIG) if sym >= 0 else BIG
-            if j < c.kb:
-                enc.encode(j, m)
-                return True
-            enc.encode(c.kb, m)
-        return False
-
-    def encode_id(self, sym: int) -> None:
-        """Code an id that has been introduced before."""
-        if not self._encode_escape_chain(sym):
-            self._encode_o0_id(sym)
-        self._update(sym)
-
-    def encode_new_word(self, base: int, ws: int) -> int:
-        """Code the first occurrence of a word; returns its new id.
-
-        `base` is an existing word with the same core (the word is that core with other trailing
-        whitespace), or -1 when the core is spelled; `ws` indexes the whitespace runs seen so far
-        (-1: a new run, spelled).
-        """
-        self._encode_escape_chain(-1)
-        enc = self.enc
-        assert enc is not None
-        enc.encode(self._o0_special(0), self._o0())
-        vc = self.variant_counts
-        enc.encode(1 if base >= 0 else 0, Categorical(np.array(vc), lazy=True))
-        if base >= 0:
-            vc[1] += 1.0
-            self._encode_o0_id(base)
-        else:
-            vc[0] += 1.0
-        wc = self.ws_counts
-        k = len(wc)
-        if k:
-            enc.encode(ws if ws >= 0 else k, Categorical(np.array([*wc, 0.5 + k * 0.5]), lazy=True))
-        if ws >= 0:
-            wc[ws] += 1.0
-        else:
-            wc.append(1.0)
-        return self._commit_new_word()
-
-    def _commit_new_word(self) -> int:
-        sym = self._new_id()
-        self.n_new_words += 1
-        self._update(sym)
-        return sym
-
-    def _encode_o0_id(self, sym: int) -> None:
-        enc = self.enc
-        assert enc is not None
-        m = self._o0()
-        b = self.o0_built
-        if sym < b:
-            enc.encode(sym, m)
-        else:
-            enc.encode(b + 2, m)
-            if self.n_ids - b > 1:
-                enc.encode(sym - b, Uniform(self.n_ids - b))
-
     def _decode_o0_id(self) -> int:
         dec = self.dec
-        assert dec is not None
         m = self._o0()
         b = self.o0_built
         j = int(dec.decode(m))
@@ -278,7 +187,6 @@ class EventCoder:
         """After `decode()` returned NEW_WORD: (base word id or -1, whitespace run index or -1).
         Then call `commit_new_word()`."""
         dec = self.dec
-        assert dec is not None
         vc = self.variant_counts
         base = -1
         if int(dec.decode(Categorical(np.array(vc), lazy=True))):
@@ -297,42 +205,24 @@ class EventCoder:
         return base, ws
 
     def commit_new_word(self) -> int:
-        """Decoder: allocate the new word's id and count it."""
-        return self._commit_new_word()
+        """Allocate the new word's id and count it."""
+        sym = self._new_id()
+        self.n_new_words += 1
+        self._update(sym)
+        return sym
 
-    def _o0_special(self, k: int) -> int:
-        self._o0()
-        return self.o0_built + k
-
-    def encode_new_phrase(self, level: int) -> None:
-        """Code the start of a phrase definition (its words follow as ordinary events)."""
-        self._encode_escape_chain(-1)
-        enc = self.enc
-        assert enc is not None
-        enc.encode(self._o0_special(1), self._o0())
-        enc.encode(level, Categorical(np.array(self.level_counts), perfect=False))
-        self.level_counts[level] += 1.0
-
-    def end_phrase(self, phrase_len: int) -> int:
-        """After a definition's words: register the phrase id (both sides call this)."""
+    def end_phrase(self) -> int:
+        """After a definition's words: register the phrase id."""
         sym = self._new_id()
         self.o0_counts[sym] = 1.0
         self.n_new_phrases += 1
         return sym
-
-    def finish(self) -> np.ndarray:
-        """The coded words (uint32)."""
-        assert self.enc is not None
-        return self.enc.get_compressed()
-
-    # -- decoder ----------------------------------------------------------------------------------
 
     def decode(self) -> int:
         """Decode one event: an existing id (already counted), NEW_WORD (then call
         `decode_spelling` and `commit_new_word`) or NEW_PHRASE (then `decode_level`, the words,
         and `end_phrase`)."""
         dec = self.dec
-        assert dec is not None
         for tab, key, a in zip(self.tabs, self.keys, self.escs):
             if key is None:
                 continue
@@ -364,13 +254,12 @@ class EventCoder:
 
     def decode_level(self) -> int:
         """The Fibonacci level of a phrase definition."""
-        assert self.dec is not None
         level = int(self.dec.decode(Categorical(np.array(self.level_counts), perfect=False)))
         self.level_counts[level] += 1.0
         return level
 
 
-class CaseCoder:
+class V1CaseCoder:
     """Adaptive model of the case flags (0 as is, 1 Capitalised, 2 ALL CAPS) of cased tokens.
 
     Context: the previous cased token's flag, the class of the previous token (letter, sentence
@@ -382,7 +271,6 @@ class CaseCoder:
     def __init__(self) -> None:
         self.counts: dict[int, list[float]] = {}
         self.models: dict[int, Categorical] = {}
-        self.seen: dict[int, int] = {}
 
     def _model(self, ctx: int) -> tuple[list[float], Categorical]:
         c = self.counts.get(ctx)
@@ -399,13 +287,6 @@ class CaseCoder:
         n = int(c[3])
         if n < 32 or n & 15 == 0:
             del self.models[ctx]
-
-    def encode(self, enc: RangeEncoder, ctxs: list[int], flags: list[int]) -> None:
-        """Code `flags` in contexts `ctxs` (see `context`)."""
-        for ctx, flag in zip(ctxs, flags):
-            c, m = self._model(ctx)
-            enc.encode(flag, m)
-            self._update(ctx, c, flag)
 
     def decode_one(self, dec: RangeDecoder, ctx: int) -> int:
         """Decode one flag in context `ctx`."""

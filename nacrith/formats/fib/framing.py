@@ -1,19 +1,16 @@
-"""Byte-level helpers of the `fib` payload: LEB128 varints (formats/varint.py) and word streams."""
+"""Word streams of the `fib` payload: a range coder's output framed by its length."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from nacrith.errors import TruncatedError
-from nacrith.formats.varint import get_varint as read_varint
-from nacrith.formats.varint import put_varint
+from nacrith.formats.varint import get_varint, put_varint
 
-__all__ = ["get_stream", "get_varint", "put_stream", "put_varint"]
+__all__ = ["FIB_PAYLOAD", "get_stream", "put_stream"]
 
-
-def get_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    """(value, next position) of the LEB128 number at `pos`; a cut one is a `TruncatedError`."""
-    return read_varint(buf, pos, "fib payload", TruncatedError)
+#: how the `fib` payload names itself in error messages
+FIB_PAYLOAD = "fib payload"
 
 
 def put_stream(out: bytearray, words: np.ndarray) -> None:
@@ -23,8 +20,9 @@ def put_stream(out: bytearray, words: np.ndarray) -> None:
 
 
 def get_stream(buf: bytes, pos: int) -> tuple[np.ndarray, int]:
-    """Inverse of `put_stream`: (words as uint32, next position)."""
-    n, pos = get_varint(buf, pos)
+    """Inverse of `put_stream`: (words as uint32, next position); a cut stream is a
+    `TruncatedError`."""
+    n, pos = get_varint(buf, pos, FIB_PAYLOAD, TruncatedError)
     end = pos + 4 * n
     if end > len(buf):
         raise TruncatedError("fib coded stream is cut short")

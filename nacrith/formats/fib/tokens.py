@@ -8,10 +8,10 @@ token with no core. Joining the tokens gives the input back, for any bytes.
 Case is split off: a token is stored lower-cased with a flag 1 (Capitalised) or 2 (ALL CAPS) when
 that reproduces it; otherwise it is stored as it is, flag 0.
 
-New words are spelled in a side stream: version 2 (`pack_spelling`, `SpellingReader`) ends each
-core with LF and each whitespace run with NUL (a core holds no whitespace, a run no NUL) and
-packs them with LZMA2, bzip2 or a small PPM model;
-version 1 (`pack_spellings`, `unpack_spellings`) ended every item with 00 00.
+New words are spelled in a side stream (`pack_spelling`, `SpellingReader`) that ends each core
+with LF and each whitespace run with NUL (a core holds no whitespace, a run no NUL) and packs them
+with LZMA2, bzip2 or a small PPM model. (Payload version 1 spelled them differently; its frozen
+reader is `nacrith.legacy.fib_v1_tokens`.)
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from nacrith.formats.fib.framing import get_varint, put_varint
+from nacrith.errors import TruncatedError
+from nacrith.formats.fib.framing import FIB_PAYLOAD
 from nacrith.formats.fib.spell import PPM_LIMIT, ppm_decode, ppm_encode
+from nacrith.formats.varint import get_varint, put_varint
 
 __all__ = [
     "CASE_AS_IS",
@@ -35,11 +37,9 @@ __all__ = [
     "apply_case",
     "is_cased",
     "pack_spelling",
-    "pack_spellings",
     "split_case",
     "token_class",
     "tokenize",
-    "unpack_spellings",
 ]
 
 _TOKEN = re.compile(
@@ -123,37 +123,9 @@ def apply_case(token: bytes, flag: int) -> bytes:
     return token
 
 
-def pack_spellings(words: list[bytes]) -> bytes:
-    """The spellings of new words, in order, as one LZMA2 (raw) stream.
-
-    A word is terminated by 00 00; a NUL inside a word (only ever its first byte) is 00 01.
-    """
-    body = b"".join(w.replace(b"\0", b"\0\1") + b"\0\0" for w in words)
-    if not body:
-        return b""
-    return lzma.compress(body, format=lzma.FORMAT_RAW, filters=_encoder_filters(len(body)))
-
-
-def unpack_spellings(packed: bytes, limit: int) -> list[bytes]:
-    """Inverse of `pack_spellings`, reading at most `limit` bytes of text; `ValueError` if bad."""
-    if not packed:
-        return []
-    dec = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
-    try:
-        body = dec.decompress(packed, max_length=limit + 1)
-    except lzma.LZMAError as exc:
-        raise ValueError(f"spelling stream: {exc}") from exc
-    if len(body) > limit or not dec.eof:
-        raise ValueError("spelling stream is truncated or longer than the chunk")
-    if not body.endswith(b"\0\0"):
-        raise ValueError("spelling stream does not end with a terminator")
-    words = body[:-2].split(b"\0\0")
-    return [w.replace(b"\0\1", b"\0") for w in words]
-
-
 def pack_spelling(items: list[bytes]) -> bytes:
-    """Version 2: cores and whitespace runs, in order, already terminated (core + LF, run +
-    NUL), compressed by LZMA2 (raw), bzip2 or, for small streams, the PPM model of `fib_spell`
+    """Cores and whitespace runs, in order, already terminated (core + LF, run + NUL),
+    compressed by LZMA2 (raw), bzip2 or, for small streams, the PPM model of `formats.fib.spell`
     (size varint, then range coder words), whichever is smallest, after a method byte (0, 1,
     2); empty when there is nothing to spell."""
     body = b"".join(items)
@@ -170,7 +142,7 @@ def pack_spelling(items: list[bytes]) -> bytes:
 
 
 class SpellingReader:
-    """Version 2: reads cores and whitespace runs back from a `pack_spelling` stream."""
+    """Reads cores and whitespace runs back from a `pack_spelling` stream."""
 
     def __init__(self, packed: bytes, limit: int) -> None:
         """`limit` bounds the text read; `ValueError` if the stream is bad."""
@@ -184,7 +156,7 @@ class SpellingReader:
         elif packed[0] == 1:
             dec = bz2.BZ2Decompressor()
         elif packed[0] == 2:
-            size, pos = get_varint(packed, 1)
+            size, pos = get_varint(packed, 1, FIB_PAYLOAD, TruncatedError)
             if size > min(limit, PPM_LIMIT) or (len(packed) - pos) % 4:
                 raise ValueError("bad PPM spelling stream")
             self.body = ppm_decode(np.frombuffer(packed[pos:], "<u4").astype(np.uint32), size)

@@ -42,16 +42,10 @@ import numpy as np
 
 from nacrith.errors import CorruptDataError
 from nacrith.formats.logs.paths import Paths, template_paths
-from nacrith.formats.logs.streams import (
-    Reader,
-    read_varints,
-    unzigzag,
-    varint,
-    write_varints,
-    zigzag,
-)
+from nacrith.formats.logs.streams import Reader
 from nacrith.formats.logs.template import DEC, HEX, TIME, split_template
 from nacrith.formats.logs.timestamps import FORMATS, MAX_EPOCH
+from nacrith.formats.varint import decode_varints, encode_varints, unzigzag, varint, zigzag
 
 __all__ = [
     "ColumnStreams",
@@ -327,9 +321,9 @@ def encode_columns(values_text: list[bytes], layout: Layout) -> ColumnStreams:
     col_var = np.bincount(cols_s, weights=varint_s, minlength=nc)
     wide = (col_nb >= 3) & (col_nb * col_n < 0.95 * col_var) & (col_fmt != TEXT)
     wide_s = wide[cols_s]
-    residuals = {p: write_varints(z[numeric_s & (pred_s == p) & ~wide_s]) for p in PREDICTORS}
+    residuals = {p: encode_varints(z[numeric_s & (pred_s == p) & ~wide_s]) for p in PREDICTORS}
     wide_bytes = _write_wide(z[wide_s], col_nb[cols_s[wide_s]])
-    pads = write_varints(pad[order][col_fmt[cols_s] == PADDED].astype(np.uint64))
+    pads = encode_varints(pad[order][col_fmt[cols_s] == PADDED].astype(np.uint64))
     text_idx = order[col_fmt[cols_s] == TEXT].tolist()
     text = b"\n".join(values_text[i] for i in text_idx)
     meta = bytearray()
@@ -510,7 +504,7 @@ def decode_values(
     z = np.zeros(total, dtype=np.uint64)
     for p in PREDICTORS:
         sel = numeric_s & (pred_s == p) & ~spec.wide[cols_s]
-        z[sel] = read_varints(residuals.get(p, b""), int(sel.sum()))
+        z[sel] = decode_varints(residuals.get(p, b""), int(sel.sum()), "logs varint stream")
     if spec.wide.any():
         sel = numeric_s & spec.wide[cols_s]
         z[sel] = _read_wide(wide, spec.nbytes[cols_s[sel]])
@@ -533,7 +527,7 @@ def decode_values(
     fixed = fmt == FIXED
     lengths[fixed] = np.maximum(natural[fixed], spec.width[layout.colid[fixed]])
     padded = order[fmt_s == PADDED]
-    pad_values = read_varints(pads, padded.size)
+    pad_values = decode_varints(pads, padded.size, "logs varint stream")
     if pad_values.size and int(pad_values.max()) > 1 << 40:
         raise CorruptDataError("logs pad count out of range")
     lengths[padded] += pad_values.astype(np.int64)

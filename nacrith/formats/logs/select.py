@@ -39,9 +39,9 @@ from nacrith.formats.logs.columns import (
     segment_cumsum,
 )
 from nacrith.formats.logs.paths import Paths, template_paths
-from nacrith.formats.logs.streams import read_varints, unzigzag
 from nacrith.formats.logs.template import DEC, HEX, TIME
 from nacrith.formats.logs.timestamps import FORMATS, MAX_EPOCH
+from nacrith.formats.varint import decode_varints, unzigzag, varint_ends
 
 __all__ = ["ColumnDecoder", "select_lines"]
 
@@ -50,18 +50,14 @@ META, PADS, TEXTS, WIDE = "meta", "pads", "text", "wide"
 _POW10 = np.array([10**k for k in range(1, 20)], dtype=np.uint64)
 _POW10_0 = np.array([10**k for k in range(20)], dtype=np.uint64)
 _POW16 = np.array([16**k for k in range(1, 16)], dtype=np.uint64)
+_VARINTS = "logs varint stream"
 
 
 class _Varints:
     """A LEB128 stream of a known count, decoded a slice at a time (or all at once)."""
 
     def __init__(self, data: bytes, count: int) -> None:
-        arr = np.frombuffer(data, dtype=np.uint8)
-        self.ends = np.flatnonzero(arr < 0x80)
-        if self.ends.size != count or (count and self.ends[-1] != arr.size - 1):
-            raise CorruptDataError(
-                f"logs varint stream holds {self.ends.size} values, expected {count}"
-            )
+        self.ends = varint_ends(data, count, _VARINTS)
         self.data = data
         self.count = count
         self._all: np.ndarray | None = None
@@ -70,7 +66,7 @@ class _Varints:
     def all(self) -> np.ndarray:
         """Every value (uint64)."""
         if self._all is None:
-            self._all = read_varints(self.data, self.count)
+            self._all = decode_varints(self.data, self.count, _VARINTS)
         return self._all
 
     def slice(self, a: int, n: int) -> np.ndarray:
@@ -82,7 +78,7 @@ class _Varints:
         if n == 0:
             return np.zeros(0, dtype=np.uint64)
         start = int(self.ends[a - 1]) + 1 if a else 0
-        return read_varints(self.data[start : int(self.ends[a + n - 1]) + 1], n)
+        return decode_varints(self.data[start : int(self.ends[a + n - 1]) + 1], n, _VARINTS)
 
 
 class ColumnDecoder:

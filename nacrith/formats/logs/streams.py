@@ -1,4 +1,4 @@
-"""Sub-stream coding for the `logs` codec: byte back ends, varints and a bounded reader.
+"""Sub-stream coding for the `logs` codec: byte back ends and a bounded payload reader.
 
 A `logs` payload is a small directory followed by sub-streams (template table, template ids,
 numeric residuals, ...). Each sub-stream is coded by one back end, chosen per stream; the
@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import bz2
 import lzma
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
-import numpy as np
 import zstandard
 
 from nacrith.errors import CorruptDataError, FormatError
-from nacrith.formats.varint import PayloadReader, varint
+from nacrith.formats.varint import PayloadReader
 
 try:  # optional: better on text-like streams; without it the codec uses the other back ends
     import pyppmd
@@ -41,11 +40,6 @@ __all__ = [
     "available_backends",
     "compress_best",
     "decompress_stream",
-    "read_varints",
-    "unzigzag",
-    "varint",
-    "write_varints",
-    "zigzag",
 ]
 
 RAW, ZSTD, LZMA, BZ2 = 0, 1, 2, 3
@@ -164,77 +158,7 @@ def compress_best(data: bytes, candidates: Sequence[int]) -> tuple[int, bytes]:
     return best_id, best
 
 
-# --- varints -------------------------------------------------------------------------------
-
-
-def zigzag(values: np.ndarray) -> np.ndarray:
-    """Map int64 (or wrapped uint64) residuals to uint64: 0, -1, 1, -2 -> 0, 1, 2, 3."""
-    s = values.view(np.int64) if values.dtype == np.uint64 else values.astype(np.int64)
-    return ((s << 1) ^ (s >> 63)).view(np.uint64)
-
-
-def unzigzag(values: np.ndarray) -> np.ndarray:
-    """Inverse of `zigzag`, as uint64 (two's complement of the signed residual)."""
-    v = values.astype(np.uint64, copy=False)
-    return (v >> np.uint64(1)) ^ (np.uint64(0) - (v & np.uint64(1)))
-
-
-def write_varints(values: np.ndarray) -> bytes:
-    """LEB128-code an array of uint64 values, vectorised."""
-    v = np.asarray(values, dtype=np.uint64)
-    if v.size == 0:
-        return b""
-    nbytes = np.ones(v.size, dtype=np.int64)
-    rest = v >> np.uint64(7)
-    while True:
-        more = rest > 0
-        if not more.any():
-            break
-        nbytes += more
-        rest = rest >> np.uint64(7)
-    starts = np.cumsum(nbytes) - nbytes
-    out = np.empty(int(nbytes.sum()), dtype=np.uint8)
-    cur = v.copy()
-    for j in range(int(nbytes.max())):
-        sel = nbytes > j
-        low = (cur[sel] & np.uint64(0x7F)).astype(np.uint8)
-        cont = (nbytes[sel] > j + 1).astype(np.uint8) << 7
-        out[starts[sel] + j] = low | cont
-        cur = cur >> np.uint64(7)
-    return out.tobytes()
-
-
-def read_varints(data: bytes, count: int) -> np.ndarray:
-    """Decode exactly `count` LEB128 values that fill `data`; `CorruptDataError` otherwise."""
-    arr = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(arr < 0x80)
-    if len(ends) != count or (count and ends[-1] != len(arr) - 1):
-        raise CorruptDataError(f"logs varint stream holds {len(ends)} values, expected {count}")
-    if count == 0:
-        return np.zeros(0, dtype=np.uint64)
-    starts = np.empty(count, dtype=np.int64)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    lengths = ends - starts + 1
-    if int(lengths.max()) > 10:
-        raise CorruptDataError("logs varint longer than 10 bytes")
-    low = arr & np.uint8(0x7F)
-    out = low[starts].astype(np.uint64)
-    idx = np.flatnonzero(lengths > 1)  # most values are one byte: only the others loop
-    j = 1
-    while idx.size:
-        out[idx] |= low[starts[idx] + j].astype(np.uint64) << np.uint64(7 * j)
-        j += 1
-        idx = idx[lengths[idx] > j]
-    return out
-
-
 class Reader(PayloadReader):
     """Reader of `logs` payloads; every overrun is a `CorruptDataError`."""
 
     name = "logs payload"
-
-
-def join_varints(values: Iterable[int]) -> bytes:
-    """LEB128 of a few Python ints (headers and small tables)."""
-    return b"".join(varint(v) for v in values)
