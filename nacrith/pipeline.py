@@ -16,7 +16,6 @@ from typing import IO, Any, TypeVar
 from nacrith.codecs.base import Codec
 from nacrith.errors import OutputLimitError
 from nacrith.formats.container import (
-    MAGIC,
     ChunkRecord,
     MemberReader,
     MemberWriter,
@@ -344,24 +343,3 @@ def _decode_member(
     finally:
         runner.close()
         codecs.close()
-
-
-def is_archive_start(head: bytes) -> bool:
-    """Whether `head` begins with the archive magic."""
-    return head.startswith(MAGIC)
-
-
-def compress_bytes(data: bytes, settings: Settings) -> bytes:
-    """One-shot form of `compress_stream`."""
-    out = io.BytesIO()
-    compress_stream(io.BytesIO(data), out, settings, original_size=len(data))
-    return out.getvalue()
-
-
-def decompress_bytes(
-    data: bytes, workers: int | None = None, max_output_size: int | None = None
-) -> bytes:
-    """One-shot form of `decompress_stream`."""
-    out = io.BytesIO()
-    decompress_stream(io.BytesIO(data), out, workers, max_output_size)
-    return out.getvalue()
