@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import http.client
 import os
 import shutil
@@ -32,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nacrith.errors import NacrithError
+from nacrith.models.llm.registry import file_hexdigest
 
 __all__ = [
     "CorpusFile",
@@ -281,27 +281,14 @@ def mismatch(
             parent = manifest.entry(value) if kind == "prefix" else None
             if parent is not None and parent.sha256 and parent.bytes <= entry.bytes:
                 heads.append((parent.name, parent.bytes, parent.sha256))
-    digests = {kind: hashlib.new(kind) for kind in expected}
-    head_digests = [hashlib.sha256() for _ in heads]
-    done = 0
-    with path.open("rb") as handle:
-        while block := handle.read(BLOCK):
-            for digest in digests.values():
-                digest.update(block)
-            for (_, count, _), digest in zip(heads, head_digests):
-                if done < count:
-                    digest.update(block[: count - done])
-            done += len(block)
     for kind, want in expected.items():
-        got = digests[kind].hexdigest()
+        got = file_hexdigest(path, kind)
         if got != want:
             return f"{kind} is {got}, expected {want}"
-    for (name, count, want), digest in zip(heads, head_digests):
-        if digest.hexdigest() != want:
-            return (
-                f"its first {count} bytes are not {name} "
-                f"(sha256 {digest.hexdigest()}, expected {want})"
-            )
+    for name, count, want in heads:
+        got = file_hexdigest(path, limit=count)
+        if got != want:
+            return f"its first {count} bytes are not {name} (sha256 {got}, expected {want})"
     return None
 
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -74,6 +75,91 @@ def _cached_sha256(path: Path) -> str:
         if key not in _hash_cache:
             _hash_cache[key] = registry.file_sha256(path)
         return _hash_cache[key]
+
+
+@dataclass(frozen=True)
+class _StoredParams:
+    """The header params of an `llm` member, checked for shape."""
+
+    model: str
+    settings: EnsembleSettings
+    n_ctx: int
+    keep: int
+    crlf: bool
+    reflow: bool
+    sha256: str
+    tokenizer: str
+    llama_cpp: str
+    probe: str
+
+    @classmethod
+    def read(cls, params: Mapping[str, Any]) -> _StoredParams:
+        """The params of any supported format version; `FormatError` when they are bad."""
+        try:
+            version = params.get("version")
+            if version not in FINGERPRINT_HEX:
+                raise FormatError(f"llm codec format {version!r} is not supported")
+            if params.get("head_min") != HEAD_MIN:
+                raise FormatError(f"llm codec head_min {params.get('head_min')!r} unsupported")
+            reflow = params["reflow"] if version >= 4 else False
+            if not isinstance(reflow, bool):
+                raise ValueError(f"bad reflow flag {reflow!r}")
+            stored = cls(
+                model=params["model"],
+                settings=EnsembleSettings.from_dict(dict(params["predictors"])),
+                n_ctx=params["n_ctx"],
+                keep=params["keep"],
+                crlf=params["crlf"],
+                reflow=reflow,
+                sha256=params["sha256"],
+                tokenizer=params["tokenizer"],
+                llama_cpp=params["llama_cpp"],
+                probe=params["probe"],
+            )
+            for value in (stored.sha256, stored.tokenizer, stored.probe):
+                if not isinstance(value, str) or len(value) != FINGERPRINT_HEX[version]:
+                    raise ValueError(f"bad fingerprint {value!r}")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FormatError(f"bad llm codec parameters: {exc}") from exc
+        return stored
+
+
+def _model_for(name: str) -> str:
+    """The model argument that decodes an archive made with model `name` (when the caller gave
+    none): the registered name, else ``$NACRITH_MODEL``."""
+    if name in registry.MODELS:
+        return name
+    if os.environ.get(registry.ENV_MODEL):
+        return os.environ[registry.ENV_MODEL]
+    raise ModelNotFoundError(
+        f"archive was made with model file {name!r}, which is not a registered "
+        f"model; pass its path (model=... or ${registry.ENV_MODEL})"
+    )
+
+
+def _other_device(
+    codec: LLMCodec, build: Callable[..., LLMCodec], stored: _StoredParams
+) -> LLMCodec:
+    """After `codec`'s probe missed: the codec on the other device (CPU/GPU) when its probe
+    matches, else `ModelMismatchError` naming the likely cause."""
+    from nacrith.models.llm.backend import gpu_available, llama_version
+
+    if gpu_available():
+        # the archive may come from the other device: CPU and GPU numerics differ
+        other = build(gpu=not codec.gpu)
+        if other.probe().startswith(stored.probe):
+            codec.close()
+            return other
+        other.close()
+    cause = (
+        f"llama-cpp-python {llama_version()} here, {stored.llama_cpp} in the archive"
+        if llama_version() != stored.llama_cpp
+        else "same model and llama.cpp version, so the CPU/GPU or numpy math differs"
+    )
+    raise ModelMismatchError(
+        f"this machine computes different probabilities than the one that made the "
+        f"archive ({cause}); decoding would produce garbage"
+    )
 
 
 class LLMCodec(Codec):
@@ -131,7 +217,6 @@ class LLMCodec(Codec):
         max_streams: int = 8,
         overlap: bool = True,
     ) -> None:
-        self.model_arg = model
         self.model_path = registry.resolve_model(model)
         name = os.fspath(model) if model else os.environ.get(registry.ENV_MODEL) or ""
         self.model_name = name if name in registry.MODELS else (name or registry.DEFAULT_MODEL)
@@ -288,46 +373,20 @@ class LLMCodec(Codec):
         `runtime` may set `model` (a path to use instead of the registered name), `n_threads`,
         `gpu`, `max_streams` and `overlap`.
         """
-        try:
-            version = params.get("version")
-            if version not in FINGERPRINT_HEX:
-                raise FormatError(f"llm codec format {version!r} is not supported")
-            if params.get("head_min") != HEAD_MIN:
-                raise FormatError(f"llm codec head_min {params.get('head_min')!r} unsupported")
-            settings = EnsembleSettings.from_dict(dict(params["predictors"]))
-            name = params["model"]
-            n_ctx, keep, crlf = params["n_ctx"], params["keep"], params["crlf"]
-            reflow = params["reflow"] if version >= 4 else False
-            if not isinstance(reflow, bool):
-                raise ValueError(f"bad reflow flag {reflow!r}")
-            want_sha, want_tok = params["sha256"], params["tokenizer"]
-            want_llama, want_probe = params["llama_cpp"], params["probe"]
-            for value in (want_sha, want_tok, want_probe):
-                if not isinstance(value, str) or len(value) != FINGERPRINT_HEX[version]:
-                    raise ValueError(f"bad fingerprint {value!r}")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise FormatError(f"bad llm codec parameters: {exc}") from exc
+        stored = _StoredParams.read(params)
         model = runtime.pop("model", None)
         if model is None:
-            if name in registry.MODELS:
-                model = name
-            elif os.environ.get(registry.ENV_MODEL):
-                model = os.environ[registry.ENV_MODEL]
-            else:
-                raise ModelNotFoundError(
-                    f"archive was made with model file {name!r}, which is not a registered "
-                    f"model; pass its path (model=... or ${registry.ENV_MODEL})"
-                )
+            model = _model_for(stored.model)
 
         def build(**overrides: Any) -> LLMCodec:
             local = {**runtime, **overrides}  # machine-local only: stored settings stay as stored
             return cls(
                 model,
-                n_ctx=n_ctx,
-                keep=keep,
-                crlf=crlf,
-                reflow=reflow,
-                **settings.to_dict(),
+                n_ctx=stored.n_ctx,
+                keep=stored.keep,
+                crlf=stored.crlf,
+                reflow=stored.reflow,
+                **stored.settings.to_dict(),
                 **local,
             )
 
@@ -336,34 +395,16 @@ class LLMCodec(Codec):
         except ValueError as exc:
             raise FormatError(f"bad llm codec parameters: {exc}") from exc
         have_sha = _cached_sha256(codec.model_path)
-        if not have_sha.startswith(want_sha):
+        if not have_sha.startswith(stored.sha256):
             raise ModelMismatchError(
                 f"model file {codec.model_path} has sha256 {have_sha[:16]}..., the archive needs "
-                f"{name!r} with sha256 {want_sha[:16]}..."
+                f"{stored.model!r} with sha256 {stored.sha256[:16]}..."
             )
-        if not codec.tokenizer_hash().startswith(want_tok):
+        if not codec.tokenizer_hash().startswith(stored.tokenizer):
             raise ModelMismatchError("the model's tokenizer differs from the archive's")
-        if not codec.probe().startswith(want_probe):
-            from nacrith.models.llm.backend import gpu_available, llama_version
-
-            if gpu_available():
-                # the archive may come from the other device: CPU and GPU numerics differ
-                other = build(gpu=not codec.gpu)
-                if other.probe().startswith(want_probe):
-                    codec.close()
-                    return other
-                other.close()
-
-            cause = (
-                f"llama-cpp-python {llama_version()} here, {want_llama} in the archive"
-                if llama_version() != want_llama
-                else "same model and llama.cpp version, so the CPU/GPU or numpy math differs"
-            )
-            raise ModelMismatchError(
-                f"this machine computes different probabilities than the one that made the "
-                f"archive ({cause}); decoding would produce garbage"
-            )
-        return codec
+        if codec.probe().startswith(stored.probe):
+            return codec
+        return _other_device(codec, build, stored)
 
     # -- text front end ----------------------------------------------------------------------------
 

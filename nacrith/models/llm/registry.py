@@ -14,6 +14,7 @@ Missing registered models are pulled on first use, with a message on stderr.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from nacrith.errors import ModelNotFoundError
 from nacrith.progress import progress_bar
@@ -34,6 +36,7 @@ __all__ = [
     "WheelPart",
     "announce_pulls",
     "cache_dir",
+    "file_hexdigest",
     "file_sha256",
     "is_cached",
     "model_path",
@@ -145,15 +148,60 @@ def is_cached(name: str) -> bool:
     return path.is_file() and (spec.size == 0 or path.stat().st_size == spec.size)
 
 
-def file_sha256(path: str | os.PathLike[str], progress: Callable[[int], None] | None = None) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
+_BLOCK = 1 << 20
+
+
+class _CountedReader(io.RawIOBase):
+    """A binary file read through `readinto`, ending after `limit` bytes (when given) and
+    reporting each block read to `progress`."""
+
+    def __init__(
+        self, raw: BinaryIO, limit: int | None, progress: Callable[[int], None] | None
+    ) -> None:
+        super().__init__()
+        self.raw = raw
+        self.left = limit
+        self.progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        view = memoryview(buf).cast("B")
+        if self.left is not None:
+            view = view[: self.left]
+        n = self.raw.readinto(view) or 0
+        if self.left is not None:
+            self.left -= n
+        if n and self.progress is not None:
+            self.progress(n)
+        return n
+
+
+def file_hexdigest(
+    path: str | os.PathLike[str],
+    algorithm: str = "sha256",
+    *,
+    limit: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> str:
+    """Hex digest (`hashlib` algorithm name) of a file, or of its first `limit` bytes;
+    `progress(n)` is called after each block read."""
     with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
+        reader: BinaryIO | _CountedReader = fh
+        if limit is not None or progress is not None:
+            reader = _CountedReader(fh, limit, progress)
+        if sys.version_info >= (3, 11):
+            return hashlib.file_digest(reader, algorithm).hexdigest()
+        digest = hashlib.new(algorithm)  # Python 3.10 has no `hashlib.file_digest`
+        while block := reader.read(_BLOCK):
             digest.update(block)
-            if progress is not None:
-                progress(len(block))
-    return digest.hexdigest()
+        return digest.hexdigest()
+
+
+def file_sha256(path: str | os.PathLike[str], progress: Callable[[int], None] | None = None) -> str:
+    """Hex sha256 of a file (`progress(n)` after each block read)."""
+    return file_hexdigest(path, progress=progress)
 
 
 #: whether a model pulled automatically on first use says so and shows progress
