@@ -229,6 +229,15 @@ class Details:
         self.levels[level] += 1.0
 
 
+def _count_in(tab: dict[int, _Ctx], key: int, sym: int, esc_a: float) -> None:
+    """Count `sym` in context `key` of `tab`, creating the context on first use."""
+    c = tab.get(key)
+    if c is None:
+        tab[key] = _Ctx(sym, esc_a)
+    else:
+        _update(c, sym, esc_a)
+
+
 class EventDecoder:
     """Decoder of the event streams (see the module docstring and `decode_events`)."""
 
@@ -284,7 +293,7 @@ class EventDecoder:
         d.count_level(level)
         return level
 
-    def decode_events(
+    def decode_events(  # noqa: C901 - hot per-event loop, kept inline for speed
         self, n_tokens: int, lengths: tuple[int, ...], on_new_word: Callable[[int, int, int], None]
     ) -> tuple[list[int], list[list[int] | None]]:
         """Decode events until `n_tokens` tokens; returns (word id of every token, the words of
@@ -405,16 +414,8 @@ class EventDecoder:
                 if not def_left:
                     pid = len(words_of)
                     words_of.append(def_words)
-                    c = tab2.get(def_k2)
-                    if c is None:
-                        tab2[def_k2] = _Ctx(pid, esc2_a)
-                    else:
-                        _update(c, pid, esc2_a)
-                    c = tab1.get(def_k1)
-                    if c is None:
-                        tab1[def_k1] = _Ctx(pid, esc1_a)
-                    else:
-                        _update(c, pid, esc1_a)
+                    _count_in(tab2, def_k2, pid, esc2_a)
+                    _count_in(tab1, def_k1, pid, esc1_a)
                     front[pid] = None
                     left -= 1
         return tok_ids, words_of

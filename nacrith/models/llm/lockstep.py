@@ -29,6 +29,115 @@ __all__ = ["run_streams"]
 CodeFn = Callable[[int, np.ndarray], int]
 
 
+class _ModelFeed:
+    """The model's side of the loop: the logits (and hidden states) of each step's active
+    streams, clearing and re-prefilling a stream whose context is full."""
+
+    def __init__(
+        self,
+        backend: LlamaBackend,
+        lengths: Sequence[int],
+        source: Sequence[Sequence[int]],
+        keep: int,
+        hidden: bool,
+    ) -> None:
+        self.backend = backend
+        self.lengths = lengths
+        self.source = source  # where the model reads its input tokens
+        self.keep = keep
+        self.hidden = hidden
+        self.kv_len = [0] * len(lengths)
+        for s in range(len(lengths)):
+            backend.clear(s)
+
+    def active_at(self, i: int) -> list[int]:
+        """The streams that code a token at iteration `i`."""
+        return [s for s, length in enumerate(self.lengths) if length > i]
+
+    def step(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits (and hidden states) for token i of each stream active at iteration i."""
+        backend, source, kv_len = self.backend, self.source, self.kv_len
+        active = self.active_at(i)
+        rows = np.empty((len(active), backend.n_vocab), dtype=np.float32)
+        states = np.empty((len(active), backend.n_embd), dtype=np.float32) if self.hidden else None
+        stepping: list[int] = []
+        for j, s in enumerate(active):
+            if i == 0 or kv_len[s] >= backend.n_ctx:
+                history = [backend.bos, *source[s][i - self.keep : i]] if i else [backend.bos]
+                rows[j] = backend.prefill(s, history)
+                kv_len[s] = len(history)
+                if states is not None:
+                    states[j] = backend.hidden_states()[0]
+            else:
+                stepping.append(j)
+        if stepping:
+            seqs = [active[j] for j in stepping]
+            out = backend.step(seqs, [source[s][i - 1] for s in seqs], [kv_len[s] for s in seqs])
+            rows[stepping] = out
+            if states is not None:
+                states[stepping] = backend.hidden_states()
+            for s in seqs:
+                kv_len[s] += 1
+        return rows, states
+
+
+class _ModelCalls:
+    """When each step's model call runs: inline, in a second thread beside the ensemble's work
+    on the same step (`overlap`), or one step ahead (`ahead`: the tokens are known)."""
+
+    def __init__(self, feed: _ModelFeed, steps: int, overlap: bool, ahead: bool) -> None:
+        self.feed = feed
+        self.steps = steps
+        self.ahead = ahead
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="llama") if overlap else None
+        self.pending: Future[tuple[np.ndarray, np.ndarray | None]] | None = None
+        if self.pool is not None and ahead and steps:
+            self.pending = self.pool.submit(feed.step, 0)
+
+    @property
+    def threaded(self) -> bool:
+        """Whether the model runs in the second thread."""
+        return self.pool is not None
+
+    def begin(self, i: int) -> None:
+        """Start step `i`'s call in the second thread (before the ensemble's work on it)."""
+        if self.pool is not None and not self.ahead:
+            self.pending = self.pool.submit(self.feed.step, i)
+
+    def result(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Step `i`'s logits and hidden states (then, ahead, start step i+1)."""
+        if self.pool is None:
+            return self.feed.step(i)
+        assert self.pending is not None
+        out = self.pending.result()
+        if self.ahead and i + 1 < self.steps:
+            self.pending = self.pool.submit(self.feed.step, i + 1)
+        return out
+
+    def close(self) -> None:
+        """Wait for the second thread."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+
+def _check_arguments(
+    backend: LlamaBackend,
+    ensemble: Ensemble,
+    lengths: Sequence[int],
+    keep: int,
+    known: Sequence[Sequence[int]] | None,
+) -> None:
+    n_ctx = backend.n_ctx
+    if not 0 < keep < n_ctx - 1:
+        raise ValueError(f"keep must be in 1..{n_ctx - 2}, got {keep}")
+    if len(lengths) > backend.n_seq:
+        raise ValueError(f"{len(lengths)} streams but the context holds {backend.n_seq}")
+    if known is not None and [len(t) for t in known] != list(lengths):
+        raise ValueError("known token lists must have the given lengths")
+    if ensemble.wants_hidden and not backend.hidden:
+        raise ValueError("the ensemble needs hidden states: make the backend with hidden=True")
+
+
 def run_streams(
     backend: LlamaBackend,
     ensemble: Ensemble,
@@ -51,76 +160,24 @@ def run_streams(
     and the ensemble see the same calls in the same order in every mode, so the distributions
     are identical.
     """
-    n_ctx = backend.n_ctx
-    if not 0 < keep < n_ctx - 1:
-        raise ValueError(f"keep must be in 1..{n_ctx - 2}, got {keep}")
-    n = len(lengths)
-    if n > backend.n_seq:
-        raise ValueError(f"{n} streams but the context holds {backend.n_seq}")
-    if known is not None and [len(t) for t in known] != list(lengths):
-        raise ValueError("known token lists must have the given lengths")
-    hidden = ensemble.wants_hidden
-    if hidden and not backend.hidden:
-        raise ValueError("the ensemble needs hidden states: make the backend with hidden=True")
-    tokens: list[list[int]] = [[] for _ in range(n)]
-    source = tokens if known is None else known  # where the model reads its input tokens
-    kv_len = [0] * n
-    bos = backend.bos
-    for s in range(n):
-        backend.clear(s)
-
-    def active_at(i: int) -> list[int]:
-        return [s for s in range(n) if lengths[s] > i]
-
-    def model_step(i: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Logits (and hidden states) for token i of each stream active at iteration i."""
-        active = active_at(i)
-        rows = np.empty((len(active), backend.n_vocab), dtype=np.float32)
-        states = np.empty((len(active), backend.n_embd), dtype=np.float32) if hidden else None
-        stepping: list[int] = []
-        for j, s in enumerate(active):
-            if i == 0 or kv_len[s] >= n_ctx:
-                history = [bos, *source[s][i - keep : i]] if i else [bos]
-                rows[j] = backend.prefill(s, history)
-                kv_len[s] = len(history)
-                if states is not None:
-                    states[j] = backend.hidden_states()[0]
-            else:
-                stepping.append(j)
-        if stepping:
-            seqs = [active[j] for j in stepping]
-            out = backend.step(seqs, [source[s][i - 1] for s in seqs], [kv_len[s] for s in seqs])
-            rows[stepping] = out
-            if states is not None:
-                states[stepping] = backend.hidden_states()
-            for s in seqs:
-                kv_len[s] += 1
-        return rows, states
-
+    _check_arguments(backend, ensemble, lengths, keep, known)
+    tokens: list[list[int]] = [[] for _ in lengths]
+    feed = _ModelFeed(
+        backend, lengths, tokens if known is None else known, keep, ensemble.wants_hidden
+    )
     steps = max(lengths, default=0)
-    ahead = overlap and known is not None
-    pool = ThreadPoolExecutor(1, thread_name_prefix="llama") if overlap else None
-    pending: Future[tuple[np.ndarray, np.ndarray | None]] | None = None
+    calls = _ModelCalls(feed, steps, overlap, ahead=overlap and known is not None)
     learn: tuple[np.ndarray, np.ndarray] | None = None  # last step's tokens, not yet learnt
     try:
-        if ahead and steps:
-            pending = pool.submit(model_step, 0)
         for i in range(steps):
-            active = active_at(i)
+            active = feed.active_at(i)
             streams = np.asarray(active, dtype=np.int64)
-            if pool is not None:
-                if not ahead:
-                    pending = pool.submit(model_step, i)
-                if learn is not None:
-                    ensemble.update(*learn)
+            calls.begin(i)
+            if learn is not None:
+                ensemble.update(*learn)
+            if calls.threaded:
                 ensemble.prefetch(streams)
-                rows, states = pending.result()
-                if ahead and i + 1 < steps:
-                    pending = pool.submit(model_step, i + 1)
-            else:
-                if learn is not None:
-                    ensemble.update(*learn)
-                rows, states = model_step(i)
+            rows, states = calls.result(i)
             probs = ensemble.predict(streams, rows, states)
             new = np.fromiter(
                 (code(s, probs[j]) for j, s in enumerate(active)), dtype=np.int64, count=len(active)
@@ -136,5 +193,4 @@ def run_streams(
             ensemble.update(*learn)
         return tokens
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
+        calls.close()
