@@ -204,7 +204,7 @@ def bpb(bits: float, n: int) -> str:
     return f"{bits / n:.4f}"
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--files", nargs="*", default=list(FILES))
     ap.add_argument("--model", default=None)
@@ -230,8 +230,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--render-only", action="store_true", help="write the section from stored results only"
     )
-    args = ap.parse_args(argv)
+    return ap
 
+
+def _make_codec(args: argparse.Namespace):
+    """The `llm` codec with the model, window and front-end settings the arguments ask for."""
     from nacrith.codecs.llm import LLMCodec
 
     kw = {}
@@ -239,10 +242,65 @@ def main(argv: list[str] | None = None) -> None:
         kw["n_ctx"] = args.n_ctx
     if args.keep:
         kw["keep"] = args.keep
-    codec = LLMCodec(args.model, reflow=not args.no_reflow, **kw)
-    be = codec._get_backend()
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
+    return LLMCodec(args.model, reflow=not args.no_reflow, **kw)
+
+
+def _label(codec, name: str, limit: int | None, data: bytes) -> str:
+    """The heading name of a run: the file, its prefix, and settings other than the defaults."""
+    from nacrith.codecs.llm import LLMCodec
+
+    label = name if limit == FILES[name][1] else f"{name}[:{len(data)}]"
+    if codec.model_name != "smollm2-135m":
+        label += f" ({codec.model_name})"
+    if codec.n_ctx != LLMCodec.DEFAULT_CTX:
+        label += f" (n_ctx {codec.n_ctx})"
+    if not codec.reflow:
+        label += " (no reflow)"
+    return label
+
+
+def _llm_rows(codec, args, name: str, data: bytes, text: bytes, tokens, work: Path):
+    """Stage 1: the stored LLM rows and hidden states of `text` (reused with --reuse)."""
+    # the front end's output is part of the key: rows of another text are no use
+    text_id = hashlib.sha256(text).hexdigest()[:8]
+    tag = f"{name}.{len(data)}.{text_id}.{codec.model_name}.{codec.n_ctx}.{codec.keep}"
+    rows_path = work / f"{tag}.npy"
+    print(f"{name}: {len(data)} bytes, {len(tokens)} tokens", file=sys.stderr)
+    if args.reuse and rows_path.is_file() and hidden_path(rows_path).is_file():
+        rows, llm_s = np.load(rows_path, mmap_mode="r"), float("nan")
+        states = np.load(hidden_path(rows_path))
+    else:
+        rows, states, llm_s = llm_pass(codec, tokens, rows_path)
+    return rows, states, llm_s
+
+
+def _file_section(codec, be, args, name: str, label: str, data: bytes, text: bytes, tokens, work):
+    """Stages 1-3 on one file: its stored entry (ablation rows, real codec, classic sizes)."""
+    rows, states, llm_s = _llm_rows(codec, args, name, data, text, tokens, work)
+    results = []
+    chosen = [ABLATION[k] for k in args.schemes] if args.schemes else ABLATION
+    pieces, states32 = be.pieces(), states.astype(np.float32)
+    for scheme, settings in chosen:
+        s = replace(settings, mixer_lr=codec.settings.mixer_lr)
+        r = replay(rows, tokens, s, pieces, states32)
+        results.append((scheme, r))
+        print(f"  {scheme}: {r['bits'] / len(data):.4f} bpb", file=sys.stderr)
+    real = None if args.no_real else run_real(codec, data, args.real_limit, be)
+    return {
+        "name": label,
+        "bytes": len(data),
+        "tokens": len(tokens),
+        "results": results,
+        "real": real,
+        "classic": classic(data),
+        "setup": f"{codec.model_name}, n_ctx {codec.n_ctx}, keep {codec.keep}",
+        "llm_pass_s": llm_s,
+        "stamp": f"{machine_line()}. Command: `{command_line()}`",
+    }
+
+
+def _run_files(codec, be, args, work: Path) -> tuple[list[dict], dict[str, dict]]:
+    """The new entries of the files asked for, and the --real-only runs by label."""
     sections = []
     reals = {}
     for name in [] if args.render_only else args.files:
@@ -251,48 +309,16 @@ def main(argv: list[str] | None = None) -> None:
         data = corpus(rel).read_bytes()[:limit]
         text = front_text(codec, data)
         tokens = be.tokenize(text)
-        label = name if limit == FILES[name][1] else f"{name}[:{len(data)}]"
-        if codec.model_name != "smollm2-135m":
-            label += f" ({codec.model_name})"
-        if codec.n_ctx != LLMCodec.DEFAULT_CTX:
-            label += f" (n_ctx {codec.n_ctx})"
-        if not codec.reflow:
-            label += " (no reflow)"
+        label = _label(codec, name, limit, data)
         if args.real_only:
             reals[label] = run_real(codec, data, args.real_limit, be)
             continue
-        # the front end's output is part of the key: rows of another text are no use
-        text_id = hashlib.sha256(text).hexdigest()[:8]
-        tag = f"{name}.{len(data)}.{text_id}.{codec.model_name}.{codec.n_ctx}.{codec.keep}"
-        rows_path = work / f"{tag}.npy"
-        print(f"{name}: {len(data)} bytes, {len(tokens)} tokens", file=sys.stderr)
-        if args.reuse and rows_path.is_file() and hidden_path(rows_path).is_file():
-            rows, llm_s = np.load(rows_path, mmap_mode="r"), float("nan")
-            states = np.load(hidden_path(rows_path))
-        else:
-            rows, states, llm_s = llm_pass(codec, tokens, rows_path)
-        results = []
-        chosen = [ABLATION[k] for k in args.schemes] if args.schemes else ABLATION
-        pieces, states32 = be.pieces(), states.astype(np.float32)
-        for scheme, settings in chosen:
-            s = replace(settings, mixer_lr=codec.settings.mixer_lr)
-            r = replay(rows, tokens, s, pieces, states32)
-            results.append((scheme, r))
-            print(f"  {scheme}: {r['bits'] / len(data):.4f} bpb", file=sys.stderr)
-        real = None if args.no_real else run_real(codec, data, args.real_limit, be)
-        sections.append(
-            {
-                "name": label,
-                "bytes": len(data),
-                "tokens": len(tokens),
-                "results": results,
-                "real": real,
-                "classic": classic(data),
-                "setup": f"{codec.model_name}, n_ctx {codec.n_ctx}, keep {codec.keep}",
-                "llm_pass_s": llm_s,
-                "stamp": f"{machine_line()}. Command: `{command_line()}`",
-            }
-        )
+        sections.append(_file_section(codec, be, args, name, label, data, text, tokens, work))
+    return sections, reals
+
+
+def _store(codec, args, work: Path, sections: list[dict], reals: dict[str, dict]) -> dict:
+    """Merge this run's entries into the work directory's store; return all stored entries."""
     store = work / "ratio_results.json"
     known = json.loads(store.read_text()) if store.is_file() else {}
     settings = run_settings(codec)
@@ -309,6 +335,11 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"--real-only: no stored results for {label}; run stages 1-2 first")
         known[label]["real"] = real
     store.write_text(json.dumps(known, indent=1))
+    return known
+
+
+def _write_section(known: dict, write: bool) -> None:
+    """Print the ratio section and, when `write`, put it into BENCHMARKS.md."""
     from benchmd import read_section, update_section
 
     # runs that are in BENCHMARKS.md but not in this machine's store keep their text as it is
@@ -317,8 +348,19 @@ def main(argv: list[str] | None = None) -> None:
     order = sorted(blocks, key=lambda k: (list(FILES).index(k.split("[")[0].split(" ")[0]), k))
     md = "\n".join([INTRO, *(blocks[k] for k in order)])
     print(md)
-    if not args.no_write:
+    if write:
         update_section("ratio", md)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    codec = _make_codec(args)
+    be = codec._get_backend()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    sections, reals = _run_files(codec, be, args, work)
+    known = _store(codec, args, work, sections, reals)
+    _write_section(known, not args.no_write)
 
 
 INTRO = "\n".join(
