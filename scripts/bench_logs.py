@@ -45,9 +45,11 @@ from nacrith.formats.logs.timestamps import (  # noqa: E402
     MAX_EPOCH,
     detect_format,
     mark_times,
-    parse_time,
+    parse_bound,
 )
-from nacrith.logs import LogArchive, _filter_lines, _Matcher  # noqa: E402
+from nacrith.logs import LogArchive  # noqa: E402
+from nacrith.logs.matcher import Matcher  # noqa: E402
+from nacrith.logs.search import TimeWindow, filter_lines  # noqa: E402
 
 SYSTEMS = ["Apache", "BGL", "HDFS", "HPC", "Hadoop", "Linux", "OpenSSH", "Proxifier", "Spark"]
 SYSTEMS += ["Zookeeper"]
@@ -198,14 +200,18 @@ def time_query_count(archive: LogArchive, pattern: str, opts: dict) -> int:
     """Lines a time-range query must find, by the documented rule, from the decoded chunks
     (each chunk's time format detected from its lines, each line's time parsed from its text)
     rather than from the codec's time columns."""
-    m = _Matcher(pattern, bool(opts.get("regex")), False)
-    lo, hi = parse_time(opts.get("since")), parse_time(opts.get("until"))
+    m = Matcher(pattern, bool(opts.get("regex")), False)
+    since, until = opts.get("since"), opts.get("until")
+    window = TimeWindow(
+        parse_bound(since) if since is not None else None,
+        parse_bound(until) if until is not None else None,
+    )
     n = 0
     for chunk in archive._raw_chunks():
         lines = chunk.split(b"\n")
         if not lines[-1]:
             lines.pop()
-        n += sum(1 for _ in _filter_lines(lines, m, lo, hi, -1))
+        n += sum(1 for _ in filter_lines(lines, m, window, -1))
     return n
 
 

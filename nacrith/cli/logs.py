@@ -3,7 +3,8 @@
 Prints the matching lines of each archive (prefixed with ``FILE:`` when there are several
 files), or with ``-c`` their count. Exit status as grep: 0 when a line matched, 1 when none
 did; an archive error propagates as a `NacrithError` of the same type whose message starts
-with the file name, for the CLI to report.
+with the file name, for the CLI to report. Time bounds are compared exactly, fractions of a
+second included, both inclusive (see `nacrith.logs.search` for a line's time).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import click
 
 from nacrith.errors import NacrithError
-from nacrith.formats.logs.timestamps import parse_time
+from nacrith.formats.logs.timestamps import parse_bound
 from nacrith.logs import LogArchive
 
 __all__ = ["grep_command"]
@@ -23,16 +24,29 @@ __all__ = ["grep_command"]
 def _time_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None:
         try:
-            parse_time(value)
+            parse_bound(value)
         except ValueError as exc:
             raise click.BadParameter(str(exc), ctx=ctx, param=param) from exc
     return value
 
 
-@click.command(
-    "grep",
-    help="Print the lines of log archives that contain PATTERN (or match it, with -E).",
+_GREP_HELP = """Print the lines of log archives that contain PATTERN (or match it, with -E).
+
+\b
+With --since/--until, a line's time is its first timestamp in the format most
+lines of its chunk use, with the fraction of a second written after it; a line
+without one (a stack trace, or a line stamped in another format) takes the time
+of the line before it. A line matches when SINCE <= its time <= UNTIL."""
+
+_SINCE_HELP = (
+    "Only lines at or after TIME: ISO 8601 (2024-03-01 01:31:03.5) or the log's own time "
+    "format, fractions of a second included. Stamps without a year (syslog "
+    "'Mar  1 01:31:03') are read as year 2000: give TIME in the log's own spelling "
+    "(no year) or with year 2000."
 )
+
+
+@click.command("grep", help=_GREP_HELP)
 @click.option("-E", "--regex", "regex", is_flag=True, help="PATTERN is a regular expression.")
 @click.option("-i", "--ignore-case", is_flag=True, help="Fold ASCII case.")
 @click.option("-c", "--count", is_flag=True, help="Print only the number of matching lines.")
@@ -40,10 +54,13 @@ def _time_option(ctx: click.Context, param: click.Parameter, value: str | None) 
     "--since",
     metavar="TIME",
     callback=_time_option,
-    help="Only lines at or after TIME (ISO 8601, or the log's own time format).",
+    help=_SINCE_HELP,
 )
 @click.option(
-    "--until", metavar="TIME", callback=_time_option, help="Only lines at or before TIME."
+    "--until",
+    metavar="TIME",
+    callback=_time_option,
+    help="Only lines at or before TIME (inclusive; the same forms as --since).",
 )
 @click.argument("pattern")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))

@@ -111,7 +111,7 @@ def test_threads_and_multiline_records(tmp_path: Path) -> None:
 
 
 def test_read_only_and_bad_arguments(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match=r"missing\.ncz"):
         LogArchive(tmp_path / "missing.ncz", "r")
     path = tmp_path / "a.ncz"
     LogArchive(path, "w").close()
@@ -275,7 +275,7 @@ def test_torn_tail_is_reported_then_repaired(tmp_path: Path) -> None:
         archive.write_lines(["five 5", "six 6"])
     path.write_bytes(path.read_bytes()[: len(good) + 40])  # crash while writing the last member
     seen = []
-    with pytest.raises(TruncatedError):
+    with pytest.raises(TruncatedError, match="ended before"):
         for line in LogArchive(path, "r"):
             seen.append(line)
     assert seen == ["one 1", "two 2", "three 3", "four 4"]
@@ -295,7 +295,7 @@ def test_damage_before_the_tail_is_not_repaired(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(nacrith.NacrithError):
+        with pytest.raises(nacrith.NacrithError, match="refusing to append"):
             LogArchive(path, "a")
     assert path.read_bytes() == bytes(data)
 

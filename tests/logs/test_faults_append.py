@@ -9,7 +9,6 @@ acknowledged one, plus at most the one being acknowledged when the signal came.
 
 from __future__ import annotations
 
-import fcntl
 import io
 import os
 import random
@@ -23,10 +22,11 @@ import warnings
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 import nacrith
 from nacrith.errors import TruncatedError
-from nacrith.logs import LogArchive
+from nacrith.logs import LogArchive, lock_path
 
 KILLS = 50
 
@@ -224,7 +224,7 @@ def test_torn_last_member_at_every_offset(tmp_path: Path) -> None:
         path.write_bytes(whole[:cut])
         assert _decode_prefix(whole[:cut]) == earlier, cut
         lines = []
-        with pytest.raises(TruncatedError):
+        with pytest.raises(TruncatedError, match="ended before"):
             for line in LogArchive(path, "r").lines(binary=True):
                 lines.append(line)
         assert b"".join(line + b"\n" for line in lines) in (earlier, earlier + last), cut
@@ -234,8 +234,9 @@ def test_torn_last_member_at_every_offset(tmp_path: Path) -> None:
 
 
 def test_opening_for_append_waits_for_a_writer_mid_member(tmp_path: Path) -> None:
-    """Another process holding the lock while it writes a member is not a torn tail: opening
-    for append must wait for it instead of truncating the member it is writing."""
+    """Another appender holding ``<archive>.lock`` while it writes a member is not a torn
+    tail: opening for append must wait for it instead of truncating the member it is
+    writing."""
     path = tmp_path / "a.ncz"
     with LogArchive(path, "w") as archive:
         archive.write(chunk(1, 0))
@@ -244,8 +245,9 @@ def test_opening_for_append_waits_for_a_writer_mid_member(tmp_path: Path) -> Non
         archive.write(chunk(1, 1))
     member = other.read_bytes()
     opened: list[LogArchive] = []
+    lock = FileLock(lock_path(path))
     with open(path, "ab") as writer:
-        fcntl.flock(writer.fileno(), fcntl.LOCK_EX)
+        lock.acquire()
         writer.write(member[: len(member) // 2])
         writer.flush()
         with warnings.catch_warnings():
@@ -257,7 +259,7 @@ def test_opening_for_append_waits_for_a_writer_mid_member(tmp_path: Path) -> Non
             writer.write(member[len(member) // 2 :])
             writer.flush()
             os.fsync(writer.fileno())
-            fcntl.flock(writer.fileno(), fcntl.LOCK_UN)
+            lock.release()
             opener.join(30)
     assert still_waiting, "the opener did not wait for the writer's lock"
     assert opened, "opening for append failed"

@@ -8,19 +8,25 @@ of the line up to a constant. The chunk's *time range* spans every match of the 
 plausible fields, so it contains the time of each line: its first such match, or, for a line
 without one (a stack trace), the time of the line before it.
 
-Times are POSIX seconds read as UTC: offsets such as ``+0200`` are ignored, fractions of a
-second stay ordinary digits, and formats without a year (syslog ``Jun 14 15:16:01``) are read
-in year `DEFAULT_YEAR`, so a query written in the log's own spelling compares correctly.
+Times are POSIX seconds read as UTC: offsets such as ``+0200`` are ignored, and formats
+without a year (syslog ``Jun 14 15:16:01``) are read in year `DEFAULT_YEAR`, so a query written
+in the log's own spelling compares correctly. In the codec, fractions of a second stay ordinary
+digits; a query compares exact instants (`line_instant`, `parse_bound`): the fraction written
+right after a timestamp's seconds (``01:31:03,747``, ``01:31:03.5``) counts, and bounds keep
+theirs, so ``01:31:03.747`` lies within [``01:31:03.5``, ``01:31:04``].
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as _dt
+import decimal
+import numbers
 import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import numpy as np
 
@@ -29,12 +35,17 @@ __all__ = [
     "FORMATS",
     "MAX_EPOCH",
     "TIME_MARK",
+    "Instant",
     "TimeFormat",
     "detect_format",
+    "line_instant",
     "line_time",
     "mark_times",
+    "parse_bound",
     "parse_time",
 ]
+
+Instant = int | Fraction  # exact POSIX seconds
 
 DEFAULT_YEAR = 2000  # a leap year, so Feb 29 of a year-less log is a date
 MAX_EPOCH = 253402300799  # 9999-12-31 23:59:59
@@ -60,6 +71,8 @@ _FIELDS = {
     "e": (rb"(1\d{9})", b"%d"),  # POSIX seconds
 }
 _TOKEN = re.compile(r"\{(\w)\}")
+_FRACTION = re.compile(rb"[.,](\d+)")
+_ISO_FRACTION = re.compile(r":\d\d[.,](\d+)")
 
 
 @dataclass
@@ -114,6 +127,28 @@ class TimeFormat:
         m, d, hh, mm, ss = get["M"], get["D"], get["h"], get["m"], get["s"]
         ok = (m >= 1) & (m <= 12) & (d >= 1) & (d <= 31) & (hh <= 23) & (mm <= 59) & (ss <= 60)
         return _days(year, m, d) * 86400 + hh * 3600 + mm * 60 + ss, ok
+
+    def second(self, values: Sequence[bytes]) -> int | None:
+        """`seconds` of one match, given its group texts: its POSIX second, or None when the
+        fields are not plausible."""
+        get: dict[str, int] = {}
+        for name, text in zip(self.fields, values):
+            if name == "N":
+                get["M"] = _MONTH_NUM[text]
+            elif name != "W":
+                get[name.upper() if name == "d" else name] = int(text)
+        if "e" in get:
+            return get["e"]
+        year = get["Y"] if "Y" in get else 2000 + get["y"] if "y" in get else DEFAULT_YEAR
+        m, d, hh, mm, ss = get["M"], get["D"], get["h"], get["m"], get["s"]
+        if not (1 <= m <= 12 and 1 <= d <= 31 and hh <= 23 and mm <= 59 and ss <= 60):
+            return None
+        yy = year - (m <= 2)
+        era = yy // 400
+        yoe = yy - era * 400
+        doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
+        days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+        return days * 86400 + hh * 3600 + mm * 60 + ss
 
     def exact(self, groups: Sequence[Sequence[bytes]], secs: np.ndarray) -> np.ndarray:
         """Which matches `render` reproduces byte for byte (given their `seconds`)."""
@@ -256,29 +291,68 @@ def line_time(line: bytes, fmt: int) -> int | None:
     return None
 
 
-def parse_time(value: object) -> float:
-    """A query bound as POSIX seconds: a number, a `datetime` (naive means UTC), a `date`, or
-    a string in ISO 8601 or in any format of `FORMATS` (so a log's own spelling works)."""
+def line_instant(line: bytes, fmt: int) -> Instant | None:
+    """The exact time of the first plausible timestamp of format `fmt` in `line`: its POSIX
+    second plus the fraction written right after its seconds field (``03,747`` or ``03.5``),
+    or None. Its whole part is `line_time`."""
+    f = FORMATS[fmt]
+    seconds_group = f.fields.index("s") + 2 if "s" in f.fields else None
+    for m in f.regex.finditer(line):
+        t = f.second(m.groups()[1:])
+        if t is None:
+            continue
+        if seconds_group is not None:
+            frac = _FRACTION.match(line, m.end(seconds_group))
+            if frac is not None:
+                digits = frac.group(1)
+                return Fraction(t * 10 ** len(digits) + int(digits), 10 ** len(digits))
+        return t
+    return None
+
+
+def parse_bound(value: object) -> Instant:
+    """A query bound as exact POSIX seconds: a number (int, float, Fraction, Decimal), a
+    `datetime` (naive means UTC), a
+    `date`, or a string in ISO 8601 or in any format of `FORMATS` (so a log's own spelling
+    works, year-less ones in `DEFAULT_YEAR`). A string's fraction of a second is kept exactly,
+    whatever its number of digits."""
     if isinstance(value, bool):
         raise TypeError("a time bound cannot be a bool")
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, (numbers.Rational, decimal.Decimal)):
+        return Fraction(value)
+    if isinstance(value, numbers.Real):
+        return Fraction(float(value))
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=_dt.timezone.utc)
-        return value.timestamp()
+        whole = calendar.timegm(value.utctimetuple())
+        return whole + Fraction(value.microsecond, 10**6) if value.microsecond else whole
     if isinstance(value, _dt.date):
-        return float(calendar.timegm((value.year, value.month, value.day, 0, 0, 0)))
+        return calendar.timegm((value.year, value.month, value.day, 0, 0, 0))
     if not isinstance(value, str):
         raise TypeError(f"a time bound must be a number, datetime or string, not {value!r}")
     text = value.strip()
     try:
-        return parse_time(_dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
+        when = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         pass
+    else:
+        frac = _ISO_FRACTION.search(text)
+        if frac is None:
+            return parse_bound(when)
+        digits = frac.group(1)
+        whole = parse_bound(when.replace(microsecond=0))
+        return whole + Fraction(int(digits), 10 ** len(digits))
     raw = text.encode("utf-8", "replace")
     for i in range(len(FORMATS)):
-        t = line_time(raw, i)
+        t = line_instant(raw, i)
         if t is not None:
-            return float(t)
+            return t
     raise ValueError(f"cannot read {value!r} as a time (use ISO 8601, e.g. 2015-10-18 18:01:47)")
+
+
+def parse_time(value: object) -> float:
+    """`parse_bound` as a float (which may round a fraction of a second)."""
+    return float(parse_bound(value))
