@@ -1,0 +1,259 @@
+"""Forward pass of a llama model whose logits have the same bits on every machine.
+
+Matrix products are exact integer products (see `weights`). Everything between them is either an
+elementwise IEEE operation in a fixed order (correctly rounded, so machine-independent), an exact
+function from `exact`, or an exact integer sum:
+
+- RMSNorm takes its sum of squares over the residual written as 21-bit integers (exact sum);
+- attention scores are exact dot products of RoPE-rotated q and k written as 22-bit integers with a
+  power-of-two scale per head vector; the softmax weights are integers (exp as 38-bit fixed point,
+  exact row sums, then `P_BITS`-bit normalized weights), and the weighted sum of values is an exact
+  product with V written as integers on a fixed power-of-two grid per channel. That grid comes from
+  a proven bound on |V| (row norm of W_v x max |norm weight| x sqrt(n_embd)), computed at load, so
+  the grid does not depend on which positions are in the cache;
+- SiLU and the RoPE tables use `exact.exp`, `exact.sin`, `exact.cos`.
+
+A batch of tokens therefore gives the same bits as the same tokens fed one at a time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from nacrith.errors import NacrithError
+from nacrith.models.portable import exact
+from nacrith.models.portable.weights import ModelWeights, load_weights
+
+__all__ = ["KVCache", "PortableModel"]
+
+QK_BITS = 22  # q and k per head vector; 64 products of 2**44 stay far below 2**53
+SCORE_BITS = 38  # exp(score - max) as fixed point; n_ctx <= 2**14 keeps row sums < 2**53
+P_BITS = 26  # normalized attention weights
+V_BITS = 26  # values on their fixed grid; (2**26 + n_ctx) * 2**26 < 2**53
+MAX_CTX = 1 << 14
+
+
+class KVCache:
+    """Keys and values of one stream, all layers, as exact integers with power-of-two scales."""
+
+    def __init__(self, n_layer: int, n_ctx: int, n_head_kv: int, head_dim: int) -> None:
+        self.k_int = np.zeros((n_layer, n_ctx, n_head_kv, head_dim))
+        self.k_scale = np.zeros((n_layer, n_ctx, n_head_kv))
+        self.v_int = np.zeros((n_layer, n_ctx, n_head_kv * head_dim))
+        self.length = 0
+
+
+def _rope_tables(n_ctx: int, head_dim: int, base: float) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin of pos * base**(-2i/head_dim), shape (n_ctx, head_dim/2), exact functions."""
+    half = head_dim // 2
+    inv_freq = exact.exp(-(np.arange(half, dtype=np.float64) * (2.0 / head_dim)) * exact.log(base))
+    angles = np.arange(n_ctx, dtype=np.float64)[:, None] * inv_freq[None, :]
+    return exact.cos(angles), exact.sin(angles)
+
+
+class PortableModel:
+    """A llama GGUF evaluated with machine-independent arithmetic, `n_seq` streams of `n_ctx`.
+
+    :param path: GGUF file (llama architecture, F32/F16/Q8_0/Q4_1 tensors).
+    :param n_seq: number of independent streams (KV caches).
+    :param n_ctx: context length of each stream, in tokens.
+    :param weights: already loaded weights (shared between models), instead of reading `path`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        n_seq: int = 1,
+        n_ctx: int = 2048,
+        weights: ModelWeights | None = None,
+    ) -> None:
+        if weights is None:
+            if path is None:
+                raise ValueError("give a GGUF path or loaded weights")
+            weights = load_weights(path)
+        if n_seq < 1 or not 8 <= n_ctx <= MAX_CTX:
+            raise ValueError(f"need n_seq >= 1 and 8 <= n_ctx <= {MAX_CTX}, got {n_seq}, {n_ctx}")
+        cfg = weights.config
+        self.weights = weights
+        self.config = cfg
+        self.n_vocab = cfg.n_vocab
+        self.n_embd = cfg.n_embd
+        self.n_ctx = n_ctx
+        self.n_seq = n_seq
+        self.bos = cfg.bos
+        self._group = cfg.n_head // cfg.n_head_kv
+        self._rms_bits = (52 - int(cfg.n_embd - 1).bit_length()) // 2
+        self._cos, self._sin = _rope_tables(n_ctx, cfg.head_dim, cfg.rope_base)
+        self._v_scale = [self._value_grid(i) for i in range(cfg.n_layer)]
+        self._caches = [
+            KVCache(cfg.n_layer, n_ctx, cfg.n_head_kv, cfg.head_dim) for _ in range(n_seq)
+        ]
+
+    def _value_grid(self, layer: int) -> np.ndarray:
+        """Power-of-two grid per V channel such that |V| < 2**V_BITS grid steps, proven."""
+        cfg = self.config
+        lw = self.weights.layers[layer]
+        kv = cfg.n_head_kv * cfg.head_dim
+        v_rows = np.arange(cfg.n_embd + kv, cfg.n_embd + 2 * kv)
+        norms = lw.qkv.row_norm_bound()[v_rows]
+        # |x_norm|_2 <= sqrt(n) * max|g|; factor 2 covers rounding and activation quantization
+        bound = norms * (float(np.max(np.abs(lw.attn_norm))) * np.sqrt(float(cfg.n_embd)) * 2.0)
+        _, e = np.frexp(bound)
+        return np.ldexp(1.0, e - V_BITS)
+
+    # -- streams ---------------------------------------------------------------------------------
+
+    def clear(self, seq: int) -> None:
+        """Forget everything stream `seq` has seen."""
+        self._caches[seq].length = 0
+
+    def length(self, seq: int) -> int:
+        """How many tokens stream `seq` holds."""
+        return self._caches[seq].length
+
+    def prefill(
+        self, seq: int, tokens: Sequence[int] | np.ndarray, *, all_logits: bool = False
+    ) -> np.ndarray:
+        """Clear stream `seq` and feed `tokens` at positions 0.. as one batch.
+
+        Returns the logits (float64) of the last token, or of every token when `all_logits`.
+        """
+        n = len(tokens)
+        if not 1 <= n <= self.n_ctx:
+            raise ValueError(f"prefill of {n} tokens does not fit a context of {self.n_ctx}")
+        self.clear(seq)
+        logits = self._forward([(seq, np.asarray(tokens, dtype=np.int64))], all_logits)
+        return logits if all_logits else logits[0]
+
+    def step(
+        self,
+        seqs: Sequence[int],
+        tokens: Sequence[int] | np.ndarray,
+        positions: Sequence[int] | np.ndarray,
+    ) -> np.ndarray:
+        """Feed one token to each stream in `seqs` at its next position; logits as (B, V)."""
+        if len(set(seqs)) != len(seqs):
+            raise ValueError("step feeds each stream at most once")
+        for s, p in zip(seqs, positions):
+            if int(p) != self._caches[s].length:
+                raise ValueError(f"stream {s} holds {self._caches[s].length} tokens, not {p}")
+        segments = [(int(s), np.asarray([t], dtype=np.int64)) for s, t in zip(seqs, tokens)]
+        return self._forward(segments, False)
+
+    @staticmethod
+    def probabilities(logits: np.ndarray) -> np.ndarray:
+        """softmax of `logits` along the last axis, with the engine's exact rules (float64)."""
+        return exact.softmax(logits)
+
+    # -- forward pass ----------------------------------------------------------------------------
+
+    def _forward(self, segments: list[tuple[int, np.ndarray]], all_rows: bool) -> np.ndarray:
+        vocab = self.n_vocab
+        starts = []
+        for seq, toks in segments:
+            start = self._caches[seq].length
+            if start + len(toks) > self.n_ctx:
+                raise ValueError(f"stream {seq} would exceed its context of {self.n_ctx}")
+            if toks.size and (toks.min() < 0 or toks.max() >= vocab):
+                raise ValueError(f"token ids must lie in [0, {vocab})")
+            starts.append(start)
+        tokens = np.concatenate([t for _, t in segments])
+        positions = np.concatenate(
+            [np.arange(s, s + len(t)) for s, (_, t) in zip(starts, segments)]
+        )
+        h = self.weights.embed.row_values(tokens)
+        for layer in range(self.config.n_layer):
+            h = self._block(layer, h, segments, starts, positions)
+        for (seq, toks), start in zip(segments, starts):
+            self._caches[seq].length = start + len(toks)
+        ends = np.cumsum([len(t) for _, t in segments]) - 1
+        rows = np.arange(len(tokens)) if all_rows else ends
+        x = self._rms_norm(h[rows], self.weights.output_norm)
+        return self.weights.output(x)
+
+    def _rms_norm(self, h: np.ndarray, gain: np.ndarray) -> np.ndarray:
+        ints, scale = exact.fixed_point(h, self._rms_bits)
+        squares = np.sum(ints * ints, axis=-1)  # integers below 2**52: exact in any order
+        mean = squares * (scale * scale) / float(h.shape[-1])
+        inv = 1.0 / np.sqrt(mean + self.config.rms_eps)
+        return h * inv[:, None] * gain
+
+    def _rope(self, x: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Rotate adjacent pairs (llama.cpp's "normal" RoPE, which GGUF llama weights expect)."""
+        n, heads, dim = x.shape
+        pairs = x.reshape(n, heads, dim // 2, 2)
+        a, b = pairs[..., 0], pairs[..., 1]
+        c = self._cos[positions][:, None, :]
+        s = self._sin[positions][:, None, :]
+        out = np.empty_like(pairs)
+        out[..., 0] = a * c - b * s
+        out[..., 1] = a * s + b * c
+        return out.reshape(n, heads, dim)
+
+    def _block(
+        self,
+        layer: int,
+        h: np.ndarray,
+        segments: list[tuple[int, np.ndarray]],
+        starts: list[int],
+        positions: np.ndarray,
+    ) -> np.ndarray:
+        cfg = self.config
+        lw = self.weights.layers[layer]
+        n = h.shape[0]
+        hd, kv = cfg.head_dim, cfg.n_head_kv * cfg.head_dim
+        qkv = lw.qkv(self._rms_norm(h, lw.attn_norm))
+        q = self._rope(qkv[:, : cfg.n_embd].reshape(n, cfg.n_head, hd), positions)
+        k = self._rope(
+            qkv[:, cfg.n_embd : cfg.n_embd + kv].reshape(n, cfg.n_head_kv, hd), positions
+        )
+        v_int = np.rint(qkv[:, cfg.n_embd + kv :] / self._v_scale[layer])
+        if not np.all(np.abs(v_int) <= 2.0**V_BITS):
+            raise NacrithError(f"layer {layer}: a value left its proven range (NaN or overflow?)")
+        k_int, k_scale = exact.fixed_point(k, QK_BITS)
+        attn = np.empty((n, cfg.n_embd))
+        row = 0
+        for (seq, toks), start in zip(segments, starts):
+            t = len(toks)
+            cache = self._caches[seq]
+            cache.k_int[layer, start : start + t] = k_int[row : row + t]
+            cache.k_scale[layer, start : start + t] = k_scale[row : row + t]
+            cache.v_int[layer, start : start + t] = v_int[row : row + t]
+            attn[row : row + t] = self._attend(layer, cache, q[row : row + t], start)
+            row += t
+        h = h + lw.out(attn)
+        gate_up = lw.gate_up(self._rms_norm(h, lw.ffn_norm))
+        act = exact.silu(gate_up[:, : cfg.n_ff]) * gate_up[:, cfg.n_ff :]
+        return h + lw.down(act)
+
+    def _attend(self, layer: int, cache: KVCache, q: np.ndarray, start: int) -> np.ndarray:
+        """Causal attention of `q` (t, n_head, hd) at positions start.. over the cache."""
+        cfg = self.config
+        t, hd, group = q.shape[0], cfg.head_dim, self._group
+        total = start + t
+        q_int, q_scale = exact.fixed_point(q, QK_BITS)
+        q_scale = q_scale * (1.0 / np.sqrt(float(hd)))
+        future = np.arange(total)[None, :] > (start + np.arange(t))[:, None]
+        future = np.repeat(future, group, axis=0)
+        out = np.empty((t, cfg.n_head, hd))
+        v_grid = self._v_scale[layer] * 2.0**-P_BITS
+        for g in range(cfg.n_head_kv):
+            heads = slice(g * group, (g + 1) * group)
+            keys = cache.k_int[layer, :total, g]
+            dots = q_int[:, heads].reshape(t * group, hd) @ keys.T
+            scores = dots * q_scale[:, heads].reshape(-1, 1) * cache.k_scale[layer, :total, g]
+            scores[future] = -np.inf
+            top = np.max(scores, axis=1, keepdims=True)
+            weights = np.rint(np.ldexp(exact.exp(scores - top), SCORE_BITS))
+            sums = np.sum(weights, axis=1, keepdims=True)  # integers below 2**53: exact
+            weights = np.rint(np.ldexp(weights, P_BITS) / sums)
+            chans = slice(g * hd, (g + 1) * hd)
+            mixed = weights @ cache.v_int[layer, :total, chans]
+            mixed *= v_grid[chans]
+            mixed += 0.0  # -0.0 -> +0.0: masked terms must not change a zero's sign
+            out[:, heads] = mixed.reshape(t, group, hd)
+        return out.reshape(t, cfg.n_embd)

@@ -1,0 +1,246 @@
+"""GGUF weights of a llama-architecture model, as exact fixed-point matrices.
+
+Each weight matrix is dequantized exactly into float64 (a Q4_1 or Q8_0 value is a half-precision
+scale times a small integer, plus a half-precision offset for Q4_1) and then written as integers
+times one power of two per output row (`FixedMatrix`). The integers are held in float64 arrays so
+that products go through BLAS; the bit budget of the integers is chosen so that every partial sum
+of a matrix product with activations of `ACT_BITS` bits stays below 2**53, where float64 holds
+integers exactly. Such a product has one correct answer, whatever kernel, summation order or
+thread count computes it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nacrith.errors import ModelNotFoundError, NacrithError
+from nacrith.models.portable.exact import fixed_point
+
+__all__ = [
+    "ACT_BITS",
+    "FixedMatrix",
+    "LayerWeights",
+    "LlamaConfig",
+    "ModelWeights",
+    "dequantize",
+    "load_weights",
+]
+
+#: activations enter a matrix product as integers of magnitude <= 2**ACT_BITS
+ACT_BITS = 16
+EXACT_LIMIT = 2.0**53
+
+
+@dataclass(frozen=True)
+class LlamaConfig:
+    """Hyperparameters of a llama-architecture GGUF, from its metadata."""
+
+    n_vocab: int
+    n_embd: int
+    n_ff: int
+    n_layer: int
+    n_head: int
+    n_head_kv: int
+    head_dim: int
+    rope_base: float
+    rms_eps: float
+    n_ctx_train: int
+    bos: int
+
+
+def _field(reader: object, key: str, default: object = None) -> object:
+    field = reader.fields.get(key)  # type: ignore[attr-defined]
+    if field is None:
+        if default is None:
+            raise ModelNotFoundError(f"GGUF metadata lacks {key}")
+        return default
+    return field.contents()
+
+
+def _config(reader: object) -> LlamaConfig:
+    arch = _field(reader, "general.architecture")
+    if arch != "llama":
+        raise ModelNotFoundError(f"the portable engine runs llama models, not {arch}")
+    n_embd = int(_field(reader, "llama.embedding_length"))
+    n_head = int(_field(reader, "llama.attention.head_count"))
+    head_dim = n_embd // n_head
+    if int(_field(reader, "llama.rope.dimension_count", head_dim)) != head_dim:
+        raise ModelNotFoundError("partial RoPE is not supported by the portable engine")
+    tokens = reader.fields.get("tokenizer.ggml.tokens")  # type: ignore[attr-defined]
+    n_vocab = len(tokens.data) if tokens is not None else 0
+    return LlamaConfig(
+        n_vocab=int(_field(reader, "llama.vocab_size", n_vocab or None)),
+        n_embd=n_embd,
+        n_ff=int(_field(reader, "llama.feed_forward_length")),
+        n_layer=int(_field(reader, "llama.block_count")),
+        n_head=n_head,
+        n_head_kv=int(_field(reader, "llama.attention.head_count_kv", n_head)),
+        head_dim=head_dim,
+        rope_base=float(_field(reader, "llama.rope.freq_base", 10000.0)),
+        rms_eps=float(_field(reader, "llama.attention.layer_norm_rms_epsilon")),
+        n_ctx_train=int(_field(reader, "llama.context_length")),
+        bos=int(_field(reader, "tokenizer.ggml.bos_token_id", 1)),
+    )
+
+
+def _halves(raw: np.ndarray) -> np.ndarray:
+    """Little-endian float16 from a (..., 2) uint8 array, as float64 (exact)."""
+    return np.ascontiguousarray(raw).view("<f2")[..., 0].astype(np.float64)
+
+
+def dequantize(type_name: str, data: np.ndarray, cols: int) -> np.ndarray:
+    """Exact float64 values (rows, cols) of a GGUF tensor's raw data (F32, F16, Q8_0, Q4_1)."""
+    if type_name == "F32":
+        return np.asarray(data, dtype=np.float32).reshape(-1, cols).astype(np.float64)
+    if type_name == "F16":
+        return np.asarray(data, dtype=np.float16).reshape(-1, cols).astype(np.float64)
+    raw = np.asarray(data, dtype=np.uint8)
+    rows = raw.shape[0]
+    if type_name == "Q8_0":
+        blocks = raw.reshape(rows, cols // 32, 34)
+        d = _halves(blocks[..., 0:2])
+        q = blocks[..., 2:].view(np.int8).astype(np.float64)
+        return (q * d[..., None]).reshape(rows, cols)
+    if type_name == "Q4_1":
+        blocks = raw.reshape(rows, cols // 32, 20)
+        d = _halves(blocks[..., 0:2])
+        m = _halves(blocks[..., 2:4])
+        qs = blocks[..., 4:]
+        q = np.concatenate([qs & 0x0F, qs >> 4], axis=-1).astype(np.float64)
+        return (q * d[..., None] + m[..., None]).reshape(rows, cols)
+    raise ModelNotFoundError(f"the portable engine cannot read {type_name} tensors")
+
+
+class FixedMatrix:
+    """A weight matrix as integers times a power of two per output row; exact products.
+
+    :param values: float64 (rows, cols).
+    """
+
+    def __init__(self, values: np.ndarray) -> None:
+        rows, cols = values.shape
+        self.rows, self.cols = rows, cols
+        self.bits = 52 - ACT_BITS - int(cols - 1).bit_length()
+        ints, scale = fixed_point(values, self.bits)
+        #: rows that the integers hold exactly (the rest lost bits below their budget)
+        self.exact_rows = int(np.sum(np.all(ints * scale[:, None] == values, axis=1)))
+        self._check_bound(ints)
+        self.ints_t = np.ascontiguousarray(ints.T)
+        self.scale = scale
+
+    def _check_bound(self, ints: np.ndarray) -> None:
+        peak = float(np.max(np.abs(ints))) if ints.size else 0.0
+        if self.cols * 2.0**ACT_BITS * peak >= EXACT_LIMIT:
+            raise NacrithError(
+                f"a {self.rows}x{self.cols} matrix product could exceed 2**53: not exact"
+            )
+
+    @classmethod
+    def stack(cls, parts: list[FixedMatrix]) -> FixedMatrix:
+        """One matrix whose rows are those of `parts` (same columns), to share one product."""
+        out = cls.__new__(cls)
+        out.rows = sum(p.rows for p in parts)
+        out.cols = parts[0].cols
+        out.bits = parts[0].bits
+        out.exact_rows = sum(p.exact_rows for p in parts)
+        out.ints_t = np.concatenate([p.ints_t for p in parts], axis=1)
+        out.scale = np.concatenate([p.scale for p in parts])
+        return out
+
+    def row_values(self, rows: np.ndarray) -> np.ndarray:
+        """The float64 values of the given rows, (len(rows), cols) (exact)."""
+        return self.ints_t[:, rows].T * self.scale[rows, None]
+
+    def row_norm_bound(self) -> np.ndarray:
+        """An upper bound on each row's Euclidean norm, computed with exact integer sums."""
+        peak = np.max(np.abs(self.ints_t), axis=0)
+        shift = np.maximum(np.frexp(peak)[1] - 15, 0)
+        coarse = np.floor(np.ldexp(np.abs(self.ints_t), -shift[None, :])) + 1.0
+        squares = (coarse * coarse).astype(np.int64).sum(axis=0)
+        return np.ldexp(np.sqrt(squares.astype(np.float64)) * (1 + 2.0**-40), shift) * self.scale
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """x @ W.T for x of shape (n, cols), with x quantized per row to ACT_BITS bits."""
+        ints, scale = fixed_point(x, ACT_BITS)
+        acc = ints @ self.ints_t
+        acc *= scale[:, None]
+        acc *= self.scale[None, :]
+        return acc
+
+
+@dataclass
+class LayerWeights:
+    """One transformer block: norms (float64 vectors) and fused fixed-point projections."""
+
+    attn_norm: np.ndarray
+    qkv: FixedMatrix
+    out: FixedMatrix
+    ffn_norm: np.ndarray
+    gate_up: FixedMatrix
+    down: FixedMatrix
+
+
+@dataclass
+class ModelWeights:
+    """All weights of the model; `embed` is the token embedding, tied to the output layer."""
+
+    config: LlamaConfig
+    embed: FixedMatrix
+    output: FixedMatrix
+    output_norm: np.ndarray
+    layers: list[LayerWeights]
+
+
+def _tensors(reader: object) -> dict[str, object]:
+    return {t.name: t for t in reader.tensors}  # type: ignore[attr-defined]
+
+
+def _values(tensors: dict[str, object], name: str) -> np.ndarray:
+    tensor = tensors.get(name)
+    if tensor is None:
+        raise ModelNotFoundError(f"GGUF lacks tensor {name}")
+    cols = int(tensor.shape[0])  # type: ignore[attr-defined]
+    return dequantize(tensor.tensor_type.name, tensor.data, cols)  # type: ignore[attr-defined]
+
+
+def _vector(tensors: dict[str, object], name: str) -> np.ndarray:
+    return _values(tensors, name).reshape(-1)
+
+
+def _layer(tensors: dict[str, object], i: int) -> LayerWeights:
+    p = f"blk.{i}."
+    qkv = [FixedMatrix(_values(tensors, p + f"attn_{n}.weight")) for n in "qkv"]
+    gate_up = [FixedMatrix(_values(tensors, p + f"ffn_{n}.weight")) for n in ("gate", "up")]
+    return LayerWeights(
+        attn_norm=_vector(tensors, p + "attn_norm.weight"),
+        qkv=FixedMatrix.stack(qkv),
+        out=FixedMatrix(_values(tensors, p + "attn_output.weight")),
+        ffn_norm=_vector(tensors, p + "ffn_norm.weight"),
+        gate_up=FixedMatrix.stack(gate_up),
+        down=FixedMatrix(_values(tensors, p + "ffn_down.weight")),
+    )
+
+
+def load_weights(path: str | os.PathLike[str]) -> ModelWeights:
+    """Read a llama GGUF file into fixed-point weights (the same integers on every machine)."""
+    import gguf
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelNotFoundError(f"model file {path} does not exist")
+    reader = gguf.GGUFReader(path)
+    config = _config(reader)
+    tensors = _tensors(reader)
+    embed = FixedMatrix(_values(tensors, "token_embd.weight"))
+    output = FixedMatrix(_values(tensors, "output.weight")) if "output.weight" in tensors else embed
+    return ModelWeights(
+        config=config,
+        embed=embed,
+        output=output,
+        output_norm=_vector(tensors, "output_norm.weight"),
+        layers=[_layer(tensors, i) for i in range(config.n_layer)],
+    )
