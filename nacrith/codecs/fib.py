@@ -1,9 +1,9 @@
 """The `fib` codec: Fibonacci-hierarchy phrases, word-context models, no LLM.
 
-Pipeline (encoder): tokens (`fib_tokens`) -> case split -> token ids -> Fibonacci phrase parse
-(`fib_phrases`) -> events (word ids, phrase ids, first occurrences) coded by the adaptive
-context models of `nacrith.models.fib.events` (order-2/1 word contexts, then recency ranks) with
-constriction's range coder, the encoder vectorised in `nacrith.models.fib.encoder` -> case flags
+Pipeline (encoder): tokens (`formats.fib.tokens`) -> case split -> token ids -> Fibonacci
+phrase parse (`formats.fib.phrases`) -> events (word ids, phrase ids, first occurrences) coded by
+the adaptive context models of `models.fib.events` (order-2/1 word contexts, then recency ranks)
+with constriction's range coder, the encoder vectorised in `models.fib.encoder` -> case flags
 coded after the events. Spellings of new words go to a side stream (LZMA2, bzip2 or PPM).
 
 Payload version 2 (all integers little-endian; varints are LEB128)::
@@ -14,12 +14,12 @@ Payload version 2 (all integers little-endian; varints are LEB128)::
     n_tokens  varint   tokens in the chunk (each event yields at least one)
     n_spell   varint   byte length of the spelling stream
     spell     bytes    new cores and whitespace runs: method byte (0 LZMA2 raw, 1 bzip2, 2 PPM),
-                       data (`fib_tokens.pack_spelling`); empty when nothing is spelled
+                       data (`formats.fib.tokens.pack_spelling`); empty when nothing is spelled
     streams   A1, A2, B, C: each varint n + n u32 words (range coder output): the context chain
               (small and large contexts), recency-rank buckets, recency-rank offsets
     stream D  rest, u32 words: details of new words and phrases, then the case flags
 
-Mode 1 (version 1, one coded stream) is still decoded by `fib_v1`. The decoder needs nothing
+Mode 1 (version 1, one coded stream) is still decoded by `legacy.fib_v1`. The decoder needs nothing
 else; the chunk's raw size comes from the container and bounds every count it reads.
 """
 
@@ -133,12 +133,13 @@ def _read_payload(
 class FibCodec(Codec):
     """Word/phrase front end with adaptive word-context models (the fast, LLM-free mode).
 
-    Args:
-        esc_num, esc1_num, esc_den: escape weight of order-2 (order-1) contexts, esc_num/esc_den
-            (esc1_num/esc_den) per symbol.
-        o0_step: the recency snapshot is refreshed every 32 * o0_step uses.
-        phrase_bias: encoder-only; estimated bits a phrase costs beyond its frequency.
-        min_phrase: encoder-only; the shortest phrase (in tokens) the parse may choose.
+    Settings:
+
+    - `esc_num`, `esc1_num`, `esc_den`: the escape weight of order-2 (order-1) contexts is
+      `esc_num / esc_den` (`esc1_num / esc_den`) per symbol.
+    - `o0_step`: the recency snapshot is refreshed every `32 * o0_step` uses.
+    - `phrase_bias`: encoder-only; estimated bits a phrase costs beyond its frequency.
+    - `min_phrase`: encoder-only; the shortest phrase (in tokens) the parse may choose.
     """
 
     codec_id = "fib"

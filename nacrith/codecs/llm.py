@@ -163,37 +163,37 @@ def _other_device(
 
 
 class LLMCodec(Codec):
-    """Neural text codec. Settings are keyword arguments; see `params` for what is stored.
+    """Neural text codec. Settings are keyword arguments; `params` says which are stored.
 
-    :param model: registered model name or GGUF path (default: ``$NACRITH_MODEL`` or
-        ``smollm2-135m``).
-    :param n_ctx: context length per stream, in tokens (the model allows up to its training
-        context; default: the registered model's `context`, else 2048).
-    :param keep: tokens of history re-prefilled when the context slides (default n_ctx // 2).
-    :param bias_lr, ngram_order, ngram_discount, match, mixer_lr, column, cache_size,
-        cache_theta: predictor settings (see `nacrith.models.online.ensemble.EnsembleSettings`).
-    :param crlf: turn CRLF into LF before the model sees the text (reversible).
-    :param reflow: turn the line breaks of greedily hard-wrapped text into spaces before the
-        model sees it (reversible; the width is found per chunk, and text that is not wrapped
-        that way is left alone).
-    :param n_threads: llama.cpp CPU threads (decoder's choice, not stored).
-    :param gpu: offload all layers to a GPU when llama.cpp has one (numerics are checked by the
-        probe, so an archive made on a GPU decodes only where the probe matches).
-    :param overlap: run each model call in a second thread while the predictors learn the last
-        token; the encoder, which knows every token, lets the model run one step ahead of the
-        predictors and the coder (same distributions either way; a machine-local choice, not
-        stored).
-    :param max_streams: most chunks coded in lockstep in one context (memory: each stream holds
-        its own KV cache and predictor state).
+    - `model`: registered model name or GGUF path (default: ``$NACRITH_MODEL`` or
+      ``smollm2-135m``).
+    - `n_ctx`: context length per stream, in tokens (the model allows up to its training
+      context; default: the registered model's `context`, else 2048).
+    - `keep`: tokens of history re-prefilled when the context slides (default n_ctx // 2).
+    - `bias_lr`, `ngram_order`, `ngram_discount`, `match`, `mixer_lr`, `column`, `cache_size`,
+      `cache_theta`: predictor settings (see `nacrith.models.online.ensemble.EnsembleSettings`).
+    - `crlf`: turn CRLF into LF before the model sees the text (reversible).
+    - `reflow`: turn the line breaks of greedily hard-wrapped text into spaces before the
+      model sees it (reversible; the width is found per chunk, and text that is not wrapped
+      that way is left alone).
+    - `n_threads`: llama.cpp CPU threads (decoder's choice, not stored).
+    - `gpu`: offload all layers to a GPU when llama.cpp has one (numerics are checked by the
+      probe, so an archive made on a GPU decodes only where the probe matches).
+    - `overlap`: run each model call in a second thread while the predictors learn the last
+      token; the encoder, which knows every token, lets the model run one step ahead of the
+      predictors and the coder (same distributions either way; a machine-local choice, not
+      stored).
+    - `max_streams`: most chunks coded in lockstep in one context (memory: each stream holds
+      its own KV cache and predictor state).
     """
 
     codec_id: ClassVar[str] = "llm"
 
     DEFAULT_CTX = registry.DEFAULT_CONTEXT
     #: Chunks (independent streams) of at most this size, cut into equal parts. Ratio comes
-    #: first: each stream starts cold, and on alice29.txt two streams cost +0.74% and seven
-    #: +2.6% (BENCHMARKS.md, llm chunk size), so files up to about 0.9 MiB stay one stream and
-    #: larger ones give every worker streams to run. `--chunk-size` trades ratio for speed.
+    #: first: each stream starts cold, so more streams cost bits (BENCHMARKS.md, "llm chunk
+    #: size"); files up to about 0.9 MiB stay one stream and larger ones give every worker
+    #: streams to run. `--chunk-size` trades ratio for speed.
     default_chunk_size: ClassVar[int] = 1 << 20
 
     def __init__(

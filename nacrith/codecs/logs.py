@@ -1,7 +1,7 @@
 """The `logs` codec: lossless template extraction for log files.
 
-Each line becomes a template (its constant text, see `logs_template`) and numeric variables
-(see `logs_columns`). A payload is a small uncompressed directory followed by independently
+Each line becomes a template (its constant text, see `formats.logs.template`) and numeric variables
+(see `formats.logs.columns`). A payload is a small uncompressed directory followed by independently
 coded sub-streams, so a reader can decode the template table alone (to rule a chunk out of a
 search) or skip the variables of lines it will not print.
 
@@ -10,11 +10,11 @@ Payload, version 1 (all integers LEB128)::
     u8 version = 1
     u8 mode           0: stored raw chunk;  1: one back end over the whole chunk;
                       2: template model (below)
-    mode 1:  u8 back end, then the back end's stream (see `logs_streams`)
+    mode 1:  u8 back end, then the back end's stream (see `formats.logs.streams`)
     mode 2:  u8 flags          bit 0: time range present; bit 1: chunk was escaped;
                                bit 2: the chunk ends with ``\n``
              n_lines, n_templates
-             [time: u8 format (index in logs_time.FORMATS), zigzag(first second),
+             [time: u8 format (index in formats.logs.timestamps.FORMATS), zigzag(first second),
               last - first]   (POSIX seconds, all timestamps of that format in the chunk)
              n_streams, then per stream: u8 kind, u8 back end, raw length, coded length
              the coded streams, in directory order
@@ -82,7 +82,7 @@ class PayloadInfo:
     n_lines: int
     n_templates: int
     ends_with_newline: bool | None  # None for modes 0 and 1 (not recorded)
-    time_format: int | None  # index in `logs_time.FORMATS`
+    time_format: int | None  # index in `formats.logs.timestamps.FORMATS`
     time_range: tuple[int, int] | None  # POSIX seconds of the earliest and latest timestamp
 
 
@@ -240,8 +240,8 @@ class LogsCodec(Codec):
         """Back ends to try for a stream of `kind` and `size` raw bytes: all with effort
         "max"; else PPMd (order 16 for text, 6 for numbers) and xz, or xz and bzip2 without
         pyppmd. A template table of `FAST_TABLE` bytes or more gets xz only: a search
-        decodes the table of every chunk it looks at, and xz decodes it ~7 times faster than
-        PPMd (for ~20% more table bytes, ~2% more chunk)."""
+        decodes the table of every chunk it looks at, and xz decodes it several times faster
+        than PPMd, for a slightly larger chunk (BENCHMARKS.md, "Logs codec")."""
         avail = ls.available_backends()
         if self.effort == "max":
             return avail
@@ -315,7 +315,7 @@ class LogsCodec(Codec):
 
     def templates(self, payload: bytes) -> list[tuple[list[bytes], list[int]]] | None:
         """(constant pieces, variable kinds) of every template, decoding only the template
-        table; kinds are `logs_template.DEC`, `HEX` or `TIME`. A line of template t is
+        table; kinds are `formats.logs.template.DEC`, `HEX` or `TIME`. A line of template t is
         pieces[0] var[0] pieces[1] ... var[n-1] pieces[n].
 
         None for payloads without templates (stored or whole-chunk modes), which a search must
@@ -329,7 +329,7 @@ class LogsCodec(Codec):
     def template_table(
         self, payload: bytes, raw_size: int | None = None
     ) -> tuple[list[bytes], bool] | None:
-        """The raw template table (skeletons with marker bytes, see `logs_template`) and
+        """The raw template table (skeletons with marker bytes, see `formats.logs.template`) and
         whether it is escaped, decoding nothing else; None for payloads without templates.
         Cheaper than `templates` for a scan over all of them."""
         p = self._parse(payload, raw_size)
@@ -367,9 +367,9 @@ class LogsCodec(Codec):
         yield every line.
 
         With `templates` and neither `numbers` nor `time_range`, only the columns the lines
-        need are decoded (see `logs_select`), and a line must also pass every one of
-        `clauses` (alignments of search literals with its template, see `logs_align`); in the
-        other cases `clauses` are not applied."""
+        need are decoded (see `formats.logs.select`), and a line must also pass every one of
+        `clauses` (alignments of search literals with its template, see `formats.logs.align`);
+        in the other cases `clauses` are not applied."""
         p = self._parse(payload, raw_size)
         if p.mode != MODE_MODEL:
             yield from enumerate(self._decode_plain(p, raw_size).split(b"\n"))

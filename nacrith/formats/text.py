@@ -3,7 +3,7 @@
 Three lossless steps, each undone exactly by the decoder:
 
 1. `LineEnds`: when most line ends are CRLF, every CRLF becomes LF and the ordinals of the LFs that
-   were bare are recorded (a book with CRLF line ends costs SmolLM2 3.8% more bits otherwise).
+   were bare are recorded (the model codes CRLF text less well than the same text with LF).
 2. `Reflow`: when the text is hard-wrapped by a greedy fill at one width, the line breaks that
    the fill rule implies become spaces, and the decoder puts them back by the same rule.
 3. `Escapes`: code points the tokenizer cannot represent (bytes missing from its byte alphabet,

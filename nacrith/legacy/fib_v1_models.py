@@ -10,8 +10,8 @@ adaptive models:
 
 1. order 2, the two previous events as context;
 2. order 1, the previous event;
-3. order 0 over every id seen so far, plus the escapes `NEW_WORD`, `NEW_PHRASE` and `RECENT`
-   (an id introduced after the order-0 table was last rebuilt, coded uniformly).
+3. order 0 over every id seen so far, plus the escapes `NEW_WORD`, `NEW_PHRASE` and one for a
+   recent id (introduced after the order-0 table was last rebuilt, then coded uniformly).
 
 An order-1/2 context holds its symbols in order of first appearance; its distribution over them
 plus one escape symbol is a constriction `Categorical` built lazily whenever the context is used

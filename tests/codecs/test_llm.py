@@ -65,7 +65,8 @@ def test_hard_wrapped_prose_is_reflowed_and_the_flag_is_honoured(llm_codec, llm_
     plain_payload = plain.encode(data)
     assert plain.decode(plain_payload, len(data)) == data
     assert len(payload) < len(plain_payload)
-    with pytest.raises(CorruptDataError):  # the flag says whether the side data has the step
+    # the flag says whether the side data has the step
+    with pytest.raises(CorruptDataError, match=r"^llm (payload|chunk)"):
         plain.decode(payload, len(data))
     plain.close()
     # format 3 had no reflow step: its params have no flag and read with the step off
@@ -193,11 +194,11 @@ def test_probe_mismatch_is_reported(llm_params) -> None:
 def test_corrupt_payloads_raise_nacrith_errors(llm_codec) -> None:
     data = texts()[0][:200]
     payload = llm_codec.encode(data)
-    with pytest.raises(TruncatedError):
+    with pytest.raises(TruncatedError, match="llm payload is empty"):
         llm_codec.decode(b"", len(data))
-    with pytest.raises(CorruptDataError):
+    with pytest.raises(CorruptDataError, match="unknown llm payload mode 7"):
         llm_codec.decode(b"\x07" + payload[1:], len(data))
-    with pytest.raises(NacrithError):
+    with pytest.raises(NacrithError, match=r"^llm "):
         llm_codec.decode(payload[:5], len(data))
     flipped = bytearray(payload)
     flipped[-3] ^= 0x55

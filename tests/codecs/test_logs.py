@@ -74,7 +74,7 @@ def test_registered() -> None:
     assert codec_class("logs") is LogsCodec
     assert LogsCodec().params() == {"effort": "fast"}
     assert isinstance(LogsCodec.from_params({"effort": "max"}), LogsCodec)
-    with pytest.raises(FormatError):
+    with pytest.raises(FormatError, match="bad logs codec parameters"):
         LogsCodec.from_params({"effort": "huge"})
     with pytest.raises(ValueError, match="effort"):
         LogsCodec("slow")
@@ -141,7 +141,7 @@ def test_truncated_payloads_raise_nacrith_errors(codec: LogsCodec) -> None:
     data = synthetic_log(120)
     payload = codec.encode(data)
     for cut in range(len(payload)):
-        with pytest.raises(NacrithError):
+        with pytest.raises(NacrithError, match=r"^logs payload "):
             codec.decode(payload[:cut], len(data))
 
 
@@ -164,9 +164,9 @@ def test_corrupt_payloads_raise_only_nacrith_errors(codec: LogsCodec) -> None:
 def test_wrong_raw_size_is_corrupt(codec: LogsCodec) -> None:
     data = synthetic_log(50)
     payload = codec.encode(data)
-    with pytest.raises(CorruptDataError):
+    with pytest.raises(CorruptDataError, match="would decode to"):
         codec.decode(payload, len(data) + 1)
-    with pytest.raises(CorruptDataError):
+    with pytest.raises(CorruptDataError, match="exceeds its bound"):
         codec.decode(payload, 0)
 
 
@@ -261,7 +261,7 @@ def test_parse_time() -> None:
     assert parse_time(12.5) == 12.5
     with pytest.raises(ValueError, match="cannot read"):
         parse_time("soon")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="a time bound must be a number"):
         parse_time([1])
 
 

@@ -73,7 +73,7 @@ def test_bad_numbers(row: list[float]) -> None:
 
 
 def test_too_many_symbols() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot quantize 5 symbols into a total of 4"):
         quantize(np.ones(5), total=4)
 
 

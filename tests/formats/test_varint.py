@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nacrith.errors import CorruptDataError, TruncatedError
-from nacrith.formats import text as text_front
-from nacrith.formats.logs import streams as logs_streams
+from nacrith.formats import text
+from nacrith.formats.logs import streams
 from nacrith.formats.varint import (
     PayloadReader,
     decode_varints,
@@ -54,8 +54,8 @@ def test_bound_and_overlong_numbers_are_corrupt() -> None:
 @pytest.mark.parametrize(
     ("reader", "short", "name"),
     [
-        (text_front.Reader, TruncatedError, "llm payload"),
-        (logs_streams.Reader, CorruptDataError, "logs payload"),
+        (text.Reader, TruncatedError, "llm payload"),
+        (streams.Reader, CorruptDataError, "logs payload"),
         (PayloadReader, CorruptDataError, "payload"),
     ],
 )

@@ -1,4 +1,5 @@
-"""A byte-level PPM model for the `fib` spelling stream (small streams only; see `fib_tokens`).
+"""A byte-level PPM model for the `fib` spelling stream (small streams only; see
+`formats.fib.tokens`).
 
 Orders 3, 2, 1 and 0 with escapes (weight: the number of distinct symbols left after exclusion,
 PPM method C) and full exclusion, then a uniform choice among the bytes not yet excluded; counts

@@ -1,15 +1,15 @@
 """Where a search literal can sit in a `logs` template: alignment of needles with skeletons.
 
-A template skeleton is constant text with variable markers (see `logs_template`): ``\\x00`` a
-decimal variable, ``\\x01`` a hex one (``0x`` + hex digits), ``\\x03\\x00`` a timestamp. In a
-template whose markers are never adjacent, every maximal digit run of a rendered line that
-does not come from a hex or time variable is exactly one decimal variable. So a needle such as
-``from 173.234.31.186 port`` can only occur in a line of a template that holds
-``from \\x00.\\x00.\\x00.\\x00 port``, with the variables at those markers spelling ``173``,
-``234``, ``31`` and ``186`` — and since the needle starts or ends inside its first and last
-digit runs, the first variable must *end* with its digits and the last only *start* with
-them. This is the approach of CLP (Rodrigues et al., OSDI 2021): the query is matched against
-the templates first, and only the variables it pins down are checked.
+A template skeleton is constant text with variable markers (see `formats.logs.template`): ``\\x00``
+a decimal variable, ``\\x01`` a hex one (``0x`` + hex digits), ``\\x03\\x00`` a timestamp. In a
+template whose markers are never adjacent, every maximal digit run of a rendered line that does not
+come from a hex or time variable is exactly one decimal variable. So a needle such as ``from
+173.234.31.186 port`` can only occur in a line of a template that holds ``from
+\\x00.\\x00.\\x00.\\x00 port``, with the variables at those markers spelling ``173``, ``234``,
+``31`` and ``186`` — and since the needle starts or ends inside its first and last digit runs, the
+first variable must *end* with its digits and the last only *start* with them. This is the approach
+of CLP (Rodrigues et al., OSDI 2021): the query is matched against the templates first, and only the
+variables it pins down are checked.
 
 Hex and time markers render more than digits, so the needle may also overlap their
 renderings: at its start (a suffix of the rendering), at its end (a prefix), or wholly

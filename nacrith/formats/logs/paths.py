@@ -1,7 +1,7 @@
 """Column and family numbering of the `logs` codec, from the template table alone.
 
 A variable's *column* is the template text up to and including its marker (its *path*, see
-`logs_columns`); its *family* is that path with every run of ASCII letters folded to one
+`formats.logs.columns`); its *family* is that path with every run of ASCII letters folded to one
 letter. Columns are first numbered in order of first use (template by template, left to
 right), families likewise, and the columns are then renumbered family by family (stably), which
 is the order of the residual streams.
@@ -21,7 +21,7 @@ import numpy as np
 
 __all__ = ["Paths", "template_paths"]
 
-DEC, HEX, TIME = 0, 1, 2  # as in logs_template
+DEC, HEX, TIME = 0, 1, 2  # as in `formats.logs.template`
 _SHAPE_RE = re.compile(rb"[A-Za-z]+")
 
 

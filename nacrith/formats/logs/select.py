@@ -1,13 +1,13 @@
 """Partial decoding for search: the variables of a few templates, without the rest.
 
 The residual streams of a `logs` payload hold the columns one after another (see
-`logs_columns`), and each column's count follows from the template ids alone, so a column's
+`formats.logs.columns`), and each column's count follows from the template ids alone, so a column's
 slice of its stream is known without decoding any other column. `ColumnDecoder` decodes the
 columns a search needs (those of the candidate templates, plus what their predictors refer to:
 the column k places to the left for *ref*, the column's family for *family*) and renders the
 lines of those templates; the other columns are never built.
 
-A search literal pins digits to particular variables of a template (see `logs_align`): in
+A search literal pins digits to particular variables of a template (see `formats.logs.align`): in
 ``from \x00.\x00.\x00.\x00`` the needle ``173.234.31.186`` needs the second variable to be
 234, and so on. Before any line is rendered, each such check is asked of the variable's
 column as a whole: for columns coded as plain values or as differences from the previous

@@ -7,8 +7,8 @@ variable was:
 
 - ``0x00``: a decimal variable (the digits);
 - ``0x01``: a hexadecimal variable; the marker stands for ``0x`` followed by the hex digits;
-- ``0x03 0x00``: a timestamp in the chunk's time format (see `logs_time`), whose decimal
-  variable is its POSIX second.
+- ``0x03 0x00``: a timestamp in the chunk's time format (see `formats.logs.timestamps`), whose
+  decimal variable is its POSIX second.
 
 Floats, IP addresses, dates and identifiers such as ``blk_123`` become several variables
 around constant text (``#.#.#.#``), so their structure lives in the template and their parts
@@ -55,7 +55,7 @@ class Tokenized:
     values: list[bytes]  # variable texts, line by line, left to right (hex without "0x")
     hex_present: bool
     escaped: bool
-    time_format: int | None  # index in logs_time.FORMATS
+    time_format: int | None  # index in formats.logs.timestamps.FORMATS
     time_range: tuple[int, int] | None  # first and last POSIX second of that format
 
 

@@ -1,10 +1,10 @@
 """Vectorised order-1/2 context statistics for the `fib` encoder.
 
-Given every update of a context table (key, symbol, time) and every use (key, symbol, time),
-this computes with numpy what the decoder (`fib_models.EventDecoder`) sees at each use: whether
+Given every update of a context table (key, symbol, time) and every use (key, symbol, time), this
+computes with numpy what the decoder (`models.fib.events.EventDecoder`) sees at each use: whether
 the context exists, the version point its model was built at, the number of symbols then, and
-whether the symbol is among them (hit, coded as its slot) or not (escape, coded as the slot
-after the last). Rows of small contexts come out as one array; large ones as per-version rows.
+whether the symbol is among them (hit, coded as its slot) or not (escape, coded as the slot after
+the last). Rows of small contexts come out as one array; large ones as per-version rows.
 """
 
 from __future__ import annotations

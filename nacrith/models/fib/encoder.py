@@ -1,10 +1,10 @@
 """Encoder of the `fib` event streams (payload version 2), mostly vectorised.
 
-The decoder (`fib_models.EventDecoder`) works event by event. The encoder knows every event up
-front, so it lays them out as arrays (keys, symbols, update times), lets `fib_chain` compute what
-each order-1/2 context holds at each use and `fib_ranks` the recency ranks, codes the
-small-context rows as one array, and walks the events in Python only to lay them out, for the
-large contexts and for the rare details of new words and phrases.
+The decoder (`models.fib.events.EventDecoder`) works event by event. The encoder knows every event
+up front, so it lays them out as arrays (keys, symbols, update times), lets `models.fib.chain`
+compute what each order-1/2 context holds at each use and `models.fib.ranks` the recency ranks,
+codes the small-context rows as one array, and walks the events in Python only to lay them out, for
+the large contexts and for the rare details of new words and phrases.
 """
 
 from __future__ import annotations

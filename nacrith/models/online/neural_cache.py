@@ -9,8 +9,8 @@ x_i that came there, for the last `size` positions. The prediction for the next 
 so a state that recurs, with any wording around it, recalls what came after it before, also
 beyond the LLM's context window. States are centred on the mean of the stream's earlier states
 first: final hidden states share a large common direction, and centring sharpens the
-similarities (-0.45% bits on alice29.txt against -0.38% uncentred, replayed with 16,384
-positions; 8,192, the default, gives -0.34%). The cache is a mixer input beside the ensemble,
+similarities (the cache's gain: BENCHMARKS.md, "Ratio: the `llm` codec", row "+ neural
+cache"). The cache is a mixer input beside the ensemble,
 with weight sets chosen by the best similarity, so it only speaks where a past state is close.
 
 Determinism: the hidden states are rounded to integers in -L..L (scaled by their largest

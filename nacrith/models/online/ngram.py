@@ -2,9 +2,9 @@
 
 ``p0(v) = (c0(v) + a0) / (N + a0 V)``; for each order k whose context was seen,
 ``p_k(v) = (max(c_k(v) - D, 0) + D u_k p_{k-1}(v)) / n_k`` (n_k: times the context was seen, u_k:
-its distinct continuations); the first unseen order stops the recursion. D = 0.75 was the best
-variant measured (references/ensemble-measurements.md). Alone it is 2x worse than the LLM; mixed
-in linearly it gains about 1% on prose and 2.7% on wiki markup.
+its distinct continuations); the first unseen order stops the recursion. D = 0.75 is the default
+(`ngram_discount`). Alone it is far weaker than the LLM; mixed in, it helps most on repetitive
+text such as wiki markup (BENCHMARKS.md, "Ratio: the `llm` codec", row "+ n-gram").
 
 Contexts are packed into Python ints (exact, so no collisions); each stream has its own tables.
 """

@@ -54,7 +54,7 @@ def test_cache_keeps_only_its_last_positions() -> None:
         cache.update(streams, np.array([2 + i]))
     probs, _ = cache.predict(streams, first)
     assert probs[0, 1] < 0.01
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="update must follow predict on the same streams"):
         cache.update(np.array([0, 0]), np.array([1, 2]))
 
 

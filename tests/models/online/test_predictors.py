@@ -133,9 +133,9 @@ def test_mixer_moves_toward_better_input() -> None:
 def test_ensemble_settings_roundtrip_and_validation() -> None:
     s = EnsembleSettings(bias_lr=0.3, ngram_order=3)
     assert EnsembleSettings.from_dict(s.to_dict()) == s
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="bias_lr must be a number"):
         EnsembleSettings.from_dict({"bias_lr": -1})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"unknown predictor settings \['nope'\]"):
         EnsembleSettings.from_dict({"nope": 1})
 
 
@@ -251,10 +251,11 @@ def test_reflow_round_trips_any_text(parts: list[str]) -> None:
 def test_damaged_reflow_side_data_is_an_error() -> None:
     flat = b"aaa bbb ccc ddd"
     for side in (b"\x05\x01\x01", b"\x05\x01\x63", b"\x05\x02\x03\x00", b"\xe9\x07"):
-        with pytest.raises(CorruptDataError):  # a letter, past the end, twice, width > 1000
+        # a letter, past the end, twice, width > 1000
+        with pytest.raises(CorruptDataError, match=r"bad reflow exception list|exceeds its bound"):
             Reflow.decode(flat, Reader(side))
     for side in (b"\x05", b"\x05\x02\x03"):
-        with pytest.raises(TruncatedError):
+        with pytest.raises(TruncatedError, match="llm payload ends inside a number"):
             Reflow.decode(flat, Reader(side))
 
 
@@ -274,13 +275,13 @@ def test_escapes_round_trip(data: bytes) -> None:
 
 
 def test_reader_bounds() -> None:
-    with pytest.raises(TruncatedError):
+    with pytest.raises(TruncatedError, match="llm payload ends inside a number"):
         Reader(b"\x80").varint()
-    with pytest.raises(CorruptDataError):
+    with pytest.raises(CorruptDataError, match="field 5 exceeds its bound 4"):
         Reader(b"\x05").varint(limit=4)
-    with pytest.raises(TruncatedError):
+    with pytest.raises(TruncatedError, match="llm payload ends early"):
         Reader(b"ab").take(3)
-    with pytest.raises(NacrithError):
+    with pytest.raises(NacrithError, match="field 9 exceeds its bound 3"):
         Escapes.decode(b"abc", Reader(b"\x01\x09\x01z"), 10)
 
 
