@@ -40,15 +40,11 @@ from nacrith.codecs.base import Codec
 from nacrith.errors import CorruptDataError, FormatError
 from nacrith.formats.logs import streams as ls
 from nacrith.formats.logs.align import Clause
+from nacrith.formats.logs.column_settings import P_FAM, P_NONE, P_PREV, P_REF, read_meta
 from nacrith.formats.logs.columns import (
-    P_FAM,
-    P_NONE,
-    P_PREV,
-    P_REF,
     build_layout,
     decode_values,
     encode_columns,
-    read_meta,
     render_format,
     static_lengths,
 )

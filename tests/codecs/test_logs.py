@@ -392,7 +392,8 @@ def test_template_paths_match_the_trie(which: str) -> None:
 
 def test_vectorised_column_settings_agree_with_the_reader() -> None:
     from nacrith.codecs.logs import S_META, _Parsed
-    from nacrith.formats.logs.columns import _read_meta_fast, _read_meta_slow, build_layout
+    from nacrith.formats.logs.column_settings import _read_meta_fast, _read_meta_slow
+    from nacrith.formats.logs.columns import build_layout
 
     rnd = random.Random(5)
     for data in [synthetic_log(), *(p.read_bytes() for p in SAMPLES[:3])]:

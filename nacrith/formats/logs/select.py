@@ -24,7 +24,7 @@ import numpy as np
 
 from nacrith.errors import CorruptDataError
 from nacrith.formats.logs.align import PREFIX, SUFFIX, WHOLE, Clause
-from nacrith.formats.logs.columns import (
+from nacrith.formats.logs.column_settings import (
     FIXED,
     P_FAM,
     P_NONE,
@@ -35,9 +35,8 @@ from nacrith.formats.logs.columns import (
     TEXT,
     ColumnSpec,
     read_meta,
-    render_format,
-    segment_cumsum,
 )
+from nacrith.formats.logs.columns import render_format, segment_cumsum
 from nacrith.formats.logs.paths import Paths, template_paths
 from nacrith.formats.logs.template import DEC, HEX, TIME
 from nacrith.formats.logs.timestamps import FORMATS, MAX_EPOCH
