@@ -3,8 +3,10 @@
 Each flush appends one complete member (header, one chunk, end record) and fsyncs it, so a
 crash loses at most the lines not yet flushed and never earlier data. Appends from several
 threads or processes are serialised by a lock file next to the archive, ``<archive>.lock``
-(see `lock_path`; it is left in place, and works on every OS through `filelock`). Readers
-take no lock: a reader that meets the member being written stops with `TruncatedError`.
+(see `lock_path`), taken through `filelock` so that it works on every OS; the lock file may
+stay after use. Before each write an appender checks what other appenders added since its
+last one, cutting a member torn by one that died (see `nacrith.logs.repair`). Readers take no
+lock: a reader that meets the member being written stops with `TruncatedError`.
 """
 
 from __future__ import annotations

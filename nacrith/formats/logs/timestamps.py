@@ -312,10 +312,9 @@ def line_instant(line: bytes, fmt: int) -> Instant | None:
 
 def parse_bound(value: object) -> Instant:
     """A query bound as exact POSIX seconds: a number (int, float, Fraction, Decimal), a
-    `datetime` (naive means UTC), a
-    `date`, or a string in ISO 8601 or in any format of `FORMATS` (so a log's own spelling
-    works, year-less ones in `DEFAULT_YEAR`). A string's fraction of a second is kept exactly,
-    whatever its number of digits."""
+    `datetime` (naive means UTC), a `date`, or a string in ISO 8601 or in any format of
+    `FORMATS` (so a log's own spelling works, year-less ones in `DEFAULT_YEAR`). A string's
+    fraction of a second is kept exactly, whatever its number of digits."""
     if isinstance(value, bool):
         raise TypeError("a time bound cannot be a bool")
     if isinstance(value, numbers.Integral):
