@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-NCZ = [sys.executable, "-m", "nacrith.cli"]
-
-
-def ncz(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = dict(os.environ, COLUMNS="120")
-    return subprocess.run(
-        [*NCZ, *args], cwd=cwd, input=stdin, capture_output=True, env=env, timeout=300
-    )
+from tests.cli.ncz import ncz
 
 
 @pytest.fixture
