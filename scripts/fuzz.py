@@ -5,11 +5,11 @@
 
 Targets: `decompress` (nacrith.decompress), `open` (nacrith.open reading), `info` (the container
 reader without decoding), `logarchive` (`nacrith.logs.LogArchive` reading and searching a fuzzed
-file), and one target per codec payload decoder (`codec:stored`, `codec:zstd`, `codec:fib`,
-`codec:logs`, `codec:llm`), and `text_front` (the `llm` codec's text front end: escapes, reflow
-and line ends undone from fuzzed side data, no model); `all` runs each in turn. Seeds come from
-tests/golden/ (archives and codec payloads) and, for `codec:llm`, `text_front` and `logarchive`,
-from payloads and archives made at start.
+file), and one target per codec payload decoder (`codec:stored`, `codec:zstd`, `codec:xz`,
+`codec:fib`, `codec:logs`, `codec:llm`), and `text_front` (the `llm` codec's text front end:
+escapes, reflow and line ends undone from fuzzed side data, no model); `all` runs each in turn.
+Seeds come from tests/golden/ (archives and codec payloads) and, for `codec:llm`, `text_front`
+and `logarchive`, from payloads and archives made at start.
 Allowed outcomes are correct output (a codec must return exactly `raw_size` bytes) or a
 `NacrithError`; any other exception, a hang (-timeout) or memory blow-up (-rss_limit_mb) is a
 crash: libFuzzer writes the input to tests/fuzz_regressions/, which the test suite replays
@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden"
 REGRESSIONS = REPO / "tests" / "fuzz_regressions"
 MAX_OUTPUT = 1 << 22
-CODEC_TARGETS = ("stored", "zstd", "fib", "logs", "llm")
+CODEC_TARGETS = ("stored", "zstd", "xz", "fib", "logs", "llm")
 #: no '-' in a name: saved inputs are named TARGET-KIND-HASH (':' written as '_')
 TARGETS = (
     "decompress",

@@ -20,12 +20,20 @@ from nacrith.codecs.basic import StoredCodec, ZstdCodec
 from nacrith.codecs.fib import FibCodec
 from nacrith.codecs.llm import LLMCodec
 from nacrith.codecs.logs import LogsCodec
+from nacrith.codecs.xz import XzCodec
 from nacrith.errors import FormatError
 from nacrith.formats.container import CODEC_ID_PATTERN
 
 __all__ = ["CODECS", "METHODS", "codec_class", "known_codecs", "register_codec"]
 
-BUILT_IN: tuple[type[Codec], ...] = (LLMCodec, FibCodec, LogsCodec, ZstdCodec, StoredCodec)
+BUILT_IN: tuple[type[Codec], ...] = (
+    LLMCodec,
+    FibCodec,
+    LogsCodec,
+    ZstdCodec,
+    XzCodec,
+    StoredCodec,
+)
 
 #: every usable codec, by id (built-in ones first, in the order `METHODS` lists them)
 CODECS: dict[str, type[Codec]] = {cls.codec_id: cls for cls in BUILT_IN}
