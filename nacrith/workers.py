@@ -11,18 +11,31 @@ each chunk is coded independently and the codecs are deterministic functions of 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
+import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from types import FrameType
 from typing import Any
 
 from nacrith.codecs.base import Codec
 
-__all__ = ["BatchRunner", "CodecSet", "decode_batch", "default_workers", "encode_batch"]
+__all__ = [
+    "BatchRunner",
+    "CodecSet",
+    "decode_batch",
+    "default_workers",
+    "encode_batch",
+    "resolve_workers",
+]
 
 EncodeItem = tuple[tuple[str, ...], bytes]  # (candidate codec ids, raw bytes)
 EncodeResult = tuple[str, bytes]  # (codec id, payload)
@@ -35,6 +48,18 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def resolve_workers(workers: int | None) -> int:
+    """Processes to code with: None means this process only (no workers, so scripts need no
+    ``if __name__ == "__main__":`` guard), 0 one per usable CPU, N that many."""
+    if workers is None:
+        return 1
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise TypeError(f"workers must be None or an integer, not {type(workers).__name__!r}")
+    if workers < 0:
+        raise ValueError(f"workers must be non-negative, got {workers}")
+    return workers or default_workers()
 
 
 class CodecSet:
@@ -127,11 +152,44 @@ def decode_batch(codecs: CodecSet, items: list[DecodeItem]) -> list[bytes]:
 _WORKER_CODECS: CodecSet | None = None
 
 
-def _worker_init(params: dict[str, dict[str, Any]], runtime: dict[str, dict[str, Any]]) -> None:
+def _worker_init(
+    params: dict[str, dict[str, Any]],
+    runtime: dict[str, dict[str, Any]],
+    parent_pid: int,
+    death_signal: bool,
+) -> None:
     # Ctrl-C is the parent's to handle; workers are stopped through the pool.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent(parent_pid, death_signal)
     global _WORKER_CODECS
     _WORKER_CODECS = CodecSet(params, runtime=runtime)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _exit_with_parent(parent_pid: int, death_signal: bool) -> None:
+    """End this worker as soon as the process that started it dies, however it dies.
+
+    On Linux the kernel sends SIGKILL (prctl PR_SET_PDEATHSIG; only when the pool was started
+    from the parent's main thread, since the signal follows the creating thread). Everywhere a
+    daemon thread also waits on the parent's sentinel and exits the process when it fires.
+    """
+    if death_signal and sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the above took effect
+        os._exit(1)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        sentinel = parent.sentinel
+
+        def watch() -> None:
+            multiprocessing.connection.wait([sentinel])
+            os._exit(1)
+
+        threading.Thread(target=watch, name="nacrith-parent-watch", daemon=True).start()
 
 
 def _worker_encode(items: list[EncodeItem]) -> list[EncodeResult]:
@@ -148,7 +206,10 @@ class BatchRunner:
     """Runs batches in order, in-process or on `workers` processes, with bounded look-ahead.
 
     The process pool is started only when a second batch arrives, so small inputs never pay
-    for starting processes (and loading a model in each).
+    for starting processes (and loading a model in each). If a run does not finish (an error,
+    Ctrl-C, SIGTERM), `close` kills the workers at once instead of waiting for their batches;
+    while a pool is up, SIGTERM (left at its default) raises `SystemExit` so that callers
+    clean up. Workers also exit when this process dies.
     """
 
     def __init__(self, codecs: CodecSet, workers: int = 1) -> None:
@@ -157,15 +218,21 @@ class BatchRunner:
         self.codecs = codecs
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
+        self._finished = False
+        self._sigterm_restore: Any = None
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            on_main_thread = threading.current_thread() is threading.main_thread()
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_worker_init,
-                initargs=(self.codecs.params, self.codecs.runtime),
+                initargs=(self.codecs.params, self.codecs.runtime, os.getpid(), on_main_thread),
             )
+            if on_main_thread and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+                signal.signal(signal.SIGTERM, _exit_on_sigterm)
+                self._sigterm_restore = signal.SIG_DFL
         return self._pool
 
     def run(self, batches: Iterable[list[Any]], kind: str) -> Iterator[list[Any]]:
@@ -191,9 +258,10 @@ class BatchRunner:
                     yield local(self.codecs, batch)
             return
         pool = self._ensure_pool()
+        self._finished = False
         pending: deque[Future[list[Any]]] = deque()
         limit = 2 * self.workers
-        for batch in (first, second, *[]):
+        for batch in (first, second):
             pending.append(pool.submit(remote, batch))
         for batch in iterator:
             if len(pending) >= limit:
@@ -201,9 +269,38 @@ class BatchRunner:
             pending.append(pool.submit(remote, batch))
         while pending:
             yield pending.popleft().result()
+        self._finished = True
 
     def close(self) -> None:
-        """Stop worker processes (cancelling queued batches)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Stop the worker processes: politely after a finished run, at once otherwise."""
+        pool, self._pool = self._pool, None
+        try:
+            if pool is not None:
+                if self._finished:
+                    pool.shutdown(wait=True)
+                else:
+                    _kill_pool(pool)
+        finally:
+            if self._sigterm_restore is not None:
+                signal.signal(signal.SIGTERM, self._sigterm_restore)
+                self._sigterm_restore = None
+
+
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM handler while workers run: unwind (closing pools, removing temporary files)."""
+    raise SystemExit(128 + signum)
+
+
+def _kill_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued batches and end the worker processes without waiting for running ones."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+    pool.shutdown(wait=True, cancel_futures=True)
