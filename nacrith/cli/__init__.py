@@ -14,6 +14,7 @@ own module (`compress`, `decompress`, `info`, `models`, `logs`, and `nacrith.ben
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 
 import click
@@ -22,10 +23,11 @@ from nacrith import __version__
 from nacrith.bench.command import bench_command
 from nacrith.cli.compress import compress_command
 from nacrith.cli.decompress import decompress_command, test_command
+from nacrith.cli.habits import rewrite
 from nacrith.cli.info import info_command
 from nacrith.cli.logs import grep_command
 from nacrith.cli.models import models_group
-from nacrith.cli.report import RunState, describe, report
+from nacrith.cli.report import ReaderGone, RunState, describe, report
 from nacrith.errors import NacrithError
 
 __all__ = ["cli", "main"]
@@ -40,7 +42,12 @@ _GREP_LIKE = {"grep"}
 @click.option("-v", "--verbose", count=True, help="Report sizes, ratio and speed per file.")
 @click.pass_context
 def cli(ctx: click.Context, quiet: int, verbose: int) -> None:
-    """ncz: lossless neural compression for text and files."""
+    """ncz: lossless neural compression for text and files.
+
+    As with gzip: `ncz FILE...` compresses, `-d` decompresses, `-t` tests, `-l` lists,
+    `-z` compresses, `-1` .. `-9` set the level (see `ncz compress --help`). A file named
+    like a command goes after `--`.
+    """
     state = ctx.ensure_object(RunState)
     state.quiet += quiet
     state.verbose += verbose
@@ -74,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str], state: RunState) -> int:
     """Run the group on `argv`; report what escaped the commands; return the exit status."""
     try:
+        argv = rewrite(argv, cli.commands)
         # With standalone_mode=False, click returns ctx.exit()'s code instead of raising.
         result = cli.main(args=argv, prog_name="ncz", standalone_mode=False, obj=state)
     except click.exceptions.Exit as exc:
@@ -90,11 +98,24 @@ def _run(argv: list[str], state: RunState) -> int:
     except KeyboardInterrupt:
         report(state, "interrupted")
         return 130
-    except BrokenPipeError:
-        with contextlib.suppress(OSError):
-            sys.stderr.close()
-        return 1
+    except (BrokenPipeError, ReaderGone):
+        return _reader_gone()
     except (NacrithError, OSError, ValueError) as exc:
         report(state, describe(exc, with_filename=True))
         return 1
     return result if isinstance(result, int) else 0
+
+
+#: the status a shell reports for gzip killed by SIGPIPE when its reader goes away
+SIGPIPE_STATUS = 141
+
+
+def _reader_gone() -> int:
+    """End quietly once the reader of standard output is gone, as gzip does (`ncz -dc big.ncz
+    | head`): no message, status `SIGPIPE_STATUS`."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        # nothing more can reach the pipe; Python's final flush of stdout must not complain
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return SIGPIPE_STATUS

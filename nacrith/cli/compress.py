@@ -14,6 +14,7 @@ import click
 from nacrith.api import Compressor
 from nacrith.cli import options
 from nacrith.cli.inputs import OpenedInput, WholeFile, reading
+from nacrith.cli.levels import DEFAULT_LEVEL, LEVELS, Level, level_options
 from nacrith.cli.output import OutputSink, stdout_sink
 from nacrith.cli.report import FileError, add_verbosity, display, option_names, run_files
 from nacrith.cli.targets import check_removable, plan_output, remove_input, write_output
@@ -28,6 +29,10 @@ def check_archive_on_disk(path: Path, _sink: OutputSink | None = None) -> None:
         for member in iter_members(handle):
             for _record in member.chunks:
                 pass
+
+
+#: what the estimate of a long job suggests
+_FASTER = "-1 (--fast: no model) is much faster, at a lower ratio"
 
 
 @dataclass
@@ -54,7 +59,16 @@ class _Job:
             raise FileError(name, f"already has {options.SUFFIX} suffix -- unchanged")
         start = time.perf_counter()
         follow = self.force or use_stdout
-        with reading(name, self.quiet == 0, True, follow) as (source, progress):
+        uses_model = self.compressor.settings.method in ("auto", "llm")
+        with reading(
+            name,
+            self.quiet == 0,
+            True,
+            follow,
+            explain=self.verbose > 0,
+            hint=_FASTER if uses_model else None,
+            watch_fd=stdout.fileno() if stdout is not None else None,
+        ) as (source, progress):
             size = source.size
             reader = (
                 source.handle
@@ -96,7 +110,8 @@ class _Job:
 
 
 def _compressor(
-    method: str,
+    level: Level,
+    method: str | None,
     fast: bool,
     workers: int | None,
     model: str | None,
@@ -104,10 +119,14 @@ def _compressor(
     chunk_size: int | None,
     context: int | None,
 ) -> Compressor:
+    """The compressor for a level, where the explicit options override what it sets."""
     if fast:
-        if method not in ("auto", "fib"):
+        if method not in (None, "fib"):
             raise click.UsageError("--fast and --method cannot be combined")
         method = "fib"
+    method = level.method if method is None else method
+    model = level.model if model is None else model
+    context = level.context if context is None else context
     try:
         return Compressor(
             method,
@@ -132,10 +151,9 @@ def _compressor(
     "-m",
     "--method",
     type=click.Choice(METHODS),
-    default="auto",
-    show_default=True,
-    help="Codec for text: auto (llm for text, logs for logs, zstd for binary), llm, fib "
-    "(fast, no model), logs, zstd, stored.",
+    default=None,
+    help="Codec for text: auto (llm for text, logs for logs, zstd for binary; the default), "
+    "llm, fib (fast, no model), logs, zstd, stored.",
 )
 @click.option("--fast", is_flag=True, help="Same as --method fib: no model, much faster.")
 @click.option("--model", default=None, help="Model name or GGUF path for the llm codec.")
@@ -153,6 +171,7 @@ def _compressor(
     help="Bytes per independent chunk (e.g. 64k, 1M). Smaller chunks are coded in parallel "
     "(faster with -T) but compress somewhat worse. Default: the codec's own.",
 )
+@level_options
 @options.gpu
 @options.workers
 @options.local_flags
@@ -165,20 +184,27 @@ def compress_command(
     keep: bool,
     remove: bool,
     force: bool,
-    method: str,
+    method: str | None,
     fast: bool,
     model: str | None,
     context: int | None,
     chunk_size: int | None,
+    level: int | None,
     gpu: bool,
     workers: int | None,
     quiet_local: int,
     verbose_local: int,
 ) -> None:
-    """Compress FILE... into FILE.ncz (`-` or nothing: stdin to stdout)."""
+    """Compress FILE... into FILE.ncz (`-` or nothing: stdin to stdout).
+
+    Levels -1 (fastest, no model) to -9 (best ratio, slowest; default -6) each set a method,
+    a model and a context; --method, --model and --context override them. Each level's speed
+    and ratio: BENCHMARKS.md, section "Levels".
+    """
     quiet, verbose = add_verbosity(ctx, quiet_local, verbose_local)
     options.check_output_options(files, to_stdout, output, remove, keep)
-    compressor = _compressor(method, fast, workers, model, gpu, chunk_size, context)
+    chosen = LEVELS[DEFAULT_LEVEL if level is None else level]
+    compressor = _compressor(chosen, method, fast, workers, model, gpu, chunk_size, context)
     job = _Job(compressor, to_stdout, output, remove, force, quiet, verbose)
     try:
         run_files(ctx, files, job.one)

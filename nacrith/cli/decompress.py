@@ -45,10 +45,13 @@ class _Job:
         if not use_stdout:
             path = Path(self.output) if self.output else decompressed_name(name)
         start = time.perf_counter()
-        with reading(name, self.quiet == 0, False, self.force or use_stdout) as (
-            source,
-            progress,
-        ):
+        with reading(
+            name,
+            self.quiet == 0,
+            False,
+            self.force or use_stdout,
+            watch_fd=stdout.fileno() if stdout is not None else None,
+        ) as (source, progress):
             if stdout is not None:
                 written = self.decompressor.decompress_stream(source.handle, stdout, progress)  # type: ignore[arg-type]
                 stdout.flush()

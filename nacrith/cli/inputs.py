@@ -16,10 +16,10 @@ import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
+from nacrith.cli.progress import Progress
 from nacrith.cli.report import STDIN, FileError, display
-from nacrith.progress import progress_bar
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -45,6 +45,11 @@ class OpenedInput:
     def mode(self) -> int | None:
         """Permission bits of a regular input file, to give its output the same."""
         return None if self.stat is None else self.stat.st_mode & 0o777
+
+    @property
+    def times(self) -> tuple[int, int] | None:
+        """(atime, mtime) in nanoseconds of a regular input file, to give its output the same."""
+        return None if self.stat is None else (self.stat.st_atime_ns, self.stat.st_mtime_ns)
 
     def close(self) -> None:
         """Close the handle (never stdin's)."""
@@ -98,24 +103,6 @@ def open_input(name: str, follow_symlinks: bool = True) -> OpenedInput:
     return OpenedInput(name, handle, opened, is_link)
 
 
-class Progress:
-    """A tqdm bar on stderr when stderr is a terminal and not quieted; otherwise nothing."""
-
-    def __init__(self, enabled: bool, total: int | None, desc: str) -> None:
-        self.bar = None
-        if enabled and sys.stderr is not None and sys.stderr.isatty():
-            self.bar = progress_bar(total, desc)
-
-    def __call__(self, done: int) -> None:
-        if self.bar is not None:
-            self.bar.update(done)
-
-    def close(self) -> None:
-        """Close the bar, if any."""
-        if self.bar is not None:
-            self.bar.close()
-
-
 class WholeFile:
     """A reader of a regular file that must hold `size` bytes from start to end.
 
@@ -145,17 +132,24 @@ class WholeFile:
 
 @contextlib.contextmanager
 def reading(
-    name: str, show_progress: bool, size_known: bool, follow_symlinks: bool = True
+    name: str,
+    show_progress: bool,
+    size_known: bool,
+    follow_symlinks: bool = True,
+    **progress_options: Any,
 ) -> Iterator[tuple[OpenedInput, Progress]]:
-    """Open an input (or stdin) with a progress bar; close both afterwards.
+    """Open an input (or stdin) with its progress; close both afterwards.
 
     `size_known`: the bar's total is the input size (compression) or unknown (decompression,
-    where the input size says nothing about the output's).
+    where the input size says nothing about the output's). `progress_options` go to
+    `Progress` (explain, hint, watch_fd).
     """
     source = open_input(name, follow_symlinks)
-    progress = Progress(show_progress, source.size if size_known else None, display(name))
+    total = source.size if size_known else None
+    progress = Progress(show_progress, total, display(name), **progress_options)
     try:
-        yield source, progress
+        with progress.model_steps():
+            yield source, progress
     finally:
         progress.close()
         source.close()

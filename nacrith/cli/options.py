@@ -53,13 +53,17 @@ def local_flags(func: Callable[..., Any]) -> Callable[..., Any]:
 def check_output_options(
     files: tuple[str, ...], stdout: bool, output: str | None, remove: bool, keep: bool
 ) -> None:
-    """Usage errors: -o with -c or with several inputs; --rm with -k."""
+    """Usage errors: -o with -c or with several inputs; --rm with -k, -c or `-o -`."""
     if output is not None and stdout:
         raise click.UsageError("-o/--output and -c/--stdout cannot be combined")
     if output is not None and len(files) > 1:
         raise click.UsageError(f"-o/--output takes one input ({len(files)} given)")
     if remove and keep:
         raise click.UsageError("--rm and -k/--keep cannot be combined")
+    if remove and stdout:
+        raise click.UsageError("--rm cannot be used with -c")
+    if remove and output == "-":
+        raise click.UsageError("--rm cannot be used with -o - (standard output)")
 
 
 def writes_stdout(name: str, stdout: bool, output: str | None) -> bool:

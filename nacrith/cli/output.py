@@ -29,11 +29,16 @@ _AT_SYMLINK_FOLLOW = 0x400
 
 
 class OutputSink:
-    """A binary writer that names its output in errors and hashes what it writes."""
+    """A binary writer that names its output in errors and hashes what it writes.
 
-    def __init__(self, raw: IO[bytes], name: str) -> None:
+    `streaming`: flush every write, so that a reader (`ncz -dc big.ncz | head`) gets each
+    verified chunk as soon as it is written.
+    """
+
+    def __init__(self, raw: IO[bytes], name: str, streaming: bool = False) -> None:
         self._raw = raw
         self.name = name
+        self.streaming = streaming
         self.hash = hashlib.blake2b(digest_size=16)
         self.size = 0
 
@@ -41,9 +46,15 @@ class OutputSink:
         """Write all of `data`; an OSError becomes a `FileError` naming the output."""
         with named_errors(self.name):
             written = self._raw.write(data)
+            if self.streaming:
+                self._raw.flush()
         self.hash.update(data)
         self.size += len(data)
         return written
+
+    def fileno(self) -> int:
+        """The descriptor written to."""
+        return self._raw.fileno()
 
     def flush(self) -> None:
         """Flush the underlying writer (errors named by the output)."""
@@ -66,7 +77,7 @@ def stdout_sink() -> OutputSink:
     """Standard output as an `OutputSink`; a `FileError` when it is closed."""
     if sys.stdout is None:
         raise FileError(STDOUT_NAME, "standard output is closed")
-    return OutputSink(sys.stdout.buffer, STDOUT_NAME)
+    return OutputSink(sys.stdout.buffer, STDOUT_NAME, streaming=True)
 
 
 def default_mode() -> int:
@@ -88,7 +99,7 @@ def atomic_file(
     `replace`: rename over an existing `target` (else it must not exist, checked atomically).
     `before_link`: called after the data is synced, just before the file gets its name, to
     check once more that the output may go there. The file gets permission bits `mode`
-    (default: 0o666 less the umask), like gzip's outputs.
+    exactly, as gzip gives its outputs the input's (default: 0o666 less the umask).
     """
     directory = target.parent
     mode = default_mode() if mode is None else mode
@@ -164,13 +175,22 @@ def _linkat() -> Callable[..., int] | None:
 def _temporary_file(directory: Path, name: str, mode: int) -> tuple[int, str | None]:
     """An open fd for the output: unnamed (O_TMPFILE) when possible, else a hidden file."""
     flag = getattr(os, "O_TMPFILE", 0)
+    fd, tmp_name = -1, None
     if flag and _linkat() is not None:
         try:
-            return os.open(directory, flag | os.O_WRONLY, mode), None
+            fd = os.open(directory, flag | os.O_WRONLY, mode)
         except OSError:
             pass  # filesystem without O_TMPFILE support: the error recurs below if it is real
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    os.fchmod(fd, mode)
+    if fd < 0:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, mode)  # the bits asked for, not narrowed by the umask
+    except BaseException:
+        os.close(fd)
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+        raise
     return fd, tmp_name
 
 

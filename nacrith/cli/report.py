@@ -35,6 +35,11 @@ class FileError(Exception):
         self.message = message
 
 
+class ReaderGone(Exception):
+    """The reader of standard output is gone (EPIPE): the whole run ends quietly, as gzip's
+    does. Not an OSError, so that click does not handle it on its own."""
+
+
 @dataclass
 class RunState:
     """What one `ncz` run has seen: total -q/-v, the subcommand, and how many errors."""
@@ -101,6 +106,8 @@ def run_files(ctx: click.Context, files: tuple[str, ...], action: Callable[[str]
     for name in files or (STDIN,):
         try:
             action(name)
+        except BrokenPipeError as exc:
+            raise ReaderGone() from exc
         except FileError as exc:
             warn(ctx, f"{display(exc.name)}: {exc.message}")
             failed = True

@@ -142,8 +142,9 @@ def write_output(
     """Write the output of `source` to `target` with `write` (which returns a byte count).
 
     A file is linked in place only when complete, after `plan_output` agrees once more, then
-    checked with `verify`; a character device is written into (`allow_terminal`: even a
-    terminal). Returns what `write` returned.
+    checked with `verify`, and given the permission bits and the access and modification
+    times of `source` (a regular file), as gzip does; a character device is written into
+    (`allow_terminal`: even a terminal). Returns what `write` returned.
     """
     if target.device:
         with device_output(target.path, allow_terminal) as sink:
@@ -157,4 +158,7 @@ def write_output(
         count = write(sink)
     if verify is not None:
         verify(target.path, sink)
+    if source.times is not None:
+        with named_errors(str(target.path)):
+            os.utime(target.path, ns=source.times, follow_symlinks=False)
     return count

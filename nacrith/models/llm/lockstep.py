@@ -15,18 +15,37 @@ model compute iteration k+1 while the predictors and the coder work on iteration
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
 
 import numpy as np
 
 from nacrith.models.llm.backend import LlamaBackend
 from nacrith.models.online.ensemble import Ensemble
 
-__all__ = ["run_streams"]
+__all__ = ["reporting_steps", "run_streams"]
 
 #: code(stream index, distribution row) -> the token at this position of that stream
 CodeFn = Callable[[int, np.ndarray], int]
+
+#: this context's progress listener: called after each step with that step's share of the work
+_listener: ContextVar[Callable[[float], None] | None] = ContextVar(
+    "nacrith_lockstep_listener", default=None
+)
+
+
+@contextlib.contextmanager
+def reporting_steps(listener: Callable[[float], None]) -> Iterator[None]:
+    """Within the block, every `run_streams` of this thread calls `listener(amount)` after each
+    step: the sum of the `weights` of the streams that coded a token in it (one per token
+    when no weights are given). A progress hook; it never changes what is coded."""
+    token = _listener.set(listener)
+    try:
+        yield
+    finally:
+        _listener.reset(token)
 
 
 class _ModelFeed:
@@ -148,6 +167,7 @@ def run_streams(
     on_step: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None,
     overlap: bool = True,
     known: Sequence[Sequence[int]] | None = None,
+    weights: Sequence[float] | None = None,
 ) -> list[list[int]]:
     """Run the lockstep loop over streams of the given token counts; return their tokens.
 
@@ -158,9 +178,11 @@ def run_streams(
     advance: with `overlap`, the model then runs one step ahead, computing the next step while
     this one is predicted and coded, and `code` must return exactly these tokens. The model
     and the ensemble see the same calls in the same order in every mode, so the distributions
-    are identical.
+    are identical. `weights` (one per stream) is what each stream's token counts for in the
+    progress reported to a `reporting_steps` listener, e.g. input bytes per token.
     """
     _check_arguments(backend, ensemble, lengths, keep, known)
+    listener = _listener.get()
     tokens: list[list[int]] = [[] for _ in lengths]
     feed = _ModelFeed(
         backend, lengths, tokens if known is None else known, keep, ensemble.wants_hidden
@@ -184,6 +206,8 @@ def run_streams(
             )
             if on_step is not None:
                 on_step(streams, probs, new)
+            if listener is not None:
+                listener(len(active) if weights is None else sum(weights[s] for s in active))
             learn = (streams, new)
             for s, t in zip(active, new.tolist()):
                 if known is not None and t != known[s][i]:
