@@ -124,6 +124,17 @@ class _StoredParams:
         return stored
 
 
+def _registered_name(path: Path) -> str | None:
+    """The registered model whose pinned sha256 the file at `path` has, if any: an archive
+    made from a path to a registered model's file names the model, so it decodes anywhere."""
+    size = path.stat().st_size
+    matching = [spec for spec in registry.MODELS.values() if spec.size == size]
+    if not matching:
+        return None
+    digest = _cached_sha256(path)
+    return next((spec.name for spec in matching if spec.sha256 == digest), None)
+
+
 def _model_for(name: str) -> str:
     """The model argument that decodes an archive made with model `name` (when the caller gave
     none): the registered name, else ``$NACRITH_MODEL``."""
@@ -221,7 +232,7 @@ class LLMCodec(Codec):
         name = os.fspath(model) if model else os.environ.get(registry.ENV_MODEL) or ""
         self.model_name = name if name in registry.MODELS else (name or registry.DEFAULT_MODEL)
         if self.model_name not in registry.MODELS:
-            self.model_name = self.model_path.name
+            self.model_name = _registered_name(self.model_path) or self.model_path.name
         if n_ctx is None:
             spec = registry.MODELS.get(self.model_name)
             n_ctx = spec.context if spec is not None else self.DEFAULT_CTX
@@ -341,7 +352,7 @@ class LLMCodec(Codec):
             h.update(quantize(probs[probs >= HEAD_MIN]).tobytes())
             return tok
 
-        run_streams(be, ens, [len(toks)], code, keep=self.keep)
+        run_streams(be, ens, [len(toks)], code, keep=self.keep, weights=[0.0])  # no progress
         h.update(enc.finish())
         return h.hexdigest()
 
@@ -466,7 +477,8 @@ class LLMCodec(Codec):
                     encoders[s].encode_probs(tok, probs)
                     return tok
 
-                self._run([len(t) for t in token_lists], code, known=token_lists)
+                weights = [len(chunks[k]) / max(1, len(t)) for (k, _, t) in group]
+                self._run([len(t) for t in token_lists], code, known=token_lists, weights=weights)
                 for (k, head, _), enc in zip(group, encoders):
                     payload = head + enc.finish()
                     raw = bytes(chunks[k])
@@ -505,7 +517,8 @@ class LLMCodec(Codec):
                 def code(s: int, probs: np.ndarray, decoders=decoders) -> int:
                     return decoders[s].decode_probs(probs)
 
-                token_lists = self._run([j[3] for j in group], code)
+                weights = [j[1] / max(1, j[3]) for j in group]
+                token_lists = self._run([j[3] for j in group], code, weights=weights)
                 be = self._get_backend()
                 for (k, raw_size, side, _, _), toks in zip(group, token_lists):
                     out[k] = self._back(be.detokenize(toks), side, raw_size)
@@ -514,12 +527,20 @@ class LLMCodec(Codec):
     def _back(self, text: bytes, side: bytes, raw_size: int) -> bytes:
         return restore(text, side, raw_size, reflow=self.reflow)
 
-    def _run(self, lengths: list[int], code, known=None) -> list[list[int]]:
+    def _run(self, lengths: list[int], code, known=None, weights=None) -> list[list[int]]:
+        """Run the lockstep loop; `weights`: the raw bytes each stream's token stands for."""
         be = self._get_backend(len(lengths))
         ens = Ensemble(self.settings, len(lengths), be.n_vocab, be.pieces(), be.n_embd)
         try:
             return run_streams(
-                be, ens, lengths, code, keep=self.keep, overlap=self.overlap, known=known
+                be,
+                ens,
+                lengths,
+                code,
+                keep=self.keep,
+                overlap=self.overlap,
+                known=known,
+                weights=weights,
             )
         except NacrithError:
             raise

@@ -19,9 +19,11 @@ def ncz(
     cwd: Path,
     stdin: bytes | None = None,
     preexec_fn: Callable[[], None] | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run `ncz ARGS` in `cwd`; a command that blocks fails the test by its timeout."""
-    env = dict(os.environ, COLUMNS="120")
+    """Run `ncz ARGS` in `cwd` (`env`: variables to add); a command that blocks fails the
+    test by its timeout."""
+    env = dict(os.environ, COLUMNS="120", **(env or {}))
     return subprocess.run(
         [*NCZ, *args],
         cwd=cwd,
