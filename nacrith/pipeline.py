@@ -33,8 +33,6 @@ BATCH_BYTES = 4 << 20
 BATCH_CHUNKS = 64
 #: with method auto, inputs up to this size are also tried as plain zstd (see compress_stream)
 SMALL_INPUT = 64 << 10
-#: codecs that load a model: built only for a member with chunks they may code
-_LOADS_MODEL = frozenset({"llm"})
 
 Progress = Callable[[int], None]
 
@@ -71,28 +69,10 @@ class Settings:
         return resolve_workers(self.workers)
 
 
-#: what method `fast` picks from per chunk (logs only where the chunk looks like logs)
-FAST_CANDIDATES = ("fib", "xz", "zstd")
-#: codecs cheap enough to estimate on a sample of a chunk
-ESTIMATED = frozenset({"fib", "logs", "xz", "zstd"})
-#: bytes of a chunk the estimates compress (the first half and half from the middle)
-ESTIMATE_SAMPLE = 64 << 10
-#: candidates whose estimate is within this share of the best one are coded in full
-ESTIMATE_MARGIN = 0.03
-#: with method `fast`, text and binary runs shorter than this join the region around them
-FAST_MIN_REGION = 64 << 10
-#: method `fast`'s default chunk: a whole block (the slack keeps `balanced_chunks` from halving
-#: a full one), so repeats up to a block apart fall in one chunk; chunks that go to `logs` are
-#: cut to `DEFAULT_CHUNK_SIZE`
-FAST_CHUNK_SIZE = BLOCK_SIZE + BLOCK_SIZE // 8
-
-
 def _text_codec_for(method: str, sample: bytes) -> str | None:
     """The text codec `method` uses on text regions (None: text is coded like binary)."""
-    if method in ("zstd", "xz", "stored"):
+    if method in ("zstd", "stored"):
         return None
-    if method == "fast":
-        return "fib"
     if method != "auto":
         return method
     from nacrith.formats.logs.detect import looks_like_logs
@@ -108,61 +88,33 @@ class _Plan:
 
         self.settings = settings
         self.text_codec = _text_codec_for(settings.method, sample)
-        self.binary: tuple[str, ...] = {
-            "stored": ("stored",),
-            "xz": ("xz",),
-            "auto": ("zstd", "xz"),
-            "fast": FAST_CANDIDATES,
-        }.get(settings.method, ("zstd",))
+        if settings.method == "stored":
+            self.binary: tuple[str, ...] = ("stored",)
+        else:
+            self.binary = ("zstd",)
         self.text: tuple[str, ...] = (self.text_codec,) if self.text_codec else self.binary
-        if settings.method == "auto" and self.text_codec == "logs":
-            self.text = ("logs", "zstd", "xz")
-        elif settings.method == "auto" and self.text_codec is not None:
+        if settings.method == "auto" and self.text_codec is not None:
             self.text = (self.text_codec, "zstd")
-        elif settings.method == "fast":
-            self.text = FAST_CANDIDATES
         ids = set(self.text) | set(self.binary)
-        if settings.method == "fast":
-            ids.add("logs")
         self.codecs: dict[str, Codec] = {}
-        self._cache = cache
-        #: codecs built (and put in the header) only once a chunk may go to them: a model
-        #: is loaded only for input it codes
-        self.deferred: frozenset[str] = frozenset(ids - {"stored"}) & _LOADS_MODEL
-        for codec_id in sorted(ids - {"stored"} - self.deferred):
-            self._build(codec_id)
+        for codec_id in sorted(ids - {"stored"}):
+            if codec_id not in cache:
+                cls = codec_class(codec_id)
+                cache[codec_id] = cls(**settings.options.get(codec_id, {}))
+            self.codecs[codec_id] = cache[codec_id]
         text_cls = codec_class(self.text_codec) if self.text_codec else None
         self.text_chunk = settings.chunk_size or getattr(
             text_cls, "default_chunk_size", DEFAULT_CHUNK_SIZE
         )
         self.binary_chunk = settings.chunk_size or DEFAULT_CHUNK_SIZE
-        if settings.method == "fast" and settings.chunk_size is None:
-            self.text_chunk = self.binary_chunk = FAST_CHUNK_SIZE
-
-    def _build(self, codec_id: str) -> None:
-        from nacrith.codecs.registry import codec_class
-
-        if codec_id not in self._cache:
-            cls = codec_class(codec_id)
-            self._cache[codec_id] = cls(**self.settings.options.get(codec_id, {}))
-        self.codecs[codec_id] = self._cache[codec_id]
-
-    def build_deferred(self, wanted: Iterable[str]) -> None:
-        """Build the deferred codecs among `wanted` (the candidates some chunk has)."""
-        for codec_id in sorted(self.deferred.intersection(wanted)):
-            self._build(codec_id)
-        self.deferred = frozenset()
 
     def params(self) -> dict[str, dict[str, Any]]:
-        return {codec_id: self.codecs[codec_id].params() for codec_id in sorted(self.codecs)}
+        return {codec_id: codec.params() for codec_id, codec in self.codecs.items()}
 
     def chunks(self, block: bytes) -> Iterator[tuple[tuple[str, ...], bytes]]:
         """(candidate codec ids, raw chunk) for each chunk of a block, in order."""
         if self.text_codec is None:
             regions = [(0, len(block), False)]
-        elif self.settings.method == "fast":
-            found = segment(block, FAST_MIN_REGION, FAST_MIN_REGION)
-            regions = [(r.start, r.end, r.is_text) for r in found]
         else:
             regions = [(r.start, r.end, r.is_text) for r in segment(block)]
         for start, end, is_text in regions:
@@ -173,37 +125,7 @@ class _Plan:
                 spans = cut_chunks(block, start, end, self.binary_chunk)
                 candidates = self.binary
             for lo, hi in spans:
-                raw = block[lo:hi]
-                picked = self._pick(candidates, raw)
-                if "logs" not in picked or len(raw) <= DEFAULT_CHUNK_SIZE:
-                    yield picked, raw
-                    continue
-                for sub_lo, sub_hi in balanced_chunks(block, lo, hi, DEFAULT_CHUNK_SIZE):
-                    sub = block[sub_lo:sub_hi]
-                    yield self._pick(candidates, sub), sub
-
-    def _pick(self, candidates: tuple[str, ...], raw: bytes) -> tuple[str, ...]:
-        """The candidates worth coding `raw` with in full, judged by coding a sample of it.
-
-        Only when every candidate is cheap (`ESTIMATED`) and the chunk is well over the
-        sample; method `fast` adds `logs` where the chunk looks like logs. The choice depends
-        on the chunk's bytes only, so it never depends on batches or workers.
-        """
-        if self.settings.method == "fast":
-            from nacrith.formats.logs.detect import looks_like_logs
-
-            if looks_like_logs(raw[:ESTIMATE_SAMPLE]):
-                candidates = ("logs", *candidates)
-        if len(candidates) < 2 or not ESTIMATED.issuperset(candidates):
-            return candidates
-        if len(raw) <= 2 * ESTIMATE_SAMPLE:
-            return candidates
-        half = ESTIMATE_SAMPLE // 2
-        middle = len(raw) // 2
-        sample = raw[:half] + raw[middle : middle + half]
-        sizes = {c: len(self.codecs[c].encode(sample)) for c in candidates}
-        best = min(sizes.values())
-        return tuple(c for c in candidates if sizes[c] <= best * (1 + ESTIMATE_MARGIN))
+                yield candidates, block[lo:hi]
 
 
 def _read_block(reader: IO[bytes], size: int) -> bytes:
@@ -257,9 +179,8 @@ def compress_stream(
 
     `cache` maps codec ids to encoder codecs built with `settings` and is reused across calls
     (a `Compressor` keeps its loaded model there); codecs in it are not closed. With method
-    ``auto``, an input of at most `SMALL_INPUT` bytes is also coded as plain zstd and as plain xz,
-    and the smallest archive is kept: on tiny inputs a model's header can outweigh what it saves,
-    and cutting a small binary into text and binary chunks can cost more than it gains.
+    ``auto``, an input of at most `SMALL_INPUT` bytes is also coded as plain zstd and the smaller
+    archive is kept: on tiny inputs a model's header can outweigh what it saves.
     """
     own_cache = cache is None
     cache = {} if cache is None else cache
@@ -268,7 +189,7 @@ def compress_stream(
         if settings.method != "auto" or len(first) > SMALL_INPUT:
             return _compress_member(first, reader, writer, settings, original_size, progress, cache)
         candidates = []
-        for method in ("auto", "zstd", "xz"):
+        for method in ("auto", "zstd"):
             out = io.BytesIO()
             alt = replace(settings, method=method)
             _compress_member(first, io.BytesIO(), out, alt, len(first), None, cache)
@@ -295,12 +216,6 @@ def _compress_member(
 ) -> int:
     """One member from the block `first` and whatever `reader` still holds."""
     plan = _Plan(settings, first[:65536], cache)
-    first_chunks = list(plan.chunks(first))
-    # a block shorter than BLOCK_SIZE is the whole input: only its chunks' candidates count
-    complete = len(first) < BLOCK_SIZE
-    plan.build_deferred(
-        {c for ids, _raw in first_chunks for c in ids} if complete else plan.deferred
-    )
     params = plan.params()
     member = MemberWriter(writer, params, original_size)
     runtime = {codec_id: codec.runtime() for codec_id, codec in plan.codecs.items()}
@@ -310,12 +225,11 @@ def _compress_member(
     count_cap = BATCH_CHUNKS
 
     def batches() -> Iterator[list[tuple[tuple[str, ...], bytes]]]:
-        block, chunks = first, iter(first_chunks)
+        block = first
         while block:
             byte_cap = _byte_cap(len(block), runner.workers)
-            yield from _group(chunks, lambda it: len(it[1]), byte_cap, count_cap)
+            yield from _group(plan.chunks(block), lambda it: len(it[1]), byte_cap, count_cap)
             block = _read_block(reader, BLOCK_SIZE)
-            chunks = plan.chunks(block)
 
     try:
         for items, results in _zip_batches(batches(), runner, "encode"):
