@@ -23,8 +23,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from nacrith import exact
 from nacrith.errors import NacrithError
-from nacrith.models.portable import exact
 from nacrith.models.portable.weights import ModelWeights, load_weights
 
 __all__ = ["KVCache", "PortableModel"]

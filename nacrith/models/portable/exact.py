@@ -1,25 +1,21 @@
-"""Elementary functions and fixed-point helpers whose bits do not depend on the machine.
+"""The exact elementary functions, now in `nacrith.exact` (every layer may use them)."""
 
-Everything here is built from IEEE operations that are correctly rounded by the standard
-(``+ - * /``, ``sqrt``), exact operations (``rint``, ``ldexp``, ``frexp``, ``max``, ``abs``,
-comparisons, integer sums) and fixed constants, always applied in the same order. numpy never fuses
-a multiply and an add written as two operations, so a Horner scheme gives the same bits on every
-CPU and under every SIMD dispatch path. numpy's own ``exp``, ``log``, ``sin`` and friends are not
-used: their bits differ between dispatch paths.
-
-No function here returns a subnormal number: results below the smallest normal float64 are
-flushed to zero explicitly, so flush-to-zero CPU modes cannot change them.
-"""
-
-from __future__ import annotations
-
-from fractions import Fraction
-from math import factorial
-
-import numpy as np
+from nacrith.exact import (
+    TINY,
+    TRIG_MAX,
+    cos,
+    exp,
+    fixed_point,
+    log,
+    silu,
+    sin,
+    softmax,
+    softmax_weights,
+)
 
 __all__ = [
     "TINY",
+    "TRIG_MAX",
     "cos",
     "exp",
     "fixed_point",
@@ -29,149 +25,3 @@ __all__ = [
     "softmax",
     "softmax_weights",
 ]
-
-#: smallest positive normal float64; anything below it is flushed to 0
-TINY = 2.0**-1022
-
-# ln 2 split so that k * LN2_HI is exact for |k| < 2**11 (fdlibm's split)
-_LN2_HI = 6.93147180369123816490e-01
-_LN2_LO = 1.90821492927058770002e-10
-_INV_LN2 = 1.44269504088896338700e00
-_EXP_MAX = 709.782712893383973096  # above: +inf
-_EXP_MIN_K = -1021  # 2**k * p with p >= 1/sqrt(2) stays normal for k >= this
-_SQRT_HALF = 0.70710678118654752440
-
-# pi/2 split into three 33-bit parts: k * part is exact for |k| < 2**20 (fdlibm's split)
-_PIO2_1 = 1.57079632673412561417e00
-_PIO2_2 = 6.07710050630396597660e-11
-_PIO2_3 = 2.02226624871116645580e-21
-_TWO_OVER_PI = 6.36619772367581382433e-01
-#: largest |x| that sin and cos reduce accurately
-TRIG_MAX = 2.0**19
-
-
-def _coefficients(terms: list[Fraction]) -> tuple[float, ...]:
-    return tuple(float(t) for t in terms)
-
-
-# Taylor coefficients, highest degree first, for Horner evaluation
-_EXP_C = _coefficients([Fraction(1, factorial(n)) for n in range(14, -1, -1)])
-_LOG_C = _coefficients([Fraction(1, 2 * n + 1) for n in range(11, 0, -1)])
-_SIN_C = _coefficients([Fraction((-1) ** n, factorial(2 * n + 1)) for n in range(10, 0, -1)])
-_COS_C = _coefficients([Fraction((-1) ** n, factorial(2 * n)) for n in range(10, 0, -1)])
-
-
-def _horner(coefficients: tuple[float, ...], x: np.ndarray) -> np.ndarray:
-    acc = np.full_like(x, coefficients[0])
-    for c in coefficients[1:]:
-        acc *= x
-        acc += c
-    return acc
-
-
-def exp(x: np.ndarray | float) -> np.ndarray:
-    """e**x for float64 input, same bits on every machine; results below 2**-1021 become 0."""
-    x = np.asarray(x, dtype=np.float64)
-    nan = np.isnan(x)
-    xs = np.where(nan | (np.abs(x) > _EXP_MAX), 0.0, x)
-    k = np.rint(xs * _INV_LN2)
-    r = (xs - k * _LN2_HI) - k * _LN2_LO
-    p = _horner(_EXP_C, r)
-    ki = k.astype(np.int64)
-    under = ki < _EXP_MIN_K
-    out = np.ldexp(np.where(under, 0.0, p), np.where(under, 0, ki))
-    out = np.where(x > _EXP_MAX, np.inf, out)
-    out = np.where(x < -_EXP_MAX, 0.0, out)
-    return np.where(nan, np.nan, out)
-
-
-def log(x: np.ndarray | float) -> np.ndarray:
-    """Natural logarithm for float64 input, same bits on every machine (log 0 = -inf)."""
-    x = np.asarray(x, dtype=np.float64)
-    ok = (x > 0) & np.isfinite(x)
-    m, e = np.frexp(np.where(ok, x, 1.0))
-    low = m < _SQRT_HALF
-    m = np.where(low, m * 2.0, m)
-    e = (e - low).astype(np.float64)
-    f = m - 1.0
-    s = f / (f + 2.0)
-    z = s * s
-    series = _horner(_LOG_C, z) * z
-    two_s = s + s
-    log1p_f = two_s + two_s * series
-    out = e * _LN2_HI + (e * _LN2_LO + log1p_f)
-    out = np.where(x == 0, -np.inf, out)
-    out = np.where(x == np.inf, np.inf, out)
-    return np.where((x < 0) | np.isnan(x), np.nan, out)
-
-
-def _reduce_pio2(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """x = k * pi/2 + r with |r| <= pi/4 (about); returns (r, k mod 4)."""
-    if x.size and not np.all(np.abs(x) <= TRIG_MAX):
-        raise ValueError(f"sin/cos take |x| <= {TRIG_MAX} (and no NaN)")
-    k = np.rint(x * _TWO_OVER_PI)
-    r = ((x - k * _PIO2_1) - k * _PIO2_2) - k * _PIO2_3
-    return r, k.astype(np.int64) & 3
-
-
-def _sin_cos_reduced(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    z = r * r
-    s = r + r * (z * _horner(_SIN_C, z))
-    c = 1.0 + z * _horner(_COS_C, z)
-    return s, c
-
-
-def sin(x: np.ndarray | float) -> np.ndarray:
-    """Sine of float64 input with |x| <= TRIG_MAX, same bits on every machine."""
-    r, q = _reduce_pio2(np.asarray(x, dtype=np.float64))
-    s, c = _sin_cos_reduced(r)
-    return np.select([q == 0, q == 1, q == 2], [s, c, -s], -c)
-
-
-def cos(x: np.ndarray | float) -> np.ndarray:
-    """Cosine of float64 input with |x| <= TRIG_MAX, same bits on every machine."""
-    r, q = _reduce_pio2(np.asarray(x, dtype=np.float64))
-    s, c = _sin_cos_reduced(r)
-    return np.select([q == 0, q == 1, q == 2], [c, -s, -c], s)
-
-
-def silu(x: np.ndarray) -> np.ndarray:
-    """x * sigmoid(x) = x / (1 + e**-x), same bits on every machine."""
-    return x / (exp(-x) + 1.0)
-
-
-def fixed_point(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each row of `x` as integers (float64, |value| <= 2**bits) times a power of two per row.
-
-    Returns ``(ints, scale)`` with ``x ~= ints * scale[..., None]``; ``scale`` holds exact powers
-    of two, so multiplying by it is exact. Rows whose largest magnitude is below 2**-900 become 0.
-    """
-    peak = np.max(np.abs(x), axis=-1)
-    tiny = ~(peak >= 2.0**-900)  # also catches NaN rows, which the caller's bounds then reject
-    _, e = np.frexp(np.where(tiny, 1.0, peak))
-    shift = np.where(tiny, 0, e - bits)
-    ints = np.rint(np.ldexp(x, -shift[..., None]))
-    ints[tiny] = 0.0
-    return ints, np.ldexp(1.0, shift)
-
-
-def softmax_weights(logits: np.ndarray, bits: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Integer weights proportional to softmax(logits) along the last axis, and their sums.
-
-    The weights are ``rint(e**(l - max l) * 2**bits)`` as int64; the default `bits` keeps every
-    row sum below 2**52. Integer sums are exact, so probabilities ``weights / sums`` are the same
-    bits everywhere.
-    """
-    logits = np.asarray(logits, dtype=np.float64)
-    n = logits.shape[-1]
-    if bits is None:
-        bits = 52 - int(n - 1).bit_length()
-    top = np.max(logits, axis=-1, keepdims=True)
-    weights = np.rint(np.ldexp(exp(logits - top), bits)).astype(np.int64)
-    return weights, weights.sum(axis=-1)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """softmax along the last axis, float64, same bits on every machine."""
-    weights, sums = softmax_weights(logits)
-    return weights.astype(np.float64) / sums[..., None].astype(np.float64)

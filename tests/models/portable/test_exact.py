@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from nacrith.models.portable import exact
+from nacrith import exact
 
 RNG = np.random.default_rng(20261206)
 
