@@ -2,8 +2,8 @@
 
 `ncz FILE...` compresses; `-z` compresses, `-d` decompresses, `-t` tests and `-l` lists
 (`ncz info`), wherever they stand before `--`, also inside a cluster of short flags (`-dc`,
-`-kt`). A first argument that names a subcommand keeps its meaning unless one of these flags
-is given; a file named like a subcommand goes after `--` (`ncz -- compress`).
+`-kt`). A first argument that names a subcommand keeps its meaning (`ncz bench --list`), so
+a file named like a subcommand goes after a flag or `--` (`ncz -- compress`, `ncz -d info.ncz`).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def rewrite(argv: list[str], commands: Container[str]) -> list[str]:
     while start < len(argv) and _is_group_flag(argv[start]):
         start += 1
     rest = argv[start:]
-    if not rest or rest[0] in _GROUP_ANSWERS:
+    if not rest or rest[0] in _GROUP_ANSWERS or rest[0] in commands:
         return argv
     modes: set[str] = set()
     kept: list[str] = []
@@ -76,7 +76,5 @@ def rewrite(argv: list[str], commands: Container[str]) -> list[str]:
             kept.append(left)
     if len(modes) > 1:
         raise click.UsageError("only one of -z, -d, -t and -l may be given")
-    if not modes and rest[0] in commands:
-        return argv
     command = modes.pop() if modes else "compress"
     return [*argv[:start], command, *kept]

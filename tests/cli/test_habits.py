@@ -74,6 +74,8 @@ def test_rewrite_leaves_group_options_in_front() -> None:
     commands = {"compress", "decompress", "test", "info", "grep"}
     assert rewrite(["-q", "-dk", "x.ncz"], commands) == ["-q", "decompress", "-k", "x.ncz"]
     assert rewrite(["grep", "-n", "x"], commands) == ["grep", "-n", "x"]
+    assert rewrite(["info", "--list"], commands) == ["info", "--list"]
+    assert rewrite(["-d", "info"], commands) == ["decompress", "info"]
     assert rewrite(["info", "x.ncz"], commands) == ["info", "x.ncz"]
     assert rewrite(["x.txt"], commands) == ["compress", "x.txt"]
     assert rewrite(["-c9", "x.txt"], commands) == ["compress", "-c9", "x.txt"]
