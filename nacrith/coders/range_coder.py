@@ -13,6 +13,9 @@ tail is it coded again among the tail symbols. A flat 2**24 table over 49,152 sy
 V / 2**24 = 0.29% of the range on the floor (about 0.0042 bit per token, 0.12% of the code);
 here the head floor costs about (n_head + 1) / 2**24.
 
+With ``exact=True`` the head's mass and both levels' frequencies come from exact integer sums
+(`quantize.integer_weights`), so the coded bits do not depend on floating-point summation order.
+
 Compressed streams are bytes: constriction's little-endian 32-bit words with the zero high bytes of
 the last word dropped (the decoder pads them back).
 """
@@ -22,7 +25,7 @@ from __future__ import annotations
 import constriction
 import numpy as np
 
-from nacrith.coders.quantize import TOTAL, quantize
+from nacrith.coders.quantize import TOTAL, integer_weights, quantize
 from nacrith.errors import CorruptDataError
 
 __all__ = ["HEAD_MIN", "RangeDecoder", "RangeEncoder", "code_length", "is_panic", "split_head"]
@@ -37,9 +40,15 @@ def _model(freqs: np.ndarray):
     return _Categorical((freqs - 1).astype(np.float64), lazy=True)
 
 
-def split_head(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def split_head(probs: np.ndarray, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(head symbol ids, level-1 frequencies over head + escape) for one float row."""
     head = np.flatnonzero(probs >= HEAD_MIN)
+    if exact:
+        weights = integer_weights(probs)
+        level1 = weights[head]
+        if head.size < probs.size:
+            level1 = np.append(level1, weights.sum() - level1.sum())
+        return head, quantize(level1, exact=True)
     p_head = probs[head]
     tail_mass = max(0.0, 1.0 - float(p_head.sum())) if head.size < probs.size else 0.0
     level1 = np.append(p_head, tail_mass) if head.size < probs.size else p_head
@@ -48,16 +57,16 @@ def split_head(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return head, quantize(level1)
 
 
-def code_length(probs: np.ndarray, symbol: int) -> float:
+def code_length(probs: np.ndarray, symbol: int, exact: bool = False) -> float:
     """Bits `encode_probs` spends on `symbol` under `probs` (without the final flush)."""
-    head, f1 = split_head(probs)
+    head, f1 = split_head(probs, exact)
     pos = np.searchsorted(head, symbol)
     if pos < head.size and head[pos] == symbol:
         return -float(np.log2(f1[pos] / TOTAL)) if f1.size > 1 else 0.0
     bits = -float(np.log2(f1[-1] / TOTAL)) if f1.size > 1 else 0.0
     tail = np.setdiff1d(np.arange(probs.size), head, assume_unique=True)
     if tail.size > 1:
-        f2 = quantize(probs[tail])
+        f2 = quantize(probs[tail], exact=exact)
         bits -= float(np.log2(f2[np.searchsorted(tail, symbol)] / TOTAL))
     return bits
 
@@ -73,9 +82,9 @@ class RangeEncoder:
         if freqs.size > 1:
             self._enc.encode(int(symbol), _model(freqs))
 
-    def encode_probs(self, symbol: int, probs: np.ndarray) -> None:
+    def encode_probs(self, symbol: int, probs: np.ndarray, exact: bool = False) -> None:
         """Code `symbol` under a float distribution (two-level: head, then tail if needed)."""
-        head, f1 = split_head(probs)
+        head, f1 = split_head(probs, exact)
         pos = int(np.searchsorted(head, symbol))
         if pos < head.size and head[pos] == symbol:
             self.encode_freqs(pos, f1)
@@ -84,7 +93,7 @@ class RangeEncoder:
             raise ValueError(f"symbol {symbol} has no probability in the model")
         self.encode_freqs(head.size, f1)
         tail = _tail(probs.size, head)
-        self.encode_freqs(int(np.searchsorted(tail, symbol)), quantize(probs[tail]))
+        self.encode_freqs(int(np.searchsorted(tail, symbol)), quantize(probs[tail], exact=exact))
 
     def num_bits(self) -> int:
         """Bits written so far (whole 32-bit words)."""
@@ -130,14 +139,14 @@ class RangeDecoder:
                 raise CorruptDataError(f"range decoder failed: {exc}") from exc
             raise
 
-    def decode_probs(self, probs: np.ndarray) -> int:
-        """Decode one symbol coded with `encode_probs` under the same distribution."""
-        head, f1 = split_head(probs)
+    def decode_probs(self, probs: np.ndarray, exact: bool = False) -> int:
+        """Decode one symbol coded with `encode_probs` under the same distribution and mode."""
+        head, f1 = split_head(probs, exact)
         idx = self.decode_freqs(f1)
         if idx < head.size:
             return int(head[idx])
         tail = _tail(probs.size, head)
-        return int(tail[self.decode_freqs(quantize(probs[tail]))])
+        return int(tail[self.decode_freqs(quantize(probs[tail], exact=exact))])
 
 
 def _tail(n: int, head: np.ndarray) -> np.ndarray:

@@ -5,11 +5,17 @@ of log q(x) with respect to b), ``G += g**2`` and ``b += lr * g / sqrt(G)`` (G s
 learns the document's own token frequencies within a few hundred tokens (its gain: BENCHMARKS.md,
 "Ratio: the `llm` codec", row "bias head alone"). With ``lr = 0`` it is the LLM alone (a plain
 softmax).
+
+In exact mode (`exact=True`) the softmax is `nacrith.exact.softmax` (machine-independent exp,
+integer normalising sum); the Adagrad step is elementwise IEEE arithmetic, the same bits
+everywhere in both modes.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from nacrith import exact as exact_math
 
 __all__ = ["BiasHead"]
 
@@ -25,8 +31,9 @@ def _rows(streams: np.ndarray) -> slice | np.ndarray:
 class BiasHead:
     """Softmax of the LLM's logits plus an Adagrad-trained bias, for `n_streams` streams."""
 
-    def __init__(self, n_streams: int, n_vocab: int, lr: float = 0.5) -> None:
+    def __init__(self, n_streams: int, n_vocab: int, lr: float = 0.5, exact: bool = False) -> None:
         self.lr = float(lr)
+        self.exact = exact
         self.n_vocab = n_vocab
         self.bias = np.zeros((n_streams, n_vocab)) if self.lr else None
         self.accum = np.ones((n_streams, n_vocab)) if self.lr else None
@@ -48,6 +55,10 @@ class BiasHead:
             np.add(logits, self.bias[_rows(streams)], out=z)
         else:
             z[...] = logits
+        if self.exact:
+            z[...] = exact_math.softmax(z)
+            self._n = n
+            return z
         z -= z.max(axis=1, keepdims=True)
         np.exp(z, out=z)
         z /= z.sum(axis=1, keepdims=True)

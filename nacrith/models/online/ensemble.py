@@ -4,6 +4,11 @@
 of the active streams into the final distributions;
 `Ensemble.update` teaches every component the actual tokens. Encoder, decoder and the benchmark's
 replay all go through this one class, so what the benchmark measures is what the codec codes.
+
+`Ensemble(..., exact=True)` runs every component in its exact mode: the same algorithms with
+`nacrith.exact`'s exp and log, order-independent sums and no subnormals, so the distributions
+have the same bits on every machine (given the same logits and hidden states). The n-gram and
+match models need no such mode: they use elementwise IEEE arithmetic and integer counts only.
 """
 
 from __future__ import annotations
@@ -93,12 +98,16 @@ class Ensemble:
         n_vocab: int,
         pieces: list[bytes] | None = None,
         n_embd: int | None = None,
+        exact: bool = False,
     ) -> None:
         self.settings = settings
+        self.exact = exact
         if settings.column and pieces is None:
             raise ValueError("the column model needs the vocabulary's pieces")
-        self.column = ColumnAPM(n_streams, pieces) if settings.column and pieces else None
-        self.bias = BiasHead(n_streams, n_vocab, settings.bias_lr)
+        self.column = (
+            ColumnAPM(n_streams, pieces, exact=exact) if settings.column and pieces else None
+        )
+        self.bias = BiasHead(n_streams, n_vocab, settings.bias_lr, exact=exact)
         self.ngram = (
             NGram(n_streams, n_vocab, settings.ngram_order, settings.ngram_discount)
             if settings.ngram_order
@@ -109,7 +118,7 @@ class Ensemble:
         init = {1: [1.0], 2: [0.9, 0.1], 3: [0.85, 0.1, 0.05]}[n_inputs]
         n_orders = settings.ngram_order + 1
         self.mixer = LinearMixer(
-            n_streams, n_inputs, n_orders * N_BUCKETS, settings.mixer_lr, init=init
+            n_streams, n_inputs, n_orders * N_BUCKETS, settings.mixer_lr, init=init, exact=exact
         )
         self._prefetched: tuple[np.ndarray, list[np.ndarray], np.ndarray] | None = None
         self.cache = self.cache_mixer = None
@@ -117,7 +126,7 @@ class Ensemble:
             if not n_embd:
                 raise ValueError("the neural cache needs the model's hidden size")
             self.cache = NeuralCache(
-                n_streams, n_vocab, n_embd, settings.cache_size, settings.cache_theta
+                n_streams, n_vocab, n_embd, settings.cache_size, settings.cache_theta, exact=exact
             )
             self.cache_mixer = LinearMixer(
                 n_streams,
@@ -125,6 +134,7 @@ class Ensemble:
                 N_SIM_BUCKETS,
                 settings.mixer_lr,
                 init=[1.0 - CACHE_INIT_WEIGHT, CACHE_INIT_WEIGHT],
+                exact=exact,
             )
 
     @property

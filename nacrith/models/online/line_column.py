@@ -6,11 +6,17 @@ the probability of every token that starts with a line feed (pG), maps it throug
 probability map indexed by the column bucket of the text so far (33 interpolated bins over
 stretch(pG), rate 0.02, output averaged with the input), and rescales the line-feed tokens and
 the others so the row still sums to 1.
+
+In exact mode (`exact=True`) stretch and squash use `nacrith.exact`'s logarithm and exponential,
+pG is an order-independent fixed-point sum, and subnormal probabilities are flushed to 0, so the
+result has the same bits on every machine.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from nacrith import exact as exact_math
 
 __all__ = ["ColumnAPM"]
 
@@ -18,9 +24,9 @@ _BINS = 33
 _SPAN = 8.0
 
 
-def _stretch(p: np.ndarray) -> np.ndarray:
+def _stretch(p: np.ndarray, exact: bool = False) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
+    return exact_math.log(p / (1 - p)) if exact else np.log(p / (1 - p))
 
 
 class ColumnAPM:
@@ -34,8 +40,10 @@ class ColumnAPM:
         n_buckets: int = 32,
         rate: float = 0.02,
         mix: float = 0.5,
+        exact: bool = False,
     ) -> None:
         self.mix = mix
+        self.exact = exact
         self.width = width
         self.n_buckets = n_buckets
         self.rate = rate
@@ -45,7 +53,7 @@ class ColumnAPM:
         self.is_nl = np.zeros(len(pieces), dtype=bool)
         self.is_nl[self.nl_tokens] = True
         grid = np.linspace(-_SPAN, _SPAN, _BINS)
-        self._init = 1.0 / (1.0 + np.exp(-grid))
+        self._init = 1.0 / (1.0 + (exact_math.exp(-grid) if exact else np.exp(-grid)))
         self.table = np.tile(self._init, (n_streams, n_buckets, 1))
         self.col = np.zeros(n_streams, dtype=np.int64)
         self._state: tuple | None = None
@@ -60,9 +68,12 @@ class ColumnAPM:
         if self.nl_tokens.size == 0:
             return probs
         rows = np.arange(len(streams))
-        p_nl = probs[:, self.nl_tokens].sum(axis=1)
+        nl = probs[:, self.nl_tokens]
+        p_nl = exact_math.fixed_sum(nl) if self.exact else nl.sum(axis=1)
         ctx = np.minimum(self.col[streams] // self.width, self.n_buckets - 1)
-        pos = (np.clip(_stretch(p_nl), -_SPAN, _SPAN) + _SPAN) * ((_BINS - 1) / (2 * _SPAN))
+        pos = (np.clip(_stretch(p_nl, self.exact), -_SPAN, _SPAN) + _SPAN) * (
+            (_BINS - 1) / (2 * _SPAN)
+        )
         lo = np.minimum(pos.astype(np.int64), _BINS - 2)
         frac = pos - lo
         t = self.table[streams, ctx]
@@ -71,7 +82,11 @@ class ColumnAPM:
         keep_others = (1 - new) / np.maximum(1 - p_nl, 1e-300)
         scale_nl = new / np.maximum(p_nl, 1e-300)
         probs *= keep_others[:, None]
+        if self.exact:
+            exact_math.flush_subnormals(probs)
         probs[:, self.nl_tokens] *= (scale_nl / keep_others)[:, None]
+        if self.exact:
+            exact_math.flush_subnormals(probs)
         self._state = (streams, ctx, lo, frac)
         return probs
 

@@ -5,6 +5,10 @@ needs each component's probability of the actual token only, so it costs O(1) be
 Weight sets are chosen per token by a small context (n-gram order x match-length bucket), so the
 mixer trusts the n-gram in long contexts and the match model in long matches, and it recovers
 from a bad stretch because the softmax weights never reach 0 or 1.
+
+In exact mode (`exact=True`) the logarithm and exponential are `nacrith.exact`'s, the weights are
+normalised by adding their few columns left to right, and subnormal products are flushed to 0, so
+the mixture has the same bits on every machine.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from nacrith import exact as exact_math
 
 __all__ = ["LinearMixer"]
 
@@ -26,6 +32,7 @@ class LinearMixer:
         n_contexts: int,
         lr: float = 0.5,
         init: Sequence[float] | None = None,
+        exact: bool = False,
     ) -> None:
         if init is None:
             init = [0.85] + [0.15 / max(1, n_inputs - 1)] * (n_inputs - 1)
@@ -33,7 +40,9 @@ class LinearMixer:
             raise ValueError(f"need {n_inputs} initial weights, got {len(init)}")
         self.lr = float(lr)
         self.n_inputs = n_inputs
-        self._theta0 = np.log(np.asarray(init, dtype=np.float64))
+        self.exact = exact
+        log = exact_math.log if exact else np.log
+        self._theta0 = log(np.asarray(init, dtype=np.float64))
         self.theta = np.tile(self._theta0, (n_streams, n_contexts, 1))
         self._out: np.ndarray | None = None
         self._state: tuple | None = None
@@ -58,11 +67,19 @@ class LinearMixer:
             self._out = np.empty((max(n, self.theta.shape[0]), v))
         out = self._out[:n]
         th = self.theta[streams, contexts]
-        w = np.exp(th - th.max(axis=1, keepdims=True))
-        w /= w.sum(axis=1, keepdims=True)
+        if self.exact:
+            w = exact_math.exp(th - th.max(axis=1, keepdims=True))
+            w /= exact_math.ordered_sum(w)[:, None]
+        else:
+            w = np.exp(th - th.max(axis=1, keepdims=True))
+            w /= w.sum(axis=1, keepdims=True)
         np.multiply(inputs[0], w[:, :1], out=out)
+        if self.exact:  # each product, before it is added: as a flush-to-zero CPU would
+            exact_math.flush_subnormals(out)
         for j in range(1, self.n_inputs):
             scaled = np.multiply(inputs[j], w[:, j : j + 1], out=inputs[j])
+            if self.exact:
+                exact_math.flush_subnormals(scaled)
             out += scaled
         self._state = (streams, contexts, w, inputs, out)
         return out
@@ -78,5 +95,7 @@ class LinearMixer:
         px[:, 1:] /= w[:, 1:]
         p = out[rows, tokens]
         grad = w * (px / np.maximum(p, 1e-300)[:, None] - 1.0)
+        if self.exact:
+            exact_math.flush_subnormals(grad)
         self.theta[streams, contexts] += self.lr * grad
         self._state = None

@@ -18,6 +18,11 @@ component; L = 127 up to 1040 dimensions, smaller above). Dot products and squar
 such vectors are integers below 2^24, which float32 holds exactly whatever the summation order,
 so the similarities are the same bit for bit on every machine and BLAS; the rest is elementwise
 IEEE arithmetic and sums in a fixed order.
+
+Exact mode (`exact=True`) removes what is left to trust: the states are kept as int8 and the dot
+products taken in int32 (no BLAS), the weights ``exp(theta * ...)`` use `nacrith.exact.exp` and
+are rounded to fixed point so that their per-token sums are exact integers, and subnormal
+values are flushed to 0.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from nacrith import exact as exact_math
 
 __all__ = ["N_SIM_BUCKETS", "NeuralCache"]
 
@@ -49,14 +56,26 @@ def quantize_states(hidden: np.ndarray, top: int) -> np.ndarray:
 class NeuralCache:
     """A continuous cache of the last `size` (hidden state, token) pairs of each stream."""
 
-    def __init__(self, n_streams: int, n_vocab: int, n_embd: int, size: int, theta: float) -> None:
+    def __init__(
+        self,
+        n_streams: int,
+        n_vocab: int,
+        n_embd: int,
+        size: int,
+        theta: float,
+        exact: bool = False,
+    ) -> None:
+        self.exact = exact
         self.levels = levels(n_embd)
         self.size = size
         self.theta = float(theta)
         self.n_vocab = n_vocab
-        # one column per position: q @ states is a BLAS sgemv that streams the rows, about 2.5x
-        # faster here than a row per position (states @ q) for the same exact result
-        self.states = np.zeros((n_streams, n_embd, size), dtype=np.float32)
+        if exact:  # a row per position: int32 dot products over contiguous int8 rows
+            self.states = np.zeros((n_streams, size, n_embd), dtype=np.int8)
+        else:
+            # one column per position: q @ states is a BLAS sgemv that streams the rows, about
+            # 2.5x faster here than a row per position (states @ q) for the same exact result
+            self.states = np.zeros((n_streams, n_embd, size), dtype=np.float32)
         self.norms = np.ones((n_streams, size))
         self.tokens = np.zeros((n_streams, size), dtype=np.int64)
         self.count = np.zeros(n_streams, dtype=np.int64)
@@ -74,8 +93,15 @@ class NeuralCache:
             np.asarray(hidden, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0
         )
         seen = np.maximum(self.count[streams], 1)[:, None]
-        q = quantize_states(hidden - self.sums[streams] / seen, self.levels)
-        norms = (q * q).sum(axis=1, dtype=np.float32).astype(np.float64)
+        centred = hidden - self.sums[streams] / seen
+        if self.exact:
+            exact_math.flush_subnormals(centred)
+        q = quantize_states(centred, self.levels)
+        if self.exact:
+            q = q.astype(np.int32)
+            norms = (q * q).sum(axis=1).astype(np.float64)
+        else:
+            norms = (q * q).sum(axis=1, dtype=np.float32).astype(np.float64)
         out = self._out[: len(streams)]
         ctx = np.zeros(len(streams), dtype=np.int64)
         for j, s in enumerate(streams.tolist()):
@@ -83,10 +109,9 @@ class NeuralCache:
             if m == 0 or norms[j] == 0:
                 out[j] = 1.0 / self.n_vocab
                 continue
-            dots = (q[j] @ self.states[s, :, :m]).astype(np.float64)
-            sims = dots / np.sqrt(self.norms[s, :m] * norms[j])
+            sims = self._similarities(s, m, q[j], norms[j])
             best = float(sims.max())
-            weights = np.exp(self.theta * (sims - best))
+            weights = self._weights(sims - best)
             row = np.bincount(self.tokens[s, :m], weights=weights, minlength=self.n_vocab)
             row *= (1.0 - _FLOOR) / row.sum()
             row += _FLOOR / self.n_vocab
@@ -94,6 +119,23 @@ class NeuralCache:
             ctx[j] = min(N_SIM_BUCKETS - 1, max(0, int((best - 0.5) * 32)))
         self._pending = (streams.copy(), q, norms, hidden)
         return out, ctx
+
+    def _similarities(self, s: int, m: int, q: np.ndarray, norm: float) -> np.ndarray:
+        """cos(h, h_i) for the `m` kept states of stream `s` (q: the quantized h, norm: |q|^2)."""
+        if self.exact:
+            dots = np.einsum("ij,j->i", self.states[s, :m], q, dtype=np.int32)
+            return dots.astype(np.float64) / np.sqrt(self.norms[s, :m] * norm)
+        dots = (q @ self.states[s, :, :m]).astype(np.float64)
+        return dots / np.sqrt(self.norms[s, :m] * norm)
+
+    def _weights(self, gaps: np.ndarray) -> np.ndarray:
+        """exp(theta * gaps); in exact mode as integers (float64) whose sums are exact."""
+        if not self.exact:
+            return np.exp(self.theta * gaps)
+        weights, _ = exact_math.fixed_point(
+            exact_math.exp(self.theta * gaps), 52 - gaps.size.bit_length()
+        )
+        return weights
 
     def update(self, streams: np.ndarray, tokens: np.ndarray) -> None:
         """Keep the states of the last `predict` with the tokens that came there."""
@@ -103,7 +145,10 @@ class NeuralCache:
         for j, s in enumerate(streams.tolist()):
             self.sums[s] += hidden[j]
             slot = int(self.count[s] % self.size)
-            self.states[s, :, slot] = q[j]
+            if self.exact:
+                self.states[s, slot] = q[j]
+            else:
+                self.states[s, :, slot] = q[j]
             self.norms[s, slot] = norms[j] if norms[j] else 1.0
             self.tokens[s, slot] = tokens[j]
             self.count[s] += 1
