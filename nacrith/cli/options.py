@@ -35,7 +35,7 @@ workers = click.option(
     "-T",
     "--workers",
     type=click.IntRange(min=0),
-    default=None,
+    default=0,
     help="Worker processes (0: one per CPU, the default). Never changes the archive bytes.",
 )
 
