@@ -52,9 +52,12 @@ class OutputSink:
         self.size += len(data)
         return written
 
-    def fileno(self) -> int:
-        """The descriptor written to."""
-        return self._raw.fileno()
+    def fileno(self) -> int | None:
+        """The descriptor written to; None when the writer has none (e.g. captured output)."""
+        try:
+            return self._raw.fileno()
+        except (OSError, ValueError, AttributeError):
+            return None
 
     def flush(self) -> None:
         """Flush the underlying writer (errors named by the output)."""
