@@ -8,13 +8,15 @@ JSON document of records with random hex ids (`json_document`).
 
 Contenders: `--fast` (the method the CLI flag maps to; `--fast-method` names it), `auto` only
 on log and binary files (on text it runs the neural codec, which is not what this measures),
-and the peers of `nacrith.bench.peers`. Every round trip is checked byte for byte; speeds are
-the best wall time of runs that together last at least `--min-time` seconds, in MB/s of
-original bytes (1 MB = 10^6 bytes).
+any method named by `--also` (e.g. `fib`, what `--fast` was before, for a same-run speed
+comparison), and the peers of `nacrith.bench.peers`. Every round trip is checked byte for
+byte; speeds are the best wall time of runs that together last at least `--min-time` seconds,
+in MB/s of original bytes (1 MB = 10^6 bytes).
 
 Results go to the `fast` section of BENCHMARKS.md (`--section` to write another one).
 
 Usage: NACRITH_CORPORA_PATH=/path/to/corpora python scripts/bench_fast.py [--quick] [--no-write]
+       [--also METHOD] [--workers N] [--section NAME]
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ QUICK_FILES = ("canterbury/alice29.txt", "canterbury/sum", "loghub/HDFS_2k.log")
 PEER_NAMES = ("xz", "zstd", "brotli")
 SEED = 20261206
 MB = 1_000_000
-WARM_UP = 4096
+WARM_UP = 64 << 10
 
 
 def _words(rng: random.Random, count: int) -> list[str]:
@@ -199,7 +201,9 @@ def run(
         for contender in contenders:
             if contender.name == "ncz auto" and kind == "text":
                 continue
-            if contender.name not in warmed:  # load models, build tables: untimed
+            if contender.kind == "ncz" or contender.name not in warmed:
+                # untimed: load what a codec loads on first use (auto loads the model only
+                # for a file with text regions, so ncz contenders warm up on every file)
                 warmed.add(contender.name)
                 contender.decompress(contender.compress(data[:WARM_UP]))
             result = measure(contender, bench_file, data, min_time)
@@ -315,6 +319,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--fast-method", default=None, help="method `--fast` maps to")
     parser.add_argument("--workers", type=int, default=None, help="ncz workers (default: none)")
     parser.add_argument("--min-time", type=float, default=0.3, help="seconds of runs per timing")
+    parser.add_argument(
+        "--also", action="append", default=[], metavar="METHOD", help="another ncz method to time"
+    )
     parser.add_argument("--section", default="fast", help="BENCHMARKS.md section to write")
     parser.add_argument("--title", default="`--fast` and `auto` against xz, zstd and brotli")
     args = parser.parse_args(argv)
@@ -322,6 +329,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     contenders = [
         ncz_contender(f"ncz --fast ({fast_method})", fast_method, args.workers),
         ncz_contender("ncz auto", "auto", args.workers),
+        *(ncz_contender(f"ncz -m {m}", m, args.workers) for m in args.also),
         *(PEERS[name]() for name in PEER_NAMES),
     ]
     load_before = _load()
