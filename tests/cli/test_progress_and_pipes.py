@@ -3,12 +3,15 @@ real pipes, a real terminal (pty) and real signals."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import re
 import select
 import signal
+import struct
 import subprocess
+import termios
 from pathlib import Path
 
 import pytest
@@ -64,6 +67,8 @@ def test_bar_moves_with_tokens_before_the_chunk_ends(tmp_path: Path) -> None:
     """One small chunk: the bar shows percentages between 0 and 100 while it is coded."""
     _alice(tmp_path, 400)
     leader, follower = pty.openpty()
+    # a terminal of 24 rows and 100 columns (a new pty has none, and tqdm then draws nothing)
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     try:
         proc = subprocess.Popen(
             [*NCZ, "compress", "-m", "llm", "-c", "alice.txt"],
