@@ -72,7 +72,10 @@ def table(rows: list[tuple[list[int], Level, dict[str, float]]], name: str) -> s
         "fewer tokens than any level's context, so it cannot show what a longer context "
         'gains; for that see the whole-file runs in "Ratio: the `llm` codec" '
         '(smollm2-135m at n_ctx 2048 and 8192, gemma3-270m at 2048 and 8192) and "Model '
-        f'speed by context length". The default is -{DEFAULT_LEVEL}.',
+        'speed by context length", which rank the levels. On so short a sample the archive '
+        "header (model fingerprints and settings) is a large share of the archive and the "
+        "larger model has not caught up yet; the times were taken while other jobs shared "
+        f"the CPU. The default is -{DEFAULT_LEVEL}.",
         "",
         "| levels | settings | bytes | archive | bpb | compress KB/s | decompress KB/s |",
         "|---|---|---:|---:|---:|---:|---:|",
