@@ -1,4 +1,4 @@
-"""The `llm` codec: text -> tokens -> SmolLM2 (llama.cpp) + online predictors -> range coder.
+"""The `llm` codec: text -> tokens -> a small LLM + online predictors -> range coder.
 
 Payload of one chunk::
 
@@ -9,15 +9,20 @@ Payload of one chunk::
     n_tokens    varint (<= the chunk's size)
     stream      the range coder's bytes, to the end
 
-Chunks given together to `encode_many` / `decode_many` run as lockstep streams of one llama.cpp
-context. Each stream's numbers do not depend on its companions (one new token per stream per
-`llama_decode`, non-unified KV cache, slides prefilled per stream), so how chunks are grouped is
-free on both sides; the tests check it.
+Two engines compute the model's logits (`engine`, stored in the header; see `llm_params`): the
+portable engine, whose probabilities (with the predictors and the quantizer in exact mode) have
+the same bits on every machine, and llama.cpp, faster and GPU-capable but machine-bound.
 
-The header params pin everything the decoder needs: model name and file sha256, tokenizer hash,
-llama-cpp-python version, context geometry, predictor settings, and a probe hash of this
-machine's logits and numpy mixer math on fixed inputs. `from_params` recomputes the probe and
-raises `ModelMismatchError` naming the cause before any payload is decoded.
+Chunks given together to `encode_many` / `decode_many` run as lockstep streams of one model
+context. Each stream's numbers do not depend on its companions (one new token per stream per
+step, a KV cache per stream, slides prefilled per stream), so how chunks are grouped is free on
+both sides; the tests check it.
+
+The header params pin everything the decoder needs: engine, model name and file sha256,
+tokenizer hash, context geometry, predictor settings (and, for llama, the llama-cpp-python
+version), and a probe hash of the logits and predictor math on fixed inputs. `from_params`
+recomputes the probe and raises `ModelMismatchError` naming the cause before any payload is
+decoded; for a portable archive a mismatch is a failed self-test (a bug or a broken install).
 """
 
 from __future__ import annotations
@@ -25,21 +30,31 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from nacrith.codecs.base import Codec
+from nacrith.codecs.llm_params import (
+    ENGINES,
+    FORMAT_VERSION,
+    HASH_HEX,
+    LLAMA_VERSION,
+    StoredParams,
+    cached_sha256,
+    model_for,
+    other_device,
+    registered_name,
+    self_test_failed,
+)
 from nacrith.coders.quantize import quantize
 from nacrith.coders.range_coder import HEAD_MIN, RangeDecoder, RangeEncoder
 from nacrith.errors import (
     CorruptDataError,
     FormatError,
     ModelMismatchError,
-    ModelNotFoundError,
     NacrithError,
     TruncatedError,
 )
@@ -51,126 +66,20 @@ from nacrith.models.online.ensemble import Ensemble, EnsembleSettings
 
 __all__ = ["LLMCodec"]
 
-#: 4: the text front end may reflow hard-wrapped text (`reflow`; its side data is new);
-#: 3: predictor settings may turn on the neural cache (older decoders would reject its fields);
-#: 2: fingerprints are 128-bit prefixes; 1: full 256-bit fingerprints. All four decode.
-FORMAT_VERSION = 4
 MODE_NEURAL = 0
 MODE_STORED = 1
 PROBE_TEXT = b"The quick brown fox jumps over the lazy dog.\n  Alice said: `42 -- 3.14?'"
 
-#: hex digits of each fingerprint (model sha256, tokenizer, probe) by format version; the
-#: decoder compares the stored prefix of its own full hashes
-FINGERPRINT_HEX = {1: 64, 2: 32, 3: 32, 4: 32}
-HASH_HEX = FINGERPRINT_HEX[FORMAT_VERSION]
-
-_hash_cache: dict[tuple[str, int, int], str] = {}
-_hash_lock = threading.Lock()
+#: the probe hash of each portable configuration, computed once per process (it is the same
+#: on every machine, so it never needs recomputing)
+_portable_probes: dict[tuple[Any, ...], str] = {}
 
 
-def _cached_sha256(path: Path) -> str:
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    with _hash_lock:
-        if key not in _hash_cache:
-            _hash_cache[key] = registry.file_sha256(path)
-        return _hash_cache[key]
+def _default_engine(path: Path, gpu: bool) -> str:
+    """The portable engine when it runs the model (and no GPU is asked for), else llama.cpp."""
+    from nacrith.models.portable.support import unsupported_reason
 
-
-@dataclass(frozen=True)
-class _StoredParams:
-    """The header params of an `llm` member, checked for shape."""
-
-    model: str
-    settings: EnsembleSettings
-    n_ctx: int
-    keep: int
-    crlf: bool
-    reflow: bool
-    sha256: str
-    tokenizer: str
-    llama_cpp: str
-    probe: str
-
-    @classmethod
-    def read(cls, params: Mapping[str, Any]) -> _StoredParams:
-        """The params of any supported format version; `FormatError` when they are bad."""
-        try:
-            version = params.get("version")
-            if version not in FINGERPRINT_HEX:
-                raise FormatError(f"llm codec format {version!r} is not supported")
-            if params.get("head_min") != HEAD_MIN:
-                raise FormatError(f"llm codec head_min {params.get('head_min')!r} unsupported")
-            reflow = params["reflow"] if version >= 4 else False
-            if not isinstance(reflow, bool):
-                raise ValueError(f"bad reflow flag {reflow!r}")
-            stored = cls(
-                model=params["model"],
-                settings=EnsembleSettings.from_dict(dict(params["predictors"])),
-                n_ctx=params["n_ctx"],
-                keep=params["keep"],
-                crlf=params["crlf"],
-                reflow=reflow,
-                sha256=params["sha256"],
-                tokenizer=params["tokenizer"],
-                llama_cpp=params["llama_cpp"],
-                probe=params["probe"],
-            )
-            for value in (stored.sha256, stored.tokenizer, stored.probe):
-                if not isinstance(value, str) or len(value) != FINGERPRINT_HEX[version]:
-                    raise ValueError(f"bad fingerprint {value!r}")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise FormatError(f"bad llm codec parameters: {exc}") from exc
-        return stored
-
-
-def _registered_name(path: Path) -> str | None:
-    """The registered model whose pinned sha256 the file at `path` has, if any: an archive
-    made from a path to a registered model's file names the model, so it decodes anywhere."""
-    size = path.stat().st_size
-    matching = [spec for spec in registry.MODELS.values() if spec.size == size]
-    if not matching:
-        return None
-    digest = _cached_sha256(path)
-    return next((spec.name for spec in matching if spec.sha256 == digest), None)
-
-
-def _model_for(name: str) -> str:
-    """The model argument that decodes an archive made with model `name` (when the caller gave
-    none): the registered name, else ``$NACRITH_MODEL``."""
-    if name in registry.MODELS:
-        return name
-    if os.environ.get(registry.ENV_MODEL):
-        return os.environ[registry.ENV_MODEL]
-    raise ModelNotFoundError(
-        f"archive was made with model file {name!r}, which is not a registered "
-        f"model; pass its path (model=... or ${registry.ENV_MODEL})"
-    )
-
-
-def _other_device(
-    codec: LLMCodec, build: Callable[..., LLMCodec], stored: _StoredParams
-) -> LLMCodec:
-    """After `codec`'s probe missed: the codec on the other device (CPU/GPU) when its probe
-    matches, else `ModelMismatchError` naming the likely cause."""
-    from nacrith.models.llm.backend import gpu_available, llama_version
-
-    if gpu_available():
-        # the archive may come from the other device: CPU and GPU numerics differ
-        other = build(gpu=not codec.gpu)
-        if other.probe().startswith(stored.probe):
-            codec.close()
-            return other
-        other.close()
-    cause = (
-        f"llama-cpp-python {llama_version()} here, {stored.llama_cpp} in the archive"
-        if llama_version() != stored.llama_cpp
-        else "same model and llama.cpp version, so the CPU/GPU or numpy math differs"
-    )
-    raise ModelMismatchError(
-        f"this machine computes different probabilities than the one that made the "
-        f"archive ({cause}); decoding would produce garbage"
-    )
+    return "llama" if gpu or unsupported_reason(path) else "portable"
 
 
 class LLMCodec(Codec):
@@ -187,9 +96,14 @@ class LLMCodec(Codec):
     - `reflow`: turn the line breaks of greedily hard-wrapped text into spaces before the
       model sees it (reversible; the width is found per chunk, and text that is not wrapped
       that way is left alone).
+    - `engine`: what computes the model's probabilities: ``"portable"`` (exact arithmetic:
+      the archive decodes bit-exactly on any machine; llama-architecture models with F32, F16,
+      Q8_0 or Q4_1 tensors) or ``"llama"`` (llama.cpp: faster, may use a GPU, but the archive
+      decodes only where the probe matches, i.e. machine-bound). Default: portable when it
+      runs the model and no `gpu` is asked for, else llama.
     - `n_threads`: llama.cpp CPU threads (decoder's choice, not stored).
-    - `gpu`: offload all layers to a GPU when llama.cpp has one (numerics are checked by the
-      probe, so an archive made on a GPU decodes only where the probe matches).
+    - `gpu`: offload all layers to a GPU when llama.cpp has one (llama engine only; numerics
+      are checked by the probe, so an archive made on a GPU decodes only where it matches).
     - `overlap`: run each model call in a second thread while the predictors learn the last
       token; the encoder, which knows every token, lets the model run one step ahead of the
       predictors and the coder (same distributions either way; a machine-local choice, not
@@ -223,6 +137,7 @@ class LLMCodec(Codec):
         cache_theta: float = 35.0,
         crlf: bool = True,
         reflow: bool = True,
+        engine: str | None = None,
         n_threads: int = 1,
         gpu: bool = False,
         max_streams: int = 8,
@@ -232,7 +147,7 @@ class LLMCodec(Codec):
         name = os.fspath(model) if model else os.environ.get(registry.ENV_MODEL) or ""
         self.model_name = name if name in registry.MODELS else (name or registry.DEFAULT_MODEL)
         if self.model_name not in registry.MODELS:
-            self.model_name = _registered_name(self.model_path) or self.model_path.name
+            self.model_name = registered_name(self.model_path) or self.model_path.name
         if n_ctx is None:
             spec = registry.MODELS.get(self.model_name)
             n_ctx = spec.context if spec is not None else self.DEFAULT_CTX
@@ -243,6 +158,7 @@ class LLMCodec(Codec):
             raise ValueError(f"keep must be an integer in 1..{n_ctx - 2}, got {keep!r}")
         if not isinstance(max_streams, int) or max_streams < 1:
             raise ValueError(f"max_streams must be a positive integer, got {max_streams!r}")
+        self.engine = self._check_engine(engine, bool(gpu))
         self.settings = EnsembleSettings(
             bias_lr=bias_lr,
             ngram_order=ngram_order,
@@ -269,6 +185,28 @@ class LLMCodec(Codec):
         self._probe: str | None = None
         self._tokenizer_hash: str | None = None
 
+    def _check_engine(self, engine: str | None, gpu: bool) -> str:
+        """The engine to use: `engine`, or the default for this model; `ValueError` when it
+        cannot run here."""
+        if engine is None:
+            return _default_engine(self.model_path, gpu)
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        if engine == "portable":
+            from nacrith.models.portable.support import unsupported_reason
+
+            if gpu:
+                raise ValueError("the portable engine runs on the CPU; a GPU needs engine llama")
+            reason = unsupported_reason(self.model_path)
+            if reason:
+                raise ValueError(f"{reason} ({self.model_name}); use engine llama")
+        return engine
+
+    @property
+    def exact(self) -> bool:
+        """Whether the predictors and the coder run in exact mode (the portable engine)."""
+        return self.engine == "portable"
+
     # -- model ---------------------------------------------------------------------------------
 
     def runtime(self) -> dict[str, Any]:
@@ -282,6 +220,29 @@ class LLMCodec(Codec):
         }
 
     def _get_backend(self, n_streams: int = 1):
+        n_streams = max(1, min(n_streams, self.max_streams))
+        if self._backend is not None and self._backend_streams >= n_streams:
+            return self._backend
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+        self._backend = self._new_backend(n_streams)
+        self._backend_streams = n_streams
+        if self.n_ctx > self._backend.n_ctx_train:
+            raise ValueError(
+                f"n_ctx {self.n_ctx} exceeds the model's training context "
+                f"{self._backend.n_ctx_train}"
+            )
+        return self._backend
+
+    def _new_backend(self, n_streams: int):
+        hidden = self.settings.cache_size > 0
+        if self.engine == "portable":
+            from nacrith.models.portable.backend import PortableBackend
+
+            return PortableBackend(
+                self.model_path, n_seq=n_streams, n_ctx=self.n_ctx, hidden=hidden
+            )
         from nacrith.models.llm.backend import LlamaBackend, gpu_available
 
         if self.gpu and not gpu_available():
@@ -289,25 +250,14 @@ class LLMCodec(Codec):
                 "this llama-cpp-python build cannot offload to a GPU; install a CUDA build "
                 "(see README) or leave out --gpu"
             )
-        n_streams = max(1, min(n_streams, self.max_streams))
-        if self._backend is None or self._backend_streams < n_streams:
-            if self._backend is not None:
-                self._backend.close()
-            self._backend = LlamaBackend(
-                self.model_path,
-                n_seq=n_streams,
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
-                n_gpu_layers=999 if self.gpu else 0,
-                hidden=self.settings.cache_size > 0,
-            )
-            self._backend_streams = n_streams
-            if self.n_ctx > self._backend.n_ctx_train:
-                raise ValueError(
-                    f"n_ctx {self.n_ctx} exceeds the model's training context "
-                    f"{self._backend.n_ctx_train}"
-                )
-        return self._backend
+        return LlamaBackend(
+            self.model_path,
+            n_seq=n_streams,
+            n_ctx=self.n_ctx,
+            n_threads=self.n_threads,
+            n_gpu_layers=999 if self.gpu else 0,
+            hidden=hidden,
+        )
 
     def _escapes(self) -> Escapes:
         if self._pattern is None:
@@ -328,10 +278,23 @@ class LLMCodec(Codec):
         return self._tokenizer_hash
 
     def probe(self) -> str:
-        """Hash of this machine's logits on a fixed text and of the mixer math on fixed rows."""
+        """Hash of the engine's logits on a fixed text and of the predictors' and the coder's
+        math on them: this machine's numbers with the llama engine, a self-test (the same hash
+        everywhere) with the portable one."""
         if self._probe is None:
             with self._lock:
-                self._probe = self._compute_probe()
+                if self.engine == "llama":
+                    self._probe = self._compute_probe()
+                else:
+                    key = (
+                        cached_sha256(self.model_path),
+                        self.n_ctx,
+                        self.keep,
+                        tuple(sorted(self.settings.to_dict().items())),
+                    )
+                    if key not in _portable_probes:
+                        _portable_probes[key] = self._compute_probe()
+                    self._probe = _portable_probes[key]
         return self._probe
 
     def _compute_probe(self) -> str:
@@ -340,16 +303,17 @@ class LLMCodec(Codec):
         toks = be.tokenize(PROBE_TEXT)
         # a batched prefill, as at every slide of the window
         h.update(be.prefill(0, [be.bos, *toks.tolist()]).tobytes())
-        ens = Ensemble(self.settings, 1, be.n_vocab, be.pieces(), be.n_embd)
+        exact = self.exact
+        ens = Ensemble(self.settings, 1, be.n_vocab, be.pieces(), be.n_embd, exact=exact)
         enc = RangeEncoder()
         seen: list[int] = []
 
         def code(stream: int, probs: np.ndarray) -> int:
             tok = int(toks[len(seen)])
             seen.append(tok)
-            enc.encode_probs(tok, probs)
+            enc.encode_probs(tok, probs, exact=exact)
             h.update(probs.tobytes())
-            h.update(quantize(probs[probs >= HEAD_MIN]).tobytes())
+            h.update(quantize(probs[probs >= HEAD_MIN], exact=exact).tobytes())
             return tok
 
         run_streams(be, ens, [len(toks)], code, keep=self.keep, weights=[0.0])  # no progress
@@ -362,12 +326,16 @@ class LLMCodec(Codec):
         """Everything the decoder needs, plus the fingerprints it checks."""
         from nacrith.models.llm.backend import llama_version
 
+        engine: dict[str, Any] = (
+            {"version": LLAMA_VERSION, "llama_cpp": llama_version()}
+            if self.engine == "llama"
+            else {"version": FORMAT_VERSION, "engine": self.engine}
+        )
         return {
-            "version": FORMAT_VERSION,
+            **engine,
             "model": self.model_name,
-            "sha256": _cached_sha256(self.model_path)[:HASH_HEX],
+            "sha256": cached_sha256(self.model_path)[:HASH_HEX],
             "tokenizer": self.tokenizer_hash()[:HASH_HEX],
-            "llama_cpp": llama_version(),
             "n_ctx": self.n_ctx,
             "keep": self.keep,
             "crlf": self.crlf,
@@ -382,12 +350,14 @@ class LLMCodec(Codec):
         """Decoder-side codec from header params; checks model, tokenizer and probe.
 
         `runtime` may set `model` (a path to use instead of the registered name), `n_threads`,
-        `gpu`, `max_streams` and `overlap`.
+        `gpu` (ignored for portable archives), `max_streams` and `overlap`.
         """
-        stored = _StoredParams.read(params)
+        stored = StoredParams.read(params)
         model = runtime.pop("model", None)
         if model is None:
-            model = _model_for(stored.model)
+            model = model_for(stored.model)
+        if stored.engine == "portable":
+            runtime.pop("gpu", None)
 
         def build(**overrides: Any) -> LLMCodec:
             local = {**runtime, **overrides}  # machine-local only: stored settings stay as stored
@@ -397,6 +367,7 @@ class LLMCodec(Codec):
                 keep=stored.keep,
                 crlf=stored.crlf,
                 reflow=stored.reflow,
+                engine=stored.engine,
                 **stored.settings.to_dict(),
                 **local,
             )
@@ -405,7 +376,7 @@ class LLMCodec(Codec):
             codec = build()
         except ValueError as exc:
             raise FormatError(f"bad llm codec parameters: {exc}") from exc
-        have_sha = _cached_sha256(codec.model_path)
+        have_sha = cached_sha256(codec.model_path)
         if not have_sha.startswith(stored.sha256):
             raise ModelMismatchError(
                 f"model file {codec.model_path} has sha256 {have_sha[:16]}..., the archive needs "
@@ -415,7 +386,10 @@ class LLMCodec(Codec):
             raise ModelMismatchError("the model's tokenizer differs from the archive's")
         if codec.probe().startswith(stored.probe):
             return codec
-        return _other_device(codec, build, stored)
+        if stored.engine == "portable":
+            codec.close()
+            raise self_test_failed()
+        return other_device(codec, build, stored)
 
     # -- text front end ----------------------------------------------------------------------------
 
@@ -474,7 +448,7 @@ class LLMCodec(Codec):
                 ) -> int:
                     tok = int(token_lists[s][len(done[s])])
                     done[s].append(tok)
-                    encoders[s].encode_probs(tok, probs)
+                    encoders[s].encode_probs(tok, probs, exact=self.exact)
                     return tok
 
                 weights = [len(chunks[k]) / max(1, len(t)) for (k, _, t) in group]
@@ -515,7 +489,7 @@ class LLMCodec(Codec):
                     raise CorruptDataError(f"llm payload does not decode: {exc}") from exc
 
                 def code(s: int, probs: np.ndarray, decoders=decoders) -> int:
-                    return decoders[s].decode_probs(probs)
+                    return decoders[s].decode_probs(probs, exact=self.exact)
 
                 weights = [j[1] / max(1, j[3]) for j in group]
                 token_lists = self._run([j[3] for j in group], code, weights=weights)
@@ -530,7 +504,9 @@ class LLMCodec(Codec):
     def _run(self, lengths: list[int], code, known=None, weights=None) -> list[list[int]]:
         """Run the lockstep loop; `weights`: the raw bytes each stream's token stands for."""
         be = self._get_backend(len(lengths))
-        ens = Ensemble(self.settings, len(lengths), be.n_vocab, be.pieces(), be.n_embd)
+        ens = Ensemble(
+            self.settings, len(lengths), be.n_vocab, be.pieces(), be.n_embd, exact=self.exact
+        )
         try:
             return run_streams(
                 be,

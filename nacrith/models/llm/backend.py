@@ -23,7 +23,7 @@ import numpy as np
 
 from nacrith.errors import ModelNotFoundError, NacrithError
 
-__all__ = ["LlamaBackend", "gpu_available", "llama_version", "requantize"]
+__all__ = ["LlamaBackend", "LlamaVocab", "gpu_available", "llama_version", "requantize"]
 
 _lock = threading.Lock()
 _llama: Any = None
@@ -73,7 +73,90 @@ def requantize(src: str | os.PathLike[str], dst: str | os.PathLike[str], ftype: 
         raise ModelNotFoundError(f"llama.cpp could not requantize {src} (code {rc})")
 
 
-class LlamaBackend:
+class _Vocabulary:
+    """Tokenizer methods over a loaded llama.cpp vocabulary (`_lib`, `_vocab`, `n_vocab`)."""
+
+    _lib: Any
+    _vocab: Any
+    n_vocab: int
+    _pieces: list[bytes] | None
+
+    def tokenize(self, text: bytes) -> np.ndarray:
+        """Token ids of `text` (no BOS, special tokens not parsed), as int32."""
+        if not text:
+            return np.zeros(0, dtype=np.int32)
+        n_max = len(text) + 16
+        buf = (ctypes.c_int32 * n_max)()
+        n = self._lib.llama_tokenize(self._vocab, text, len(text), buf, n_max, False, False)
+        if n < 0:  # pragma: no cover - n_max is always enough for byte-level BPE
+            raise NacrithError(f"tokenizer needs {-n} slots for {len(text)} bytes")
+        return np.frombuffer(buf, dtype=np.int32, count=n).copy()
+
+    def piece(self, token: int) -> bytes:
+        """The bytes token `token` stands for (empty for control tokens)."""
+        size = 64
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = self._lib.llama_token_to_piece(self._vocab, int(token), buf, size, 0, False)
+            if n >= 0:
+                return buf.raw[:n]
+            size = -n
+
+    def pieces(self) -> list[bytes]:
+        """The byte pieces of the whole vocabulary, indexed by token id (computed once)."""
+        if self._pieces is None:
+            self._pieces = [self.piece(t) for t in range(self.n_vocab)]
+        return self._pieces
+
+    def detokenize(self, tokens: Sequence[int] | np.ndarray) -> bytes:
+        """Concatenate the pieces of `tokens` (low-level: nothing is dropped or stripped)."""
+        pieces = self.pieces()
+        return b"".join(pieces[int(t)] for t in tokens)
+
+
+class LlamaVocab(_Vocabulary):
+    """Only the vocabulary of a GGUF model (llama.cpp's tokenizer, no weights, no context).
+
+    `n_vocab`, `bos` and the tokenizer methods are those of `LlamaBackend` on the same file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        lib = _lib()
+        self._lib = lib
+        self._model = None
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelNotFoundError(f"model file {self.path} does not exist")
+        mparams = lib.llama_model_default_params()
+        mparams.vocab_only = True
+        self._model = lib.llama_model_load_from_file(os.fsencode(self.path), mparams)
+        if not self._model:
+            raise ModelNotFoundError(f"llama.cpp could not load {self.path} (not a GGUF model?)")
+        self._vocab = lib.llama_model_get_vocab(self._model)
+        self.n_vocab = int(lib.llama_vocab_n_tokens(self._vocab))
+        self.bos = _bos(lib, self._vocab)
+        self._pieces = None
+
+    def close(self) -> None:
+        """Free the vocabulary; unusable afterwards."""
+        if self._model:
+            self._lib.llama_model_free(self._model)
+            self._model = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _bos(lib: Any, vocab: Any) -> int:
+    """The BOS token of `vocab`, else its EOS (models without BOS start from EOS)."""
+    bos = int(lib.llama_vocab_bos(vocab))
+    return bos if bos >= 0 else int(lib.llama_vocab_eos(vocab))
+
+
+class LlamaBackend(_Vocabulary):
     """A loaded GGUF model with a context of `n_seq` independent streams of `n_ctx` tokens each.
 
     Settings (keyword arguments after `path`, the GGUF file):
@@ -122,9 +205,7 @@ class LlamaBackend:
         self._vocab = lib.llama_model_get_vocab(self._model)
         self.n_vocab = int(lib.llama_vocab_n_tokens(self._vocab))
         self.n_ctx_train = int(lib.llama_model_n_ctx_train(self._model))
-        self.bos = int(lib.llama_vocab_bos(self._vocab))
-        if self.bos < 0:
-            self.bos = int(lib.llama_vocab_eos(self._vocab))
+        self.bos = _bos(lib, self._vocab)
         self.n_seq = n_seq
         self.n_ctx = n_ctx
         self.n_batch = max(n_ctx, n_seq, 512)
@@ -163,40 +244,6 @@ class LlamaBackend:
         self._seq_ptrs = [b.seq_id[i] for i in range(self.n_batch)]
         self._nseq[:] = 1
         self._pieces: list[bytes] | None = None
-
-    # -- tokenizer -------------------------------------------------------------------------
-
-    def tokenize(self, text: bytes) -> np.ndarray:
-        """Token ids of `text` (no BOS, special tokens not parsed), as int32."""
-        if not text:
-            return np.zeros(0, dtype=np.int32)
-        n_max = len(text) + 16
-        buf = (ctypes.c_int32 * n_max)()
-        n = self._lib.llama_tokenize(self._vocab, text, len(text), buf, n_max, False, False)
-        if n < 0:  # pragma: no cover - n_max is always enough for byte-level BPE
-            raise NacrithError(f"tokenizer needs {-n} slots for {len(text)} bytes")
-        return np.frombuffer(buf, dtype=np.int32, count=n).copy()
-
-    def piece(self, token: int) -> bytes:
-        """The bytes token `token` stands for (empty for control tokens)."""
-        size = 64
-        while True:
-            buf = ctypes.create_string_buffer(size)
-            n = self._lib.llama_token_to_piece(self._vocab, int(token), buf, size, 0, False)
-            if n >= 0:
-                return buf.raw[:n]
-            size = -n
-
-    def pieces(self) -> list[bytes]:
-        """The byte pieces of the whole vocabulary, indexed by token id (computed once)."""
-        if self._pieces is None:
-            self._pieces = [self.piece(t) for t in range(self.n_vocab)]
-        return self._pieces
-
-    def detokenize(self, tokens: Sequence[int] | np.ndarray) -> bytes:
-        """Concatenate the pieces of `tokens` (low-level: nothing is dropped or stripped)."""
-        pieces = self.pieces()
-        return b"".join(pieces[int(t)] for t in tokens)
 
     # -- evaluation --------------------------------------------------------------------------
 

@@ -19,16 +19,23 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 
 from nacrith.models.llm.backend import LlamaBackend
 from nacrith.models.online.ensemble import Ensemble
 
+if TYPE_CHECKING:
+    from nacrith.models.portable.backend import PortableBackend
+
 __all__ = ["reporting_steps", "run_streams"]
 
 #: code(stream index, distribution row) -> the token at this position of that stream
 CodeFn = Callable[[int, np.ndarray], int]
+
+#: what computes the logits: llama.cpp, or the portable engine (float64 logits and states)
+Backend: TypeAlias = "LlamaBackend | PortableBackend"
 
 #: this context's progress listener: called after each step with that step's share of the work
 _listener: ContextVar[Callable[[float], None] | None] = ContextVar(
@@ -54,7 +61,7 @@ class _ModelFeed:
 
     def __init__(
         self,
-        backend: LlamaBackend,
+        backend: Backend,
         lengths: Sequence[int],
         source: Sequence[Sequence[int]],
         keep: int,
@@ -77,8 +84,9 @@ class _ModelFeed:
         """Logits (and hidden states) for token i of each stream active at iteration i."""
         backend, source, kv_len = self.backend, self.source, self.kv_len
         active = self.active_at(i)
-        rows = np.empty((len(active), backend.n_vocab), dtype=np.float32)
-        states = np.empty((len(active), backend.n_embd), dtype=np.float32) if self.hidden else None
+        dtype = getattr(backend, "dtype", np.float32)
+        rows = np.empty((len(active), backend.n_vocab), dtype=dtype)
+        states = np.empty((len(active), backend.n_embd), dtype=dtype) if self.hidden else None
         stepping: list[int] = []
         for j, s in enumerate(active):
             if i == 0 or kv_len[s] >= backend.n_ctx:
@@ -140,7 +148,7 @@ class _ModelCalls:
 
 
 def _check_arguments(
-    backend: LlamaBackend,
+    backend: Backend,
     ensemble: Ensemble,
     lengths: Sequence[int],
     keep: int,
@@ -158,7 +166,7 @@ def _check_arguments(
 
 
 def run_streams(
-    backend: LlamaBackend,
+    backend: Backend,
     ensemble: Ensemble,
     lengths: Sequence[int],
     code: CodeFn,

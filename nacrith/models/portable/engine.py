@@ -92,6 +92,7 @@ class PortableModel:
         self._caches = [
             KVCache(cfg.n_layer, n_ctx, cfg.n_head_kv, cfg.head_dim) for _ in range(n_seq)
         ]
+        self._hidden = np.zeros((0, cfg.n_embd))
 
     def _value_grid(self, layer: int) -> np.ndarray:
         """Power-of-two grid per V channel such that |V| < 2**V_BITS grid steps, proven."""
@@ -144,6 +145,11 @@ class PortableModel:
         segments = [(int(s), np.asarray([t], dtype=np.int64)) for s, t in zip(seqs, tokens)]
         return self._forward(segments, False)
 
+    def hidden_states(self) -> np.ndarray:
+        """Final hidden states (the output layer's input, float64) of the rows the last `prefill`
+        or `step` returned logits for, one row per logits row."""
+        return self._hidden.copy()
+
     @staticmethod
     def probabilities(logits: np.ndarray) -> np.ndarray:
         """softmax of `logits` along the last axis, with the engine's exact rules (float64)."""
@@ -173,6 +179,7 @@ class PortableModel:
         ends = np.cumsum([len(t) for _, t in segments]) - 1
         rows = np.arange(len(tokens)) if all_rows else ends
         x = self._rms_norm(h[rows], self.weights.output_norm)
+        self._hidden = x
         return self.weights.output(x)
 
     def _rms_norm(self, h: np.ndarray, gain: np.ndarray) -> np.ndarray:

@@ -1,0 +1,190 @@
+"""The header params of the `llm` codec: format versions, fingerprints, engines, checks.
+
+Which engine computed an archive's probabilities decides where it decodes:
+
+- ``portable`` (format 5, the default where the model allows): the portable engine, exact
+  predictors and quantizer; the probabilities have the same bits on every machine, and the
+  probe is a self-test.
+- ``llama`` (formats 1-4, which do not store the field): llama.cpp and float predictors; the
+  archive decodes where the probe matches, i.e. on machines that compute the same floats
+  (machine-bound).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nacrith.coders.range_coder import HEAD_MIN
+from nacrith.errors import FormatError, ModelMismatchError, ModelNotFoundError
+from nacrith.models.llm import registry
+from nacrith.models.online.ensemble import EnsembleSettings
+
+if TYPE_CHECKING:
+    from nacrith.codecs.llm import LLMCodec
+
+__all__ = [
+    "ENGINES",
+    "FINGERPRINT_HEX",
+    "FORMAT_VERSION",
+    "HASH_HEX",
+    "LLAMA_VERSION",
+    "MACHINE_BOUND_NOTE",
+    "StoredParams",
+    "cached_sha256",
+    "model_for",
+    "other_device",
+    "registered_name",
+    "self_test_failed",
+]
+
+#: 5: the `engine` field (``portable``: probabilities the same on every machine);
+#: 4: the text front end may reflow hard-wrapped text (`reflow`; its side data is new);
+#: 3: predictor settings may turn on the neural cache (older decoders would reject its fields);
+#: 2: fingerprints are 128-bit prefixes; 1: full 256-bit fingerprints. All five decode.
+FORMAT_VERSION = 5
+#: llama-engine archives are written as format 4 (no `engine` field), byte for byte as before
+LLAMA_VERSION = 4
+ENGINES = ("portable", "llama")
+
+#: hex digits of each fingerprint (model sha256, tokenizer, probe) by format version; the
+#: decoder compares the stored prefix of its own full hashes
+FINGERPRINT_HEX = {1: 64, 2: 32, 3: 32, 4: 32, 5: 32}
+HASH_HEX = FINGERPRINT_HEX[FORMAT_VERSION]
+
+#: what `ncz info -v` says about archives of the llama engine
+MACHINE_BOUND_NOTE = (
+    "llama engine: machine-bound (decodes where llama.cpp computes the same floats)"
+)
+
+_hash_cache: dict[tuple[str, int, int], str] = {}
+_hash_lock = threading.Lock()
+
+
+def cached_sha256(path: Path) -> str:
+    """sha256 of the file at `path`, computed once per path, size and modification time."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    with _hash_lock:
+        if key not in _hash_cache:
+            _hash_cache[key] = registry.file_sha256(path)
+        return _hash_cache[key]
+
+
+def engine_of(params: Mapping[str, Any]) -> str:
+    """The engine an archive's params name (archives without the field: ``llama``)."""
+    return str(params.get("engine", "llama"))
+
+
+@dataclass(frozen=True)
+class StoredParams:
+    """The header params of an `llm` member, checked for shape."""
+
+    model: str
+    settings: EnsembleSettings
+    n_ctx: int
+    keep: int
+    crlf: bool
+    reflow: bool
+    sha256: str
+    tokenizer: str
+    llama_cpp: str
+    probe: str
+    engine: str
+
+    @classmethod
+    def read(cls, params: Mapping[str, Any]) -> StoredParams:
+        """The params of any supported format version; `FormatError` when they are bad."""
+        try:
+            version = params.get("version")
+            if version not in FINGERPRINT_HEX:
+                raise FormatError(f"llm codec format {version!r} is not supported")
+            if params.get("head_min") != HEAD_MIN:
+                raise FormatError(f"llm codec head_min {params.get('head_min')!r} unsupported")
+            reflow = params["reflow"] if version >= 4 else False
+            if not isinstance(reflow, bool):
+                raise ValueError(f"bad reflow flag {reflow!r}")
+            engine = params["engine"] if version >= 5 else "llama"
+            if engine not in ENGINES:
+                raise ValueError(f"unknown engine {engine!r}")
+            stored = cls(
+                model=params["model"],
+                settings=EnsembleSettings.from_dict(dict(params["predictors"])),
+                n_ctx=params["n_ctx"],
+                keep=params["keep"],
+                crlf=params["crlf"],
+                reflow=reflow,
+                sha256=params["sha256"],
+                tokenizer=params["tokenizer"],
+                llama_cpp=params["llama_cpp"] if engine == "llama" else "",
+                probe=params["probe"],
+                engine=engine,
+            )
+            for value in (stored.sha256, stored.tokenizer, stored.probe):
+                if not isinstance(value, str) or len(value) != FINGERPRINT_HEX[version]:
+                    raise ValueError(f"bad fingerprint {value!r}")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FormatError(f"bad llm codec parameters: {exc}") from exc
+        return stored
+
+
+def registered_name(path: Path) -> str | None:
+    """The registered model whose pinned sha256 the file at `path` has, if any: an archive
+    made from a path to a registered model's file names the model, so it decodes anywhere."""
+    size = path.stat().st_size
+    matching = [spec for spec in registry.MODELS.values() if spec.size == size]
+    if not matching:
+        return None
+    digest = cached_sha256(path)
+    return next((spec.name for spec in matching if spec.sha256 == digest), None)
+
+
+def model_for(name: str) -> str:
+    """The model argument that decodes an archive made with model `name` (when the caller gave
+    none): the registered name, else ``$NACRITH_MODEL``."""
+    if name in registry.MODELS:
+        return name
+    if os.environ.get(registry.ENV_MODEL):
+        return os.environ[registry.ENV_MODEL]
+    raise ModelNotFoundError(
+        f"archive was made with model file {name!r}, which is not a registered "
+        f"model; pass its path (model=... or ${registry.ENV_MODEL})"
+    )
+
+
+def self_test_failed() -> ModelMismatchError:
+    """The error for a portable archive whose probe differs from this installation's."""
+    return ModelMismatchError(
+        "the portable engine's self-test failed: this installation computes different "
+        "probabilities than the portable engine defines, which no machine difference can "
+        "cause; the installation is corrupted or this nacrith has a bug (please report it). "
+        "Decoding would produce garbage"
+    )
+
+
+def other_device(codec: LLMCodec, build: Callable[..., LLMCodec], stored: StoredParams) -> LLMCodec:
+    """After a llama-engine `codec`'s probe missed: the codec on the other device (CPU/GPU)
+    when its probe matches, else `ModelMismatchError` naming the likely cause."""
+    from nacrith.models.llm.backend import gpu_available, llama_version
+
+    if gpu_available():
+        # the archive may come from the other device: CPU and GPU numerics differ
+        other = build(gpu=not codec.gpu)
+        if other.probe().startswith(stored.probe):
+            codec.close()
+            return other
+        other.close()
+    cause = (
+        f"llama-cpp-python {llama_version()} here, {stored.llama_cpp} in the archive"
+        if llama_version() != stored.llama_cpp
+        else "same model and llama.cpp version, so the CPU/GPU or numpy math differs"
+    )
+    raise ModelMismatchError(
+        f"this machine computes different probabilities than the one that made the "
+        f"archive ({cause}); decoding would produce garbage (the archive was made with "
+        f"the llama engine, which is machine-bound)"
+    )

@@ -1,0 +1,133 @@
+"""The portable engine behind the interface the `llm` codec's lockstep loop drives.
+
+`PortableBackend` has the methods and attributes of `nacrith.models.llm.backend.LlamaBackend`
+that the codec and `run_streams` use (tokenizer, `prefill`, `step`, `clear`, `hidden_states`,
+`n_vocab`, `n_embd`, `bos`, ...), with the portable engine computing the logits and hidden
+states (float64, the same bits on every machine). The tokenizer is llama.cpp's, loaded without
+weights: tokenizing and the vocabulary's byte pieces are integer work, the same everywhere.
+
+Loaded weights are shared by every backend of this process on the same file.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from nacrith.errors import NacrithError
+from nacrith.models.llm.backend import LlamaVocab
+from nacrith.models.portable.engine import PortableModel
+from nacrith.models.portable.weights import ModelWeights, load_weights
+
+__all__ = ["PortableBackend", "shared_weights"]
+
+_weights: weakref.WeakValueDictionary[tuple[str, int, int], ModelWeights] = (
+    weakref.WeakValueDictionary()
+)
+_weights_lock = threading.Lock()
+
+
+def shared_weights(path: str | os.PathLike[str]) -> ModelWeights:
+    """The weights of the GGUF at `path`, loaded once while any backend of this process holds
+    them (keyed by the file's path, size and modification time)."""
+    st = Path(path).stat()
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    with _weights_lock:
+        weights = _weights.get(key)
+        if weights is None:
+            weights = load_weights(path)
+            _weights[key] = weights
+        return weights
+
+
+class PortableBackend:
+    """A GGUF model on the portable engine: `n_seq` streams of `n_ctx` tokens each.
+
+    `hidden`: keep the final hidden states for `hidden_states` (the engine always has them;
+    the flag mirrors `LlamaBackend`'s, which `run_streams` checks).
+    """
+
+    #: the dtype of logits and hidden states: float64, kept whole through the predictors
+    dtype = np.float64
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        n_seq: int = 1,
+        n_ctx: int = 2048,
+        hidden: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self._vocab = LlamaVocab(self.path)
+        self.model = PortableModel(n_seq=n_seq, n_ctx=n_ctx, weights=shared_weights(self.path))
+        if self.model.n_vocab != self._vocab.n_vocab:
+            self._vocab.close()
+            raise NacrithError(
+                f"{self.path}: the tokenizer has {self._vocab.n_vocab} tokens, the output "
+                f"layer {self.model.n_vocab}"
+            )
+        self.n_vocab = self.model.n_vocab
+        self.n_embd = self.model.n_embd
+        self.n_ctx = n_ctx
+        self.n_seq = n_seq
+        self.n_ctx_train = self.model.config.n_ctx_train
+        self.bos = self._vocab.bos
+        self.hidden = bool(hidden)
+
+    # -- tokenizer (llama.cpp's vocabulary) -------------------------------------------------
+
+    def tokenize(self, text: bytes) -> np.ndarray:
+        """Token ids of `text` (no BOS, special tokens not parsed), as int32."""
+        return self._vocab.tokenize(text)
+
+    def pieces(self) -> list[bytes]:
+        """The byte pieces of the whole vocabulary, indexed by token id."""
+        return self._vocab.pieces()
+
+    def detokenize(self, tokens: Sequence[int] | np.ndarray) -> bytes:
+        """Concatenate the pieces of `tokens`."""
+        return self._vocab.detokenize(tokens)
+
+    # -- evaluation ---------------------------------------------------------------------------
+
+    def clear(self, seq: int) -> None:
+        """Forget everything stream `seq` has seen."""
+        self.model.clear(seq)
+
+    def prefill(self, seq: int, tokens: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Clear stream `seq`, feed `tokens` at positions 0.. as one batch; logits of the last."""
+        return self.model.prefill(seq, tokens)
+
+    def step(
+        self,
+        seqs: Sequence[int],
+        tokens: Sequence[int] | np.ndarray,
+        positions: Sequence[int] | np.ndarray,
+    ) -> np.ndarray:
+        """Feed one token to each stream in `seqs`; logits as (B, V)."""
+        return self.model.step(seqs, tokens, positions)
+
+    def hidden_states(self) -> np.ndarray:
+        """Final hidden states (n_out, n_embd) of the last `prefill` or `step`."""
+        if not self.hidden:
+            raise RuntimeError("this backend was made without hidden=True")
+        return self.model.hidden_states()
+
+    # -- lifetime -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Free the vocabulary and this backend's hold on the weights."""
+        self._vocab.close()
+        self.model = None  # type: ignore[assignment]
+
+    def __enter__(self) -> PortableBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
