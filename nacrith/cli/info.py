@@ -8,6 +8,7 @@ from nacrith.cli import options
 from nacrith.cli.inputs import open_input
 from nacrith.cli.output import stdout_sink
 from nacrith.cli.report import add_verbosity, display, run_files
+from nacrith.codecs.llm_params import engine_note
 from nacrith.formats.container import iter_members
 
 
@@ -36,6 +37,8 @@ def _describe_archive(name: str, verbose: int) -> list[str]:
             if verbose:
                 for codec_id, params in sorted(member.codec_params.items()):
                     details.append(f"  member {members} {codec_id} params: {params}")
+                    if codec_id == "llm":
+                        details.append(f"  member {members} llm {engine_note(params)}")
     finally:
         source.close()
     archive_size = source.size or 0

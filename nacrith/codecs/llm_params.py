@@ -33,9 +33,10 @@ __all__ = [
     "FORMAT_VERSION",
     "HASH_HEX",
     "LLAMA_VERSION",
-    "MACHINE_BOUND_NOTE",
     "StoredParams",
     "cached_sha256",
+    "engine_note",
+    "engine_of",
     "model_for",
     "other_device",
     "registered_name",
@@ -56,10 +57,6 @@ ENGINES = ("portable", "llama")
 FINGERPRINT_HEX = {1: 64, 2: 32, 3: 32, 4: 32, 5: 32}
 HASH_HEX = FINGERPRINT_HEX[FORMAT_VERSION]
 
-#: what `ncz info -v` says about archives of the llama engine
-MACHINE_BOUND_NOTE = (
-    "llama engine: machine-bound (decodes where llama.cpp computes the same floats)"
-)
 
 _hash_cache: dict[tuple[str, int, int], str] = {}
 _hash_lock = threading.Lock()
@@ -78,6 +75,16 @@ def cached_sha256(path: Path) -> str:
 def engine_of(params: Mapping[str, Any]) -> str:
     """The engine an archive's params name (archives without the field: ``llama``)."""
     return str(params.get("engine", "llama"))
+
+
+def engine_note(params: Mapping[str, Any]) -> str:
+    """One line on where an archive with these params decodes (for `ncz info -v`)."""
+    if engine_of(params) == "portable":
+        return "engine: portable (decodes bit-exactly on any machine)"
+    return (
+        "engine: llama (machine-bound: decodes only where llama.cpp and numpy compute "
+        "the same floats as the machine that made it)"
+    )
 
 
 @dataclass(frozen=True)

@@ -74,5 +74,22 @@ _DICTIONARY_2 = "".join(
     ]
 ).encode("ascii")
 
+# 3: llm format 5 (the portable engine: an "engine" field, no "llama_cpp", and a probe that is
+# the same on every machine); only that entry, so that archives the older dictionaries serve
+# (llama-engine and model-free ones) never compress smaller with it and keep their bytes
+_SMOLLM_PORTABLE = (
+    '"probe":"75323e5bfb962ca6797f206affddc4df","reflow":true,'
+    '"sha256":"7b46609d11703c058397e5cfe4cc6e4b",'
+    '"tokenizer":"e8ec5f5bb9d770baf4582879cecd0d5b"'
+)
+_DICTIONARY_3 = (
+    '{"codecs":{"llm":{"crlf":true,"engine":"portable","head_min":6.103515625e-05,"keep":1024,'
+    '"model":"smollm2-135m","n_ctx":2048,'
+    + _LLM_PREDICTORS
+    + ","
+    + _SMOLLM_PORTABLE
+    + ',"version":5},"zstd":{"level":19}}}'
+).encode("ascii")
+
 #: dictionary id (the settings field's first byte) -> dictionary bytes; writers try each
-PRESET_DICTIONARIES: dict[int, bytes] = {1: _DICTIONARY_1, 2: _DICTIONARY_2}
+PRESET_DICTIONARIES: dict[int, bytes] = {1: _DICTIONARY_1, 2: _DICTIONARY_2, 3: _DICTIONARY_3}

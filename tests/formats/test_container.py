@@ -146,7 +146,11 @@ def test_preset_dictionaries_are_frozen() -> None:
     digests = {
         k: hashlib.blake2b(v, digest_size=16).hexdigest() for k, v in PRESET_DICTIONARIES.items()
     }
-    assert digests == {1: "cfe8b8b3b665077c127baeacf356065b", 2: "1b6da2bb0a6f890b252f372c298374ef"}
+    assert digests == {
+        1: "cfe8b8b3b665077c127baeacf356065b",
+        2: "1b6da2bb0a6f890b252f372c298374ef",
+        3: "0193ae76766601a8b0175240130ef97e",
+    }
 
 
 @pytest.mark.parametrize("form", ["raw", "zlib", "dict"])

@@ -22,7 +22,8 @@ import numpy as np
 from nacrith.errors import NacrithError
 from nacrith.models.llm.backend import LlamaVocab
 from nacrith.models.portable.engine import PortableModel
-from nacrith.models.portable.weights import ModelWeights, load_weights
+from nacrith.models.portable.weight_cache import cached_weights
+from nacrith.models.portable.weights import ModelWeights
 
 __all__ = ["PortableBackend", "shared_weights"]
 
@@ -34,13 +35,14 @@ _weights_lock = threading.Lock()
 
 def shared_weights(path: str | os.PathLike[str]) -> ModelWeights:
     """The weights of the GGUF at `path`, loaded once while any backend of this process holds
-    them (keyed by the file's path, size and modification time)."""
+    them (keyed by the file's path, size and modification time; read through the disk cache
+    of `weight_cache`)."""
     st = Path(path).stat()
     key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
     with _weights_lock:
         weights = _weights.get(key)
         if weights is None:
-            weights = load_weights(path)
+            weights = cached_weights(path)
             _weights[key] = weights
         return weights
 

@@ -140,6 +140,21 @@ class FixedMatrix:
             )
 
     @classmethod
+    def restore(
+        cls, ints_t: np.ndarray, scale: np.ndarray, bits: int, exact_rows: int
+    ) -> FixedMatrix:
+        """The matrix from its transposed integers and row scales, as `ints_t` and `scale` hold
+        them (e.g. read back from a cache)."""
+        out = cls.__new__(cls)
+        out.cols, out.rows = ints_t.shape
+        out.bits = bits
+        out.exact_rows = exact_rows
+        out.ints_t = np.ascontiguousarray(ints_t, dtype=np.float64)
+        out.scale = np.asarray(scale, dtype=np.float64)
+        out._check_bound(out.ints_t)
+        return out
+
+    @classmethod
     def stack(cls, parts: list[FixedMatrix]) -> FixedMatrix:
         """One matrix whose rows are those of `parts` (same columns), to share one product."""
         out = cls.__new__(cls)

@@ -1,0 +1,118 @@
+"""A disk cache of converted weights: reading a GGUF into fixed-point matrices takes seconds,
+reading the integers back takes a fraction of that.
+
+An entry is one uncompressed ``.npz`` under the model cache directory, named by the sha256 of
+the GGUF and of the code that converts it (`weights` and `nacrith.exact`), so a change to the
+conversion never reads stale integers. Entries are written to a temporary file and renamed into
+place (atomic); a cache that cannot be written or read is skipped, never an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nacrith import exact
+from nacrith.models.llm import registry
+from nacrith.models.portable import weights as weights_module
+from nacrith.models.portable.weights import (
+    FixedMatrix,
+    LayerWeights,
+    LlamaConfig,
+    ModelWeights,
+    load_weights,
+)
+
+__all__ = ["cache_path", "cached_weights"]
+
+_MATRICES = ("qkv", "out", "gate_up", "down")
+_VECTORS = ("attn_norm", "ffn_norm")
+
+
+def cache_path(gguf: str | os.PathLike[str]) -> Path:
+    """Where the converted weights of the GGUF at `gguf` are cached."""
+    h = hashlib.sha256(registry.file_sha256(gguf).encode())
+    for module in (weights_module, exact):
+        h.update(Path(module.__file__ or "").read_bytes())
+    return registry.cache_dir() / "portable" / f"{h.hexdigest()[:32]}.npz"
+
+
+def _put(arrays: dict[str, np.ndarray], meta: dict[str, Any], name: str, m: FixedMatrix) -> None:
+    ints = m.ints_t.astype(np.int32)
+    if not np.array_equal(ints, m.ints_t):
+        raise ValueError(f"{name}: integers do not fit 32 bits")
+    arrays[name + ".ints_t"] = ints
+    arrays[name + ".scale"] = m.scale
+    meta[name] = {"bits": m.bits, "exact_rows": m.exact_rows}
+
+
+def _get(data: Any, meta: dict[str, Any], name: str) -> FixedMatrix:
+    return FixedMatrix.restore(data[name + ".ints_t"], data[name + ".scale"], **meta[name])
+
+
+def _save(path: Path, w: ModelWeights) -> None:
+    arrays: dict[str, np.ndarray] = {"output_norm": w.output_norm}
+    meta: dict[str, Any] = {"config": dataclasses.asdict(w.config), "tied": w.output is w.embed}
+    _put(arrays, meta, "embed", w.embed)
+    if w.output is not w.embed:
+        _put(arrays, meta, "output", w.output)
+    for i, layer in enumerate(w.layers):
+        for name in _MATRICES:
+            _put(arrays, meta, f"{i}.{name}", getattr(layer, name))
+        for name in _VECTORS:
+            arrays[f"{i}.{name}"] = getattr(layer, name)
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load(path: Path) -> ModelWeights:
+    with np.load(path) as data:
+        meta = json.loads(data["meta"].tobytes())
+        embed = _get(data, meta, "embed")
+        layers = [
+            LayerWeights(
+                **{name: _get(data, meta, f"{i}.{name}") for name in _MATRICES},
+                **{name: data[f"{i}.{name}"] for name in _VECTORS},
+            )
+            for i in range(meta["config"]["n_layer"])
+        ]
+        return ModelWeights(
+            config=LlamaConfig(**meta["config"]),
+            embed=embed,
+            output=embed if meta["tied"] else _get(data, meta, "output"),
+            output_norm=data["output_norm"],
+            layers=layers,
+        )
+
+
+def cached_weights(gguf: str | os.PathLike[str]) -> ModelWeights:
+    """The weights of the GGUF at `gguf`: from the cache when there, else converted and cached."""
+    path = cache_path(gguf) if Path(gguf).is_file() else None
+    if path is not None and path.is_file():
+        try:
+            return _load(path)
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+            pass  # an unreadable entry: convert again and replace it
+    weights = load_weights(gguf)  # ModelNotFoundError when the file is missing or unreadable
+    if path is not None:
+        try:
+            _save(path, weights)
+        except (OSError, ValueError):
+            pass
+    return weights
