@@ -118,6 +118,7 @@ def _compressor(
     gpu: bool,
     chunk_size: int | None,
     context: int | None,
+    engine: str | None = None,
 ) -> Compressor:
     """The compressor for a level, where the explicit options override what it sets."""
     if fast:
@@ -127,6 +128,7 @@ def _compressor(
     method = level.method if method is None else method
     model = level.model if model is None else model
     context = level.context if context is None else context
+    llm = {k: v for k, v in (("n_ctx", context), ("engine", engine)) if v}
     try:
         return Compressor(
             method,
@@ -134,7 +136,7 @@ def _compressor(
             model=model,
             gpu=gpu,
             chunk_size=chunk_size,
-            options={"llm": {"n_ctx": context}} if context else None,
+            options={"llm": llm} if llm else None,
         )
     except ValueError as exc:
         raise click.UsageError(option_names(str(exc))) from None
@@ -165,6 +167,14 @@ def _compressor(
     "8192 for gemma3-270m; SmolLM2 allows 8192: 1.0% smaller on alice29.txt, half the speed).",
 )
 @click.option(
+    "--engine",
+    type=click.Choice(["portable", "llama"]),
+    default=None,
+    help="What computes the llm codec's probabilities: portable (the default where the model "
+    "allows: the archive decodes on any machine) or llama (llama.cpp: about 3x faster, GPU "
+    "capable, but the archive decodes only on machines that compute the same floats).",
+)
+@click.option(
     "--chunk-size",
     type=ByteSize(),
     default=None,
@@ -188,6 +198,7 @@ def compress_command(
     fast: bool,
     model: str | None,
     context: int | None,
+    engine: str | None,
     chunk_size: int | None,
     level: int | None,
     gpu: bool,
@@ -204,7 +215,7 @@ def compress_command(
     quiet, verbose = add_verbosity(ctx, quiet_local, verbose_local)
     options.check_output_options(files, to_stdout, output, remove, keep)
     chosen = LEVELS[DEFAULT_LEVEL if level is None else level]
-    compressor = _compressor(chosen, method, fast, workers, model, gpu, chunk_size, context)
+    compressor = _compressor(chosen, method, fast, workers, model, gpu, chunk_size, context, engine)
     job = _Job(compressor, to_stdout, output, remove, force, quiet, verbose)
     try:
         run_files(ctx, files, job.one)
