@@ -1,4 +1,8 @@
-"""The `llm` codec through the real model (llama-cpp-python): round trips, lockstep, probe."""
+"""The `llm` codec through the real model: round trips, lockstep, probe, on both engines.
+
+`llm_codec` is the default (portable) engine; the tests of the codec's mechanics that code
+longer texts run on the faster llama engine (`llama_codec`), and the portable engine's own
+tests keep to a few hundred bytes (it steps about 3x slower)."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from nacrith.formats.container import iter_members
 from nacrith.models.llm import registry
 from tests.llm_fixtures import (  # noqa: F401  (fixtures)
     SMALL_CTX,
+    SMALL_KEEP,
     corpus_text,
     llm_codec_fixture,
     llm_params_fixture,
@@ -28,6 +33,34 @@ from tests.llm_fixtures import (  # noqa: F401  (fixtures)
 from tests.paths import GOLDEN
 
 pytestmark = pytest.mark.llm
+
+
+@pytest.fixture(scope="module")
+def llama_codec():
+    """The llama.cpp engine with `llm_codec`'s small window."""
+    from nacrith.codecs.llm import LLMCodec
+
+    codec = LLMCodec(n_ctx=SMALL_CTX, keep=SMALL_KEEP, max_streams=4, engine="llama")
+    yield codec
+    codec.close()
+
+
+@pytest.fixture(scope="module")
+def llama_params(llama_codec):
+    """The params of `llama_codec`."""
+    return llama_codec.params()
+
+
+def short_texts() -> list[bytes]:
+    """A few hundred bytes in all, with the same cases as `texts`."""
+    alice = corpus_text()
+    return [
+        alice[3000:3280],  # CRLF prose, crosses window slides at n_ctx=64
+        alice[:60] + b"\x04\x06 odd \xff\xfe bytes \xc3( " + "é€\U00050000".encode(),
+        b"",
+        b"x",
+        b"plain LF text\nwith two lines\n",
+    ]
 
 
 def texts() -> list[bytes]:
@@ -47,13 +80,65 @@ def test_registry_resolves_llm() -> None:
 
 
 def test_round_trips_single(llm_codec) -> None:
-    for data in texts():
+    assert llm_codec.engine == "portable"  # the default
+    for data in short_texts():
         payload = llm_codec.encode(data)
         assert llm_codec.decode(payload, len(data)) == data
 
 
-def test_hard_wrapped_prose_is_reflowed_and_the_flag_is_honoured(llm_codec, llm_params) -> None:
+def test_llama_engine_round_trips(llama_codec) -> None:
+    for data in texts():
+        payload = llama_codec.encode(data)
+        assert llama_codec.decode(payload, len(data)) == data
+
+
+def test_portable_lockstep_equals_single_and_decodes_in_another_grouping(
+    llm_codec, llm_params
+) -> None:
     from nacrith.codecs.llm import LLMCodec
+
+    items = short_texts()
+    together = llm_codec.encode_many(items)
+    assert together == [llm_codec.encode(t) for t in items[:2]] + together[2:]
+    decoder = LLMCodec.from_params(llm_params, max_streams=1, overlap=False)
+    assert decoder.decode_many([(p, len(t)) for p, t in zip(together, items)]) == items
+    decoder.close()
+
+
+def test_portable_params_and_self_test(llm_codec, llm_params) -> None:
+    from nacrith.codecs.llm import LLMCodec
+
+    p = llm_params
+    assert p["version"] == 5 and p["engine"] == "portable" and "llama_cpp" not in p
+    again = LLMCodec.from_params(p, gpu=True)  # a GPU is the llama engine's; ignored here
+    assert again.engine == "portable" and not again.gpu and again.probe().startswith(p["probe"])
+    again.close()
+    with pytest.raises(ModelMismatchError, match="self-test failed"):
+        LLMCodec.from_params(dict(p, probe="0" * 32))
+    with pytest.raises(FormatError, match="unknown engine"):
+        LLMCodec.from_params(dict(p, engine="cuda"))
+    with pytest.raises(FormatError, match="engine"):
+        LLMCodec.from_params({k: v for k, v in p.items() if k != "engine"})
+    # decoders of formats 1-4 check the version first: they reject format 5 by its number
+    with pytest.raises(FormatError, match="format 6 is not supported"):
+        LLMCodec.from_params(dict(p, version=6))
+
+
+def test_engine_setting() -> None:
+    from nacrith.codecs.llm import LLMCodec
+
+    assert LLMCodec().engine == "portable" and LLMCodec().exact
+    assert LLMCodec(engine="llama").engine == "llama" and not LLMCodec(engine="llama").exact
+    with pytest.raises(ValueError, match="engine must be one of portable, llama"):
+        LLMCodec(engine="fast")
+    with pytest.raises(ValueError, match="portable engine runs on the CPU"):
+        LLMCodec(engine="portable", gpu=True)
+
+
+def test_hard_wrapped_prose_is_reflowed_and_the_flag_is_honoured(llama_codec, llama_params) -> None:
+    from nacrith.codecs.llm import LLMCodec
+
+    llm_codec, llm_params = llama_codec, llama_params  # format 3 params: the llama engine
 
     data = texts()[0]  # alice29.txt is filled greedily at 65 columns
     _, text = llm_codec._front(data)
@@ -80,8 +165,10 @@ def test_hard_wrapped_prose_is_reflowed_and_the_flag_is_honoured(llm_codec, llm_
         LLMCodec.from_params(dict(llm_params, reflow="yes"))
 
 
-def test_overlapped_model_calls_code_the_same_bytes(llm_codec, llm_params) -> None:
+def test_overlapped_model_calls_code_the_same_bytes(llama_codec, llama_params) -> None:
     from nacrith.codecs.llm import LLMCodec
+
+    llm_codec, llm_params = llama_codec, llama_params
 
     assert llm_codec.overlap  # the default
     serial = LLMCodec.from_params(llm_params, overlap=False)
@@ -92,16 +179,21 @@ def test_overlapped_model_calls_code_the_same_bytes(llm_codec, llm_params) -> No
     serial.close()
 
 
-def test_the_encoder_lookahead_reads_the_known_tokens(llm_codec) -> None:
+@pytest.mark.parametrize("engine", ["portable", "llama"])
+def test_the_encoder_lookahead_reads_the_known_tokens(llm_codec, llama_codec, engine) -> None:
     from nacrith.models.llm.lockstep import run_streams
     from nacrith.models.online.ensemble import Ensemble
+
+    llm_codec = llm_codec if engine == "portable" else llama_codec
 
     be = llm_codec._get_backend(2)
     toks = [be.tokenize(b"The cat sat on the mat."), be.tokenize(b"A dog.")]
     lengths = [len(t) for t in toks]
 
     def ensemble() -> Ensemble:
-        return Ensemble(llm_codec.settings, 2, be.n_vocab, be.pieces(), be.n_embd)
+        return Ensemble(
+            llm_codec.settings, 2, be.n_vocab, be.pieces(), be.n_embd, exact=llm_codec.exact
+        )
 
     seen: list[list[float]] = []
 
@@ -126,13 +218,14 @@ def test_the_encoder_lookahead_reads_the_known_tokens(llm_codec) -> None:
         run_streams(be, ensemble(), [1, 1], follow, keep=llm_codec.keep, known=toks)
 
 
-def test_compresses_prose(llm_codec) -> None:
+def test_compresses_prose(llama_codec) -> None:
     data = texts()[0]
-    payload = llm_codec.encode(data)
+    payload = llama_codec.encode(data)
     assert 8 * len(payload) / len(data) < 2.0  # bits per byte, with a 64-token window
 
 
-def test_lockstep_equals_single_and_any_grouping_decodes(llm_codec, llm_params) -> None:
+def test_lockstep_equals_single_and_any_grouping_decodes(llama_codec, llama_params) -> None:
+    llm_codec, llm_params = llama_codec, llama_params
     items = texts()
     together = llm_codec.encode_many(items)
     alone = [llm_codec.encode(t) for t in items]
@@ -146,7 +239,7 @@ def test_lockstep_equals_single_and_any_grouping_decodes(llm_codec, llm_params) 
 
 
 def test_untokenizable_bytes_are_escaped(llm_codec) -> None:
-    data = texts()[1]
+    data = short_texts()[1]
     payload = llm_codec.encode(data)
     assert payload[0] == 0  # neural mode, with escapes in the side data
     assert llm_codec.decode(payload, len(data)) == data
@@ -159,8 +252,8 @@ def test_binary_is_still_lossless(llm_codec) -> None:
     assert llm_codec.decode(llm_codec.encode(data), len(data)) == data
 
 
-def test_params_and_probe(llm_codec, llm_params) -> None:
-    p = llm_params
+def test_params_and_probe(llama_params) -> None:
+    p = llama_params
     assert p["model"] == "smollm2-135m" and len(p["sha256"]) == 32
     assert p["n_ctx"] == SMALL_CTX and p["predictors"]["bias_lr"] == 0.5
     from nacrith.codecs.llm import LLMCodec
@@ -169,6 +262,7 @@ def test_params_and_probe(llm_codec, llm_params) -> None:
     assert again.probe().startswith(p["probe"]) and len(p["probe"]) == 32
     # archives of format 1 hold full-length fingerprints and still decode
     assert p["version"] == 4 and p["predictors"]["cache_size"] > 0 and p["reflow"] is True
+    assert "engine" not in p  # llama-engine archives are written as before
     sha = registry.file_sha256(again.model_path)
     full = dict(p, sha256=sha, probe=again.probe(), tokenizer=again.tokenizer_hash())
     again.close()
@@ -180,11 +274,12 @@ def test_params_and_probe(llm_codec, llm_params) -> None:
             LLMCodec.from_params(dict(p, **{short: p[short][:8]}))
 
 
-def test_probe_mismatch_is_reported(llm_params) -> None:
+def test_probe_mismatch_is_reported(llama_params) -> None:
     from nacrith.codecs.llm import LLMCodec
 
+    llm_params = llama_params
     bad = dict(llm_params, probe="0" * 32)
-    with pytest.raises(ModelMismatchError, match="different probabilities"):
+    with pytest.raises(ModelMismatchError, match=r"different probabilities.*machine-bound"):
         LLMCodec.from_params(bad)
     bad = dict(llm_params, sha256="f" * 32)
     with pytest.raises(ModelMismatchError, match="sha256"):
@@ -192,7 +287,7 @@ def test_probe_mismatch_is_reported(llm_params) -> None:
 
 
 def test_corrupt_payloads_raise_nacrith_errors(llm_codec) -> None:
-    data = texts()[0][:200]
+    data = texts()[0][:120]
     payload = llm_codec.encode(data)
     with pytest.raises(TruncatedError, match="llm payload is empty"):
         llm_codec.decode(b"", len(data))
@@ -210,9 +305,10 @@ def test_corrupt_payloads_raise_nacrith_errors(llm_codec) -> None:
         assert len(out) == len(data)  # garbage in, but never the wrong size or another error
 
 
-# formats 1, 2 and 3 (3: with the neural cache), 4 (hard-wrapped text reflowed)
+# formats 1, 2 and 3 (3: with the neural cache), 4 (hard-wrapped text reflowed), all of the
+# llama engine; 5: the portable engine
 @pytest.mark.parametrize(
-    "stem", ["llm_alice400", "llm2_alice400", "llm3_alice400", "llm4_alice400"]
+    "stem", ["llm_alice400", "llm2_alice400", "llm3_alice400", "llm4_alice400", "llm5_alice400"]
 )
 def test_golden_payload_keeps_decoding(llm_codec, llm_params, stem: str) -> None:
     """A payload and its header params, written once, must decode forever."""
@@ -244,27 +340,35 @@ def test_auto_keeps_the_smaller_of_plain_zstd_and_the_model_on_tiny_inputs() -> 
 
 
 def test_model_given_as_a_path_reaches_worker_processes(tmp_path: Path) -> None:
+    import shutil
+
     import nacrith
     from nacrith.errors import ModelNotFoundError
 
-    path = str(registry.model_path(registry.DEFAULT_MODEL))
+    # a file of no registered model: the default model's bytes plus trailing padding
+    path = tmp_path / "unregistered.gguf"
+    shutil.copyfile(registry.model_path(registry.DEFAULT_MODEL), path)
+    with path.open("ab") as f:
+        f.write(bytes(32))
     data = texts()[0][:600]
-    opts = {"llm": {"n_ctx": SMALL_CTX}}
+    opts = {"llm": {"n_ctx": SMALL_CTX, "engine": "llama"}}  # the plumbing is the engine's peer
     archive = nacrith.compress(
-        data, method="llm", model=path, workers=2, chunk_size=300, options=opts
+        data, method="llm", model=str(path), workers=2, chunk_size=300, options=opts
     )
+    params = [m.codec_params["llm"] for m in iter_members(io.BytesIO(archive))]
+    assert [p["model"] for p in params] == ["unregistered.gguf"]
     with pytest.raises(ModelNotFoundError, match="pass its path"):
         nacrith.decompress(archive, workers=1)
-    assert nacrith.decompress(archive, workers=2, model=path) == data
+    assert nacrith.decompress(archive, workers=2, model=str(path)) == data
 
 
 def test_worker_count_never_changes_the_archive() -> None:
     import nacrith
 
-    data = texts()[0][:640]
-    opts = {"llm": {"n_ctx": SMALL_CTX}}
+    data = texts()[0][:400]
+    opts = {"llm": {"n_ctx": SMALL_CTX}}  # the portable engine: the same bits in every worker
     archives = {
-        k: nacrith.compress(data, method="llm", workers=k, chunk_size=160, options=opts)
+        k: nacrith.compress(data, method="llm", workers=k, chunk_size=100, options=opts)
         for k in (1, 2, 4)
     }
     assert archives[1] == archives[2] == archives[4]
