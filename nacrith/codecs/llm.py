@@ -223,11 +223,12 @@ class LLMCodec(Codec):
         n_streams = max(1, min(n_streams, self.max_streams))
         if self._backend is not None and self._backend_streams >= n_streams:
             return self._backend
+        # the new backend comes before the old one closes: the portable engine's weights,
+        # shared while any backend holds them, then stay loaded
+        new = self._new_backend(n_streams)
         if self._backend is not None:
             self._backend.close()
-            self._backend = None
-        self._backend = self._new_backend(n_streams)
-        self._backend_streams = n_streams
+        self._backend, self._backend_streams = new, n_streams
         if self.n_ctx > self._backend.n_ctx_train:
             raise ValueError(
                 f"n_ctx {self.n_ctx} exceeds the model's training context "

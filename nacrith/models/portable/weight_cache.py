@@ -107,7 +107,7 @@ def cached_weights(gguf: str | os.PathLike[str]) -> ModelWeights:
     if path is not None and path.is_file():
         try:
             return _load(path)
-        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+        except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
             pass  # an unreadable entry: convert again and replace it
     weights = load_weights(gguf)  # ModelNotFoundError when the file is missing or unreadable
     if path is not None:

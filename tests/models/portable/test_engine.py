@@ -104,3 +104,14 @@ def test_model_tensors_dequantize_like_gguf(portable_model_path):
         ours = dequantize(tensor.tensor_type.name, tensor.data, int(tensor.shape[0]))
         theirs = gguf.quants.dequantize(tensor.data, tensor.tensor_type)
         assert np.array_equal(ours.astype(np.float32).reshape(theirs.shape), theirs)
+
+
+def test_hidden_states_are_the_output_layers_input(model):
+    tokens = [1, 2738, 16980, 1047, 9206]
+    logits = model.prefill(0, tokens)
+    hidden = model.hidden_states()
+    assert hidden.shape == (1, model.n_embd) and hidden.dtype == np.float64
+    assert np.array_equal(model.weights.output(hidden)[0], logits)
+    model.prefill(1, tokens[:3])
+    stepped = model.step([0, 1], [77, 88], [5, 3])
+    assert np.array_equal(model.weights.output(model.hidden_states()), stepped)

@@ -5,13 +5,13 @@ own process (the settings are read when numpy and OpenBLAS load)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.models.portable.machine_settings import machine_env, machine_settings
 from tests.paths import REPO
 
 pytestmark = pytest.mark.llm
@@ -19,42 +19,10 @@ pytestmark = pytest.mark.llm
 PROBE = Path(__file__).with_name("portability_probe.py")
 
 
-def _dispatchable() -> set[str]:
-    """Feature names this numpy may be told to disable (known to it and not in its baseline)."""
-    from numpy._core._multiarray_umath import __cpu_dispatch__
-
-    return set(__cpu_dispatch__)
-
-
-def _features(*names: str) -> str:
-    known = _dispatchable()
-    return " ".join(n for n in names if n in known)
-
-
-def _settings() -> dict[str, dict[str, str]]:
-    return {
-        "default": {},
-        "no-avx512": {"NPY_DISABLE_CPU_FEATURES": _features("X86_V4", "AVX512_ICL", "AVX512_SPR")},
-        "sse-prescott": {
-            "NPY_DISABLE_CPU_FEATURES": _features("X86_V3", "X86_V4", "AVX512_ICL", "AVX512_SPR"),
-            "OPENBLAS_CORETYPE": "Prescott",
-        },
-        "1-thread": {"OPENBLAS_NUM_THREADS": "1"},
-        "2-threads": {"OPENBLAS_NUM_THREADS": "2"},
-    }
-
-
 def _probe(model: Path, extra: dict[str, str]) -> dict:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS")
-    }
-    env.update({k: v for k, v in extra.items() if v})
-    env["PYTHONPATH"] = str(REPO)
     done = subprocess.run(
         [sys.executable, str(PROBE), str(model)],
-        env=env,
+        env=machine_env(extra),
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -65,14 +33,14 @@ def _probe(model: Path, extra: dict[str, str]) -> dict:
 
 
 def test_logits_have_the_same_bits_under_every_setting(portable_model_path):
-    results = {name: _probe(portable_model_path, env) for name, env in _settings().items()}
+    results = {name: _probe(portable_model_path, env) for name, env in machine_settings().items()}
     default = results["default"]
     for name, got in results.items():
         assert got["logits"] == default["logits"], f"logits differ under {name}"
         assert got["functions"] == default["functions"], f"exact functions differ under {name}"
     # the settings took effect: features switched off, another kernel, other thread counts
     for name in ("no-avx512", "sse-prescott"):
-        disabled = _settings()[name]["NPY_DISABLE_CPU_FEATURES"].split()
+        disabled = machine_settings()[name]["NPY_DISABLE_CPU_FEATURES"].split()
         assert not any(results[name]["features"].get(f) for f in disabled)
     assert results["1-thread"]["openblas"].get("threads", 1) == 1
     blas = results["sse-prescott"]["openblas"]
