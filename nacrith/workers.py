@@ -24,13 +24,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from nacrith.codecs.base import Codec
 
 __all__ = [
     "BatchRunner",
     "CodecSet",
+    "Runner",
     "decode_batch",
     "default_workers",
     "encode_batch",
@@ -200,6 +201,21 @@ def _worker_encode(items: list[EncodeItem]) -> list[EncodeResult]:
 def _worker_decode(items: list[DecodeItem]) -> list[bytes]:
     assert _WORKER_CODECS is not None
     return decode_batch(_WORKER_CODECS, items)
+
+
+class Runner(Protocol):
+    """What runs a member's batches: `BatchRunner` here, `nacrith.cluster.ClusterRunner` on Ray."""
+
+    #: how many batches run at once (batch sizes are spread over them)
+    workers: int
+
+    def run(self, batches: Iterable[list[Any]], kind: str) -> Iterator[list[Any]]:
+        """Yield the results of `encode` or `decode` batches in input order."""
+        ...
+
+    def close(self) -> None:
+        """Stop whatever runs the batches."""
+        ...
 
 
 class BatchRunner:
