@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
+import socket
 from types import ModuleType
 
 from nacrith.errors import NacrithError
@@ -12,6 +14,8 @@ __all__ = ["ClusterError", "actor_resources", "connect", "import_ray"]
 
 #: the Ray namespace the coder actors live in
 NAMESPACE = "nacrith"
+#: seconds to wait for a cluster's head to answer (Ray itself waits much longer)
+REACH_TIMEOUT = 10.0
 
 
 class ClusterError(NacrithError):
@@ -36,6 +40,7 @@ def connect(address: str) -> ModuleType:
         raise ValueError(f"cluster must be a non-empty address string, got {address!r}")
     ray = import_ray()
     if not ray.is_initialized():
+        _check_reachable(address)
         try:
             # a cluster that is joined keeps its own dashboard setting
             local = {"include_dashboard": False} if address == "local" else {}
@@ -49,6 +54,17 @@ def connect(address: str) -> ModuleType:
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise ClusterError(f"cannot connect to the Ray cluster at {address!r}: {exc}") from exc
     return ray
+
+
+def _check_reachable(address: str) -> None:
+    """`ClusterError` at once when a ``host:port`` address does not accept connections."""
+    match = re.fullmatch(r"\[?([^\[\]/]+?)\]?:(\d+)", address)
+    if match is None:
+        return
+    try:
+        socket.create_connection((match.group(1), int(match.group(2))), REACH_TIMEOUT).close()
+    except OSError as exc:
+        raise ClusterError(f"cannot reach the Ray cluster at {address!r}: {exc}") from None
 
 
 def actor_resources(ray: ModuleType, wanted: int | None, gpu: bool) -> tuple[int, float]:

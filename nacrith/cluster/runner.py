@@ -113,7 +113,10 @@ class ClusterRunner:
         from ray.exceptions import GetTimeoutError
 
         try:
-            self._get([actor.prepare.remote() for actor in self._actors], START_TIMEOUT)
+            #: where each actor runs: its process id and host name
+            self.places = self._get(
+                [actor.prepare.remote() for actor in self._actors], START_TIMEOUT
+            )
         except GetTimeoutError:
             raise ClusterError(
                 f"the cluster did not start {self.workers} coder actors within "
