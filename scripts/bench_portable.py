@@ -1,9 +1,13 @@
 """Speed and cross-entropy of the portable engine against llama.cpp, on alice29.txt.
 
 Usage: python scripts/bench_portable.py [--tokens N] [--steps M] [--streams B] [--model NAME]
+       python scripts/bench_portable.py --codec-bytes N [--model NAME]
 
 Both run the same GGUF on this machine: llama.cpp through nacrith's backend (1 thread, as the
 codec uses it), the portable engine through numpy. Prints a Markdown section for BENCHMARKS.md.
+With `--codec-bytes`, instead the real `llm` codec with its default settings, engine portable
+(the default) against engine llama, on alice29.txt's first N bytes: bits per byte of the
+payload, and tokens per second encoding and decoding (model loading and probe excluded).
 """
 
 from __future__ import annotations
@@ -48,14 +52,62 @@ def timed(fn):
     return out, time.perf_counter() - t
 
 
+def codec_rows(model: str, n_bytes: int) -> list[str]:
+    """Markdown rows: the `llm` codec on alice29.txt's first `n_bytes`, each engine."""
+    from nacrith.codecs.llm import LLMCodec
+
+    data = (REPO / "corpora" / "canterbury" / "alice29.txt").read_bytes()[:n_bytes]
+    rows = []
+    for engine in ("portable", "llama"):
+        codec = LLMCodec(model, engine=engine)
+        decoder = LLMCodec.from_params(codec.params())  # loads the model, runs the probe
+        n_tokens = len(codec._get_backend().tokenize(codec._front(data)[1]))
+        payload, enc_s = timed(lambda codec=codec: codec.encode(data))
+        out, dec_s = timed(lambda d=decoder, p=payload: d.decode(p, len(data)))
+        assert out == data, f"{engine}: the round trip failed"
+        rows.append(
+            f"| {engine}{' (default)' if engine == 'portable' else ''} | {n_tokens} | "
+            f"{len(payload)} | {8 * len(payload) / len(data):.4f} | {n_tokens / enc_s:.1f} | "
+            f"{n_tokens / dec_s:.1f} |"
+        )
+        codec.close()
+        decoder.close()
+    return rows
+
+
+def codec_main(model: str, n_bytes: int) -> None:
+    """Print the codec comparison as a Markdown paragraph and table."""
+    rows = codec_rows(model, n_bytes)
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    threads = os.environ.get("OPENBLAS_NUM_THREADS")
+    env = f"OPENBLAS_NUM_THREADS={threads} " if threads else ""
+    print(f"The `llm` codec, default settings (model {model}, context 2048), on the first")
+    print(f"{n_bytes} bytes of canterbury/alice29.txt, each engine (a round trip checked):\n")
+    print("| engine | tokens | payload bytes | bits/byte | encode tok/s | decode tok/s |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print("\n".join(rows))
+    load = os.getloadavg()[1]
+    print(f"\n_Machine: {cpu_name()}, {os.cpu_count()} logical cores (load average {load:.1f} over")
+    print(f"the last 5 minutes at the end); Python {platform.python_version()}, numpy")
+    print(f"{np.__version__}; {date}. Command:")
+    print(f"`{env}python scripts/bench_portable.py --codec-bytes {n_bytes} --model {model}`._")
+
+
 def main() -> None:
     """Run the benchmark and print the Markdown section."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--tokens", type=int, default=256, help="tokens of alice29.txt to score")
     ap.add_argument("--steps", type=int, default=32, help="single-token steps to time")
     ap.add_argument("--streams", type=int, default=4, help="streams stepped together")
-    ap.add_argument("--model", default="smollm2-135m-q4_1")
+    ap.add_argument(
+        "--model", default=None, help="default: smollm2-135m-q4_1 (smollm2-135m with --codec-bytes)"
+    )
+    ap.add_argument("--codec-bytes", type=int, default=None, help="run the codec comparison")
     args = ap.parse_args()
+    if args.codec_bytes:
+        codec_main(args.model or "smollm2-135m", args.codec_bytes)
+        return
+    args.model = args.model or "smollm2-135m-q4_1"
     path = pull(args.model, quiet=True)
     n = args.tokens
     text = (REPO / "corpora" / "canterbury" / "alice29.txt").read_bytes()
