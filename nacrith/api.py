@@ -6,7 +6,7 @@ one `Compressor` instead, so the model is loaded once.
 Arguments are checked when a context is built: a bad setting raises `ValueError` / `TypeError`
 naming it, and the codecs the method needs are built then too, so a missing model file raises
 `ModelNotFoundError` before any output exists. Coding runs in this process unless `workers`
-asks for processes.
+asks for processes, or `cluster` names a Ray cluster to run it on.
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ def _settings(
     gpu: bool,
     level: int | None,
     options: CodecOptions | None,
+    cluster: str | None = None,
 ) -> Settings:
     opts = _codec_options(options, decoding=False)
     _check_model(model)
@@ -126,7 +127,9 @@ def _settings(
         opts.setdefault("llm", {})["gpu"] = True
     if level is not None:
         opts.setdefault("zstd", {})["level"] = level
-    return Settings(method=method, workers=workers, chunk_size=chunk_size, options=opts)
+    return Settings(
+        method=method, workers=workers, chunk_size=chunk_size, options=opts, cluster=cluster
+    )
 
 
 def _codecs_needed(settings: Settings) -> list[str]:
@@ -178,6 +181,9 @@ class Compressor(_CodecHolder):
             archive then decodes only where the probe matches, i.e. on a like GPU).
         level: zstd level for binary regions.
         options: per-codec settings, e.g. ``{"llm": {"n_ctx": 4096}}``.
+        cluster: the address of a Ray cluster to code on, as `ray.init` takes it (``host:port``,
+            ``ray://host:10001``, ``auto``; needs ``nacrith[cluster]``); `workers` then counts
+            its coder actors (None: one per CPU of the cluster). Never changes the output bytes.
 
     Raises:
         ValueError, TypeError: a bad setting (the message names it).
@@ -194,9 +200,10 @@ class Compressor(_CodecHolder):
         gpu: bool = False,
         level: int | None = None,
         options: CodecOptions | None = None,
+        cluster: str | None = None,
     ) -> None:
         self._held = {}
-        self.settings = _settings(method, workers, chunk_size, model, gpu, level, options)
+        self.settings = _settings(method, workers, chunk_size, model, gpu, level, options, cluster)
         self._build_codecs()
 
     def _build_codecs(self) -> None:
@@ -243,6 +250,7 @@ class Decompressor(_CodecHolder):
         gpu: let the llm codec use a GPU (archives made on a GPU need one with the same
             numerics; the header's probe checks it).
         options: per-codec machine-local options, e.g. ``{"llm": {"n_threads": 2}}``.
+        cluster: the address of a Ray cluster to decode on (see `Compressor`).
     """
 
     def __init__(
@@ -253,12 +261,16 @@ class Decompressor(_CodecHolder):
         model: str | os.PathLike[str] | None = None,
         gpu: bool = False,
         options: CodecOptions | None = None,
+        cluster: str | None = None,
     ) -> None:
         _check_size(max_output_size, "max_output_size")
+        if cluster is not None and (not isinstance(cluster, str) or not cluster):
+            raise ValueError(f"cluster must be None or a Ray address, got {cluster!r}")
         resolve_workers(workers)  # raises on a bad value
         _check_model(model)
         self.workers = workers
         self.max_output_size = max_output_size
+        self.cluster = cluster
         self.runtime = _codec_options(options, decoding=True)
         if model is not None:
             self.runtime.setdefault("llm", {})["model"] = model
@@ -279,7 +291,14 @@ class Decompressor(_CodecHolder):
         """Decode an archive stream into `writer`; return the bytes written."""
         _check_progress(progress)
         return decompress_stream(
-            reader, writer, self.workers, self.max_output_size, progress, self._held, self.runtime
+            reader,
+            writer,
+            self.workers,
+            self.max_output_size,
+            progress,
+            self._held,
+            self.runtime,
+            self.cluster,
         )
 
 
@@ -293,6 +312,7 @@ def compress(
     gpu: bool = False,
     level: int | None = None,
     options: CodecOptions | None = None,
+    cluster: str | None = None,
 ) -> bytes:
     """Compress `data`; equivalent to ``Compressor(method, ...).compress(data)``."""
     byte_view(data, "compress()")
@@ -304,6 +324,7 @@ def compress(
         gpu=gpu,
         level=level,
         options=options,
+        cluster=cluster,
     ) as compressor:
         return compressor.compress(data)
 
@@ -315,10 +336,11 @@ def decompress(
     max_output_size: int | None = None,
     model: str | os.PathLike[str] | None = None,
     gpu: bool = False,
+    cluster: str | None = None,
 ) -> bytes:
     """Decompress a complete archive; equivalent to ``Decompressor(...).decompress(data)``."""
     byte_view(data, "decompress()")
     with Decompressor(
-        workers=workers, max_output_size=max_output_size, model=model, gpu=gpu
+        workers=workers, max_output_size=max_output_size, model=model, gpu=gpu, cluster=cluster
     ) as decompressor:
         return decompressor.decompress(data)

@@ -23,7 +23,7 @@ from nacrith.formats.container import (
     verify_chunk,
 )
 from nacrith.formats.segment import balanced_chunks, cut_chunks, segment
-from nacrith.workers import BatchRunner, CodecSet, DecodeItem, resolve_workers
+from nacrith.workers import BatchRunner, CodecSet, DecodeItem, Runner, resolve_workers
 
 __all__ = ["Settings", "compress_stream", "decompress_stream"]
 
@@ -33,6 +33,8 @@ BATCH_BYTES = 4 << 20
 BATCH_CHUNKS = 64
 #: with method auto, inputs up to this size are also tried as plain zstd (see compress_stream)
 SMALL_INPUT = 64 << 10
+#: codecs that load a model: built only for a member with chunks they may code
+_LOADS_MODEL = frozenset({"llm"})
 
 Progress = Callable[[int], None]
 
@@ -40,12 +42,13 @@ Progress = Callable[[int], None]
 @dataclass
 class Settings:
     """What to compress with. Only `method` and the codec options affect the archive bytes;
-    `workers` never does."""
+    `workers` and `cluster` (a Ray cluster address: code the batches there) never do."""
 
     method: str = "auto"
     workers: int | None = None
     chunk_size: int | None = None
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cluster: str | None = None
 
     def __post_init__(self) -> None:
         from nacrith.codecs.registry import METHODS, known_codecs
@@ -53,6 +56,8 @@ class Settings:
         if self.method not in METHODS and self.method not in known_codecs():
             raise ValueError(f"unknown method {self.method!r} (choose from {', '.join(METHODS)})")
         resolve_workers(self.workers)  # raises on a bad value
+        if self.cluster is not None and (not isinstance(self.cluster, str) or not self.cluster):
+            raise ValueError(f"cluster must be None or a Ray address, got {self.cluster!r}")
         if self.chunk_size is not None and (
             isinstance(self.chunk_size, bool)
             or not isinstance(self.chunk_size, int)
@@ -69,10 +74,28 @@ class Settings:
         return resolve_workers(self.workers)
 
 
+#: what method `fast` picks from per chunk (logs only where the chunk looks like logs)
+FAST_CANDIDATES = ("fib", "xz", "zstd")
+#: codecs cheap enough to estimate on a sample of a chunk
+ESTIMATED = frozenset({"fib", "logs", "xz", "zstd"})
+#: bytes of a chunk the estimates compress (the first half and half from the middle)
+ESTIMATE_SAMPLE = 64 << 10
+#: candidates whose estimate is within this share of the best one are coded in full
+ESTIMATE_MARGIN = 0.03
+#: with method `fast`, text and binary runs shorter than this join the region around them
+FAST_MIN_REGION = 64 << 10
+#: method `fast`'s default chunk: a whole block (the slack keeps `balanced_chunks` from halving
+#: a full one), so repeats up to a block apart fall in one chunk; chunks that go to `logs` are
+#: cut to `DEFAULT_CHUNK_SIZE`
+FAST_CHUNK_SIZE = BLOCK_SIZE + BLOCK_SIZE // 8
+
+
 def _text_codec_for(method: str, sample: bytes) -> str | None:
     """The text codec `method` uses on text regions (None: text is coded like binary)."""
-    if method in ("zstd", "stored"):
+    if method in ("zstd", "xz", "stored"):
         return None
+    if method == "fast":
+        return "fib"
     if method != "auto":
         return method
     from nacrith.formats.logs.detect import looks_like_logs
@@ -88,33 +111,61 @@ class _Plan:
 
         self.settings = settings
         self.text_codec = _text_codec_for(settings.method, sample)
-        if settings.method == "stored":
-            self.binary: tuple[str, ...] = ("stored",)
-        else:
-            self.binary = ("zstd",)
+        self.binary: tuple[str, ...] = {
+            "stored": ("stored",),
+            "xz": ("xz",),
+            "auto": ("zstd", "xz"),
+            "fast": FAST_CANDIDATES,
+        }.get(settings.method, ("zstd",))
         self.text: tuple[str, ...] = (self.text_codec,) if self.text_codec else self.binary
-        if settings.method == "auto" and self.text_codec is not None:
+        if settings.method == "auto" and self.text_codec == "logs":
+            self.text = ("logs", "zstd", "xz")
+        elif settings.method == "auto" and self.text_codec is not None:
             self.text = (self.text_codec, "zstd")
+        elif settings.method == "fast":
+            self.text = FAST_CANDIDATES
         ids = set(self.text) | set(self.binary)
+        if settings.method == "fast":
+            ids.add("logs")
         self.codecs: dict[str, Codec] = {}
-        for codec_id in sorted(ids - {"stored"}):
-            if codec_id not in cache:
-                cls = codec_class(codec_id)
-                cache[codec_id] = cls(**settings.options.get(codec_id, {}))
-            self.codecs[codec_id] = cache[codec_id]
+        self._cache = cache
+        #: codecs built (and put in the header) only once a chunk may go to them: a model
+        #: is loaded only for input it codes
+        self.deferred: frozenset[str] = frozenset(ids - {"stored"}) & _LOADS_MODEL
+        for codec_id in sorted(ids - {"stored"} - self.deferred):
+            self._build(codec_id)
         text_cls = codec_class(self.text_codec) if self.text_codec else None
         self.text_chunk = settings.chunk_size or getattr(
             text_cls, "default_chunk_size", DEFAULT_CHUNK_SIZE
         )
         self.binary_chunk = settings.chunk_size or DEFAULT_CHUNK_SIZE
+        if settings.method == "fast" and settings.chunk_size is None:
+            self.text_chunk = self.binary_chunk = FAST_CHUNK_SIZE
+
+    def _build(self, codec_id: str) -> None:
+        from nacrith.codecs.registry import codec_class
+
+        if codec_id not in self._cache:
+            cls = codec_class(codec_id)
+            self._cache[codec_id] = cls(**self.settings.options.get(codec_id, {}))
+        self.codecs[codec_id] = self._cache[codec_id]
+
+    def build_deferred(self, wanted: Iterable[str]) -> None:
+        """Build the deferred codecs among `wanted` (the candidates some chunk has)."""
+        for codec_id in sorted(self.deferred.intersection(wanted)):
+            self._build(codec_id)
+        self.deferred = frozenset()
 
     def params(self) -> dict[str, dict[str, Any]]:
-        return {codec_id: codec.params() for codec_id, codec in self.codecs.items()}
+        return {codec_id: self.codecs[codec_id].params() for codec_id in sorted(self.codecs)}
 
     def chunks(self, block: bytes) -> Iterator[tuple[tuple[str, ...], bytes]]:
         """(candidate codec ids, raw chunk) for each chunk of a block, in order."""
         if self.text_codec is None:
             regions = [(0, len(block), False)]
+        elif self.settings.method == "fast":
+            found = segment(block, FAST_MIN_REGION, FAST_MIN_REGION)
+            regions = [(r.start, r.end, r.is_text) for r in found]
         else:
             regions = [(r.start, r.end, r.is_text) for r in segment(block)]
         for start, end, is_text in regions:
@@ -125,7 +176,37 @@ class _Plan:
                 spans = cut_chunks(block, start, end, self.binary_chunk)
                 candidates = self.binary
             for lo, hi in spans:
-                yield candidates, block[lo:hi]
+                raw = block[lo:hi]
+                picked = self._pick(candidates, raw)
+                if "logs" not in picked or len(raw) <= DEFAULT_CHUNK_SIZE:
+                    yield picked, raw
+                    continue
+                for sub_lo, sub_hi in balanced_chunks(block, lo, hi, DEFAULT_CHUNK_SIZE):
+                    sub = block[sub_lo:sub_hi]
+                    yield self._pick(candidates, sub), sub
+
+    def _pick(self, candidates: tuple[str, ...], raw: bytes) -> tuple[str, ...]:
+        """The candidates worth coding `raw` with in full, judged by coding a sample of it.
+
+        Only when every candidate is cheap (`ESTIMATED`) and the chunk is well over the
+        sample; method `fast` adds `logs` where the chunk looks like logs. The choice depends
+        on the chunk's bytes only, so it never depends on batches or workers.
+        """
+        if self.settings.method == "fast":
+            from nacrith.formats.logs.detect import looks_like_logs
+
+            if looks_like_logs(raw[:ESTIMATE_SAMPLE]):
+                candidates = ("logs", *candidates)
+        if len(candidates) < 2 or not ESTIMATED.issuperset(candidates):
+            return candidates
+        if len(raw) <= 2 * ESTIMATE_SAMPLE:
+            return candidates
+        half = ESTIMATE_SAMPLE // 2
+        middle = len(raw) // 2
+        sample = raw[:half] + raw[middle : middle + half]
+        sizes = {c: len(self.codecs[c].encode(sample)) for c in candidates}
+        best = min(sizes.values())
+        return tuple(c for c in candidates if sizes[c] <= best * (1 + ESTIMATE_MARGIN))
 
 
 def _read_block(reader: IO[bytes], size: int) -> bytes:
@@ -160,6 +241,17 @@ def _group(
         yield group
 
 
+def _runner(
+    codecs: CodecSet, workers: int | None, cluster: str | None, source: Any = None
+) -> Runner:
+    """Where batches run: actors on the Ray cluster at `cluster`, else local processes."""
+    if cluster is None:
+        return BatchRunner(codecs, resolve_workers(workers))
+    from nacrith.cluster.runner import ClusterRunner
+
+    return ClusterRunner(codecs, cluster, workers, source)
+
+
 def _byte_cap(total: int | None, workers: int) -> int:
     """Bytes per batch: spread `total` over the workers, never above BATCH_BYTES."""
     if total is None:
@@ -179,17 +271,25 @@ def compress_stream(
 
     `cache` maps codec ids to encoder codecs built with `settings` and is reused across calls
     (a `Compressor` keeps its loaded model there); codecs in it are not closed. With method
-    ``auto``, an input of at most `SMALL_INPUT` bytes is also coded as plain zstd and the smaller
-    archive is kept: on tiny inputs a model's header can outweigh what it saves.
+    ``auto``, an input of at most `SMALL_INPUT` bytes is also coded as plain zstd and as plain xz,
+    and the smallest archive is kept: on tiny inputs a model's header can outweigh what it saves,
+    and cutting a small binary into text and binary chunks can cost more than it gains.
     """
     own_cache = cache is None
     cache = {} if cache is None else cache
     try:
+        source = None
+        if settings.cluster is not None:
+            from nacrith.cluster.shared import shared_source
+
+            source = shared_source(reader)  # before reading: where the input starts
         first = _read_block(reader, BLOCK_SIZE)
         if settings.method != "auto" or len(first) > SMALL_INPUT:
-            return _compress_member(first, reader, writer, settings, original_size, progress, cache)
+            return _compress_member(
+                first, reader, writer, settings, original_size, progress, cache, source
+            )
         candidates = []
-        for method in ("auto", "zstd"):
+        for method in ("auto", "zstd", "xz"):
             out = io.BytesIO()
             alt = replace(settings, method=method)
             _compress_member(first, io.BytesIO(), out, alt, len(first), None, cache)
@@ -213,23 +313,32 @@ def _compress_member(
     original_size: int | None,
     progress: Progress | None,
     cache: dict[str, Codec],
+    source: Any = None,
 ) -> int:
-    """One member from the block `first` and whatever `reader` still holds."""
+    """One member from the block `first` and whatever `reader` still holds (`source`: the
+    shared file they come from, for a cluster run)."""
     plan = _Plan(settings, first[:65536], cache)
+    first_chunks = list(plan.chunks(first))
+    # a block shorter than BLOCK_SIZE is the whole input: only its chunks' candidates count
+    complete = len(first) < BLOCK_SIZE
+    plan.build_deferred(
+        {c for ids, _raw in first_chunks for c in ids} if complete else plan.deferred
+    )
     params = plan.params()
     member = MemberWriter(writer, params, original_size)
     runtime = {codec_id: codec.runtime() for codec_id, codec in plan.codecs.items()}
     codecs = CodecSet(params, prebuilt=plan.codecs, runtime=runtime)
-    runner = BatchRunner(codecs, settings.worker_count)
+    runner = _runner(codecs, settings.workers, settings.cluster, source)
 
     count_cap = BATCH_CHUNKS
 
     def batches() -> Iterator[list[tuple[tuple[str, ...], bytes]]]:
-        block = first
+        block, chunks = first, iter(first_chunks)
         while block:
             byte_cap = _byte_cap(len(block), runner.workers)
-            yield from _group(plan.chunks(block), lambda it: len(it[1]), byte_cap, count_cap)
+            yield from _group(chunks, lambda it: len(it[1]), byte_cap, count_cap)
             block = _read_block(reader, BLOCK_SIZE)
+            chunks = plan.chunks(block)
 
     try:
         for items, results in _zip_batches(batches(), runner, "encode"):
@@ -244,7 +353,7 @@ def _compress_member(
 
 
 def _zip_batches(
-    batches: Iterator[list[Any]], runner: BatchRunner, kind: str
+    batches: Iterator[list[Any]], runner: Runner, kind: str
 ) -> Iterator[tuple[list[Any], list[Any]]]:
     """Pair each batch with its results, keeping the inputs only while they are in flight."""
     held: list[list[Any]] = []
@@ -266,6 +375,7 @@ def decompress_stream(
     progress: Progress | None = None,
     shared: dict[tuple[str, str], Codec] | None = None,
     runtime: Mapping[str, Mapping[str, Any]] | None = None,
+    cluster: str | None = None,
 ) -> int:
     """Decode every member of the archive on `reader` to `writer`; return the bytes written.
 
@@ -273,10 +383,11 @@ def decompress_stream(
     raised; what was already written is correct but incomplete, so callers writing files
     must discard it (the CLI writes to a temporary file). `shared` keeps decoder codecs (a
     loaded model) across calls, keyed by codec id and parameters. `runtime` holds per-codec
-    machine-local options for `from_params` (e.g. ``{"llm": {"gpu": True}}``).
+    machine-local options for `from_params` (e.g. ``{"llm": {"gpu": True}}``). `cluster`: the
+    address of a Ray cluster to decode on (`workers` then counts its actors).
     """
     total = 0
-    worker_count = resolve_workers(workers)
+    resolve_workers(workers)  # raises on a bad value
     for member in iter_members(reader):
         declared = member.reader.original_size
         if (
@@ -289,7 +400,15 @@ def decompress_stream(
                 f"{max_output_size}"
             )
         total += _decode_member(
-            member.reader, writer, worker_count, max_output_size, total, progress, shared, runtime
+            member.reader,
+            writer,
+            workers,
+            cluster,
+            max_output_size,
+            total,
+            progress,
+            shared,
+            runtime,
         )
     return total
 
@@ -297,7 +416,8 @@ def decompress_stream(
 def _decode_member(
     reader: MemberReader,
     writer: IO[bytes],
-    workers: int,
+    workers: int | None,
+    cluster: str | None,
     max_output_size: int | None,
     already: int,
     progress: Progress | None,
@@ -305,7 +425,7 @@ def _decode_member(
     runtime: Mapping[str, Mapping[str, Any]] | None,
 ) -> int:
     codecs = CodecSet(reader.codec_params, shared=shared, runtime=runtime)
-    runner = BatchRunner(codecs, workers)
+    runner = _runner(codecs, workers, cluster)
     records: list[ChunkRecord] = []  # records of the batches in flight, in order
 
     def items() -> Iterator[DecodeItem]:
@@ -321,7 +441,7 @@ def _decode_member(
 
     def jobs() -> Iterator[list[DecodeItem]]:
         # The group size follows the first chunk's codec (lockstep codecs want a few streams).
-        byte_cap = _byte_cap(reader.original_size, workers)
+        byte_cap = _byte_cap(reader.original_size, runner.workers)
         stream = items()
         first = next(stream, None)
         if first is None:

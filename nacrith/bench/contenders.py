@@ -24,9 +24,9 @@ ALWAYS_AVAILABLE = ("auto", "stored", "zstd")
 
 def method_problem(method: str) -> str | None:
     """Why nacrith `method` cannot run here, or None when it can."""
-    from nacrith.codecs.registry import METHODS, codec_class, known_codecs
+    from nacrith.codecs.registry import METHODS, PICKING_METHODS, codec_class, known_codecs
 
-    if method in ALWAYS_AVAILABLE:
+    if method in ALWAYS_AVAILABLE or method in PICKING_METHODS:
         return None
     if method not in METHODS and method not in known_codecs():
         return f"unknown method {method!r} (choose from {', '.join(METHODS)})"

@@ -35,6 +35,24 @@ def check_archive_on_disk(path: Path, _sink: OutputSink | None = None) -> None:
 _FASTER = "-1 (--fast: no model) is much faster, at a lower ratio"
 
 
+class _Located:
+    """A reader of a regular file that tells the file's path and position, so that the
+    cluster's actors can read the file themselves where it is shared."""
+
+    def __init__(self, reader: IO[bytes], handle: IO[bytes]) -> None:
+        self._reader = reader
+        self._handle = handle
+        self.name = getattr(handle, "name", None)
+
+    def read(self, n: int = -1) -> bytes:
+        """Read through the wrapped reader."""
+        return self._reader.read(n)
+
+    def tell(self) -> int:
+        """The position in the file."""
+        return self._handle.tell()
+
+
 @dataclass
 class _Job:
     """How to compress each input of one `ncz compress` run."""
@@ -75,6 +93,8 @@ class _Job:
                 if size is None
                 else cast(IO[bytes], WholeFile(source.handle, name, size))
             )
+            if size is not None and self.compressor.settings.cluster is not None:
+                reader = cast(IO[bytes], _Located(reader, source.handle))
 
             def write(sink: OutputSink) -> int:
                 return self.compressor.compress_stream(reader, sink, size, progress)  # type: ignore[arg-type]
@@ -119,12 +139,13 @@ def _compressor(
     chunk_size: int | None,
     context: int | None,
     engine: str | None = None,
+    cluster: str | None = None,
 ) -> Compressor:
     """The compressor for a level, where the explicit options override what it sets."""
     if fast:
-        if method not in (None, "fib"):
+        if method not in (None, "fast"):
             raise click.UsageError("--fast and --method cannot be combined")
-        method = "fib"
+        method = "fast"
     method = level.method if method is None else method
     model = level.model if model is None else model
     context = level.context if context is None else context
@@ -137,6 +158,7 @@ def _compressor(
             gpu=gpu,
             chunk_size=chunk_size,
             options={"llm": llm} if llm else None,
+            cluster=cluster,
         )
     except ValueError as exc:
         raise click.UsageError(option_names(str(exc))) from None
@@ -154,10 +176,10 @@ def _compressor(
     "--method",
     type=click.Choice(METHODS),
     default=None,
-    help="Codec for text: auto (llm for text, logs for logs, zstd for binary; the default), "
-    "llm, fib (fast, no model), logs, zstd, stored.",
+    help="auto (llm for text, logs for logs, zstd or xz for binary; the default), fast (per "
+    "chunk the best of fib, logs, xz and zstd, no model), llm, fib, logs, zstd, xz, stored.",
 )
-@click.option("--fast", is_flag=True, help="Same as --method fib: no model, much faster.")
+@click.option("--fast", is_flag=True, help="Same as --method fast: no model, much faster.")
 @click.option("--model", default=None, help="Model name or GGUF path for the llm codec.")
 @click.option(
     "--context",
@@ -184,6 +206,7 @@ def _compressor(
 @level_options
 @options.gpu
 @options.workers
+@options.cluster
 @options.local_flags
 @click.pass_context
 def compress_command(
@@ -203,6 +226,7 @@ def compress_command(
     level: int | None,
     gpu: bool,
     workers: int | None,
+    cluster: str | None,
     quiet_local: int,
     verbose_local: int,
 ) -> None:
@@ -215,7 +239,9 @@ def compress_command(
     quiet, verbose = add_verbosity(ctx, quiet_local, verbose_local)
     options.check_output_options(files, to_stdout, output, remove, keep)
     chosen = LEVELS[DEFAULT_LEVEL if level is None else level]
-    compressor = _compressor(chosen, method, fast, workers, model, gpu, chunk_size, context, engine)
+    compressor = _compressor(
+        chosen, method, fast, workers, model, gpu, chunk_size, context, engine, cluster
+    )
     job = _Job(compressor, to_stdout, output, remove, force, quiet, verbose)
     try:
         run_files(ctx, files, job.one)

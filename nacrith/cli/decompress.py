@@ -90,6 +90,7 @@ class _Job:
 @options.decode_model
 @options.gpu
 @options.workers
+@options.cluster
 @options.local_flags
 @click.pass_context
 def decompress_command(
@@ -103,13 +104,14 @@ def decompress_command(
     model: str | None,
     gpu: bool,
     workers: int | None,
+    cluster: str | None,
     quiet_local: int,
     verbose_local: int,
 ) -> None:
     """Decompress FILE.ncz... into FILE (`-` or nothing: stdin to stdout)."""
     quiet, verbose = add_verbosity(ctx, quiet_local, verbose_local)
     options.check_output_options(files, to_stdout, output, remove, keep)
-    decompressor = Decompressor(workers=workers, model=model, gpu=gpu)
+    decompressor = Decompressor(workers=workers, model=model, gpu=gpu, cluster=cluster)
     job = _Job(decompressor, to_stdout, output, remove, force, quiet, verbose)
     try:
         run_files(ctx, files, job.one)
@@ -127,6 +129,7 @@ class _NullSink:
 @options.decode_model
 @options.gpu
 @options.workers
+@options.cluster
 @options.local_flags
 @click.pass_context
 def test_command(
@@ -135,12 +138,13 @@ def test_command(
     model: str | None,
     gpu: bool,
     workers: int | None,
+    cluster: str | None,
     quiet_local: int,
     verbose_local: int,
 ) -> None:
     """Decode FILE.ncz... fully and check every checksum; write nothing."""
     quiet, verbose = add_verbosity(ctx, quiet_local, verbose_local)
-    decompressor = Decompressor(workers=workers, model=model, gpu=gpu)
+    decompressor = Decompressor(workers=workers, model=model, gpu=gpu, cluster=cluster)
 
     def one(name: str) -> None:
         with reading(name, quiet == 0, size_known=False) as (source, progress):

@@ -38,7 +38,7 @@ class Level:
         return " ".join(words)
 
 
-_NO_MODEL = Level("fib")
+_NO_MODEL = Level("fast")
 _DEFAULT = Level("auto")
 
 LEVELS: dict[int, Level] = {

@@ -39,6 +39,16 @@ workers = click.option(
     help="Worker processes (0: one per CPU, the default). Never changes the archive bytes.",
 )
 
+cluster = click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    envvar="NACRITH_CLUSTER",
+    default=None,
+    help="Code on the Ray cluster at ADDRESS (host:port, ray://host:10001, auto; default "
+    "$NACRITH_CLUSTER; needs nacrith[cluster]). -T then counts coder actors (0: one per CPU of "
+    "the cluster). Never changes the archive bytes.",
+)
+
 
 def local_flags(func: Callable[..., Any]) -> Callable[..., Any]:
     """Add a command's own -q/-v (added to the group's)."""

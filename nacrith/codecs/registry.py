@@ -24,7 +24,7 @@ from nacrith.codecs.xz import XzCodec
 from nacrith.errors import FormatError
 from nacrith.formats.container import CODEC_ID_PATTERN
 
-__all__ = ["CODECS", "METHODS", "codec_class", "known_codecs", "register_codec"]
+__all__ = ["CODECS", "METHODS", "PICKING_METHODS", "codec_class", "known_codecs", "register_codec"]
 
 BUILT_IN: tuple[type[Codec], ...] = (
     LLMCodec,
@@ -38,8 +38,13 @@ BUILT_IN: tuple[type[Codec], ...] = (
 #: every usable codec, by id (built-in ones first, in the order `METHODS` lists them)
 CODECS: dict[str, type[Codec]] = {cls.codec_id: cls for cls in BUILT_IN}
 
-#: what `--method` accepts: `auto` picks a codec per region, the rest name one
-METHODS: tuple[str, ...] = ("auto", *CODECS)
+#: methods that pick a codec per chunk: `auto` (the neural codec for text, logs for logs, the
+#: general codecs for binary) and `fast` (the same without the model: per chunk the best of fib,
+#: logs, xz and zstd, judged on a sample); their names are never codec ids
+PICKING_METHODS: tuple[str, ...] = ("auto", "fast")
+
+#: what `--method` accepts: the picking methods, then one name per codec
+METHODS: tuple[str, ...] = (*PICKING_METHODS, *CODECS)
 
 
 def register_codec(cls: type[Codec]) -> type[Codec]:
@@ -47,8 +52,8 @@ def register_codec(cls: type[Codec]) -> type[Codec]:
     codec_id = getattr(cls, "codec_id", None)
     if not isinstance(codec_id, str) or not CODEC_ID_PATTERN.match(codec_id):
         raise ValueError(f"invalid codec id {codec_id!r}: use 1-32 chars of [a-z0-9_-]")
-    if codec_id == "auto":
-        raise ValueError("codec id 'auto' is reserved for the method that picks a codec")
+    if codec_id in PICKING_METHODS:
+        raise ValueError(f"codec id {codec_id!r} is reserved for a method that picks codecs")
     existing = CODECS.get(codec_id)
     if existing is not None and existing is not cls:
         raise ValueError(f"codec id {codec_id!r} is already registered by {existing.__qualname__}")

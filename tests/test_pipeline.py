@@ -1,0 +1,130 @@
+"""The pipeline's per-chunk codec choice: methods `fast` and `xz`, and `auto` on binary and logs.
+
+`fast` picks per chunk among fib, xz, zstd (and logs where a chunk looks like logs) by coding
+a sample of the chunk each way; these tests check which codec real inputs end up with, that
+the choice never depends on the worker count, and that every archive round trips.
+"""
+
+from __future__ import annotations
+
+import io
+import lzma
+import random
+
+import pytest
+
+import nacrith
+from nacrith.codecs.registry import METHODS
+from nacrith.formats.container import iter_members
+from nacrith.pipeline import ESTIMATE_SAMPLE, Settings, _Plan
+from tests.paths import CANTERBURY, LOGHUB
+from tests.samples import synthetic_log
+
+
+def _codec_ids(archive: bytes) -> list[str]:
+    ids: list[str] = []
+    for member in iter_members(io.BytesIO(archive)):
+        ids += [record.codec_id for record in member.chunks]
+    return ids
+
+
+def _round_trip(data: bytes, method: str, **kwargs: object) -> list[str]:
+    archive = nacrith.compress(data, method=method, **kwargs)
+    assert nacrith.decompress(archive) == data
+    return _codec_ids(archive)
+
+
+WORDS = [
+    *(b"the", b"of", b"and", b"a", b"to", b"in", b"is", b"was", b"that", b"for", b"it", b"with"),
+    *(b"Alice", b"Rabbit", b"Queen", b"garden", b"tea", b"curious", b"little", b"door"),
+]
+
+
+def _prose(size: int) -> bytes:
+    rng = random.Random(3)
+    words = WORDS
+    out = bytearray()
+    while len(out) < size:
+        out += b" ".join(rng.choice(words) for _ in range(rng.randint(5, 15))) + b".\n"
+    return bytes(out[:size])
+
+
+def test_fast_is_a_method() -> None:
+    assert METHODS[:2] == ("auto", "fast")
+    assert Settings(method="fast").method == "fast"
+
+
+def test_fast_codes_prose_with_fib() -> None:
+    data = (CANTERBURY / "alice29.txt").read_bytes()
+    assert _round_trip(data, "fast") == ["fib"]
+
+
+def test_fast_codes_logs_with_logs() -> None:
+    data = (LOGHUB / "HDFS" / "HDFS_2k.log").read_bytes()
+    assert _round_trip(data, "fast") == ["logs"]
+
+
+def test_fast_codes_binary_with_xz_where_it_wins() -> None:
+    data = (CANTERBURY / "kennedy.xls").read_bytes()[: 3 * ESTIMATE_SAMPLE]
+    assert _round_trip(data, "fast") == ["xz"]
+
+
+def test_fast_keeps_a_small_executable_whole() -> None:
+    # text runs inside a small binary stay in it, so xz's branch filter sees one chunk
+    data = (CANTERBURY / "sum").read_bytes()
+    ids = _round_trip(data, "fast")
+    assert ids == ["xz"]
+    assert len(nacrith.compress(data, method="fast")) < len(
+        lzma.compress(data, preset=9 | lzma.PRESET_EXTREME)
+    )
+
+
+def test_fast_splits_large_text_and_binary_regions() -> None:
+    data = _prose(200_000) + random.Random(1).randbytes(100_000) + _prose(150_000)
+    ids = _round_trip(data, "fast")
+    assert ids[0] == "fib" and ids[-1] == "fib"
+    assert "stored" in ids  # random bytes: nothing shrinks them
+
+
+def test_fast_output_does_not_depend_on_workers() -> None:
+    data = _prose(300_000) + synthetic_log(3000) + (CANTERBURY / "ptt5").read_bytes()[:200_000]
+    one = nacrith.compress(data, method="fast", chunk_size=150_000)
+    two = nacrith.compress(data, method="fast", chunk_size=150_000, workers=2)
+    assert one == two
+    assert nacrith.decompress(two, workers=2) == data
+    assert len(set(_codec_ids(one))) >= 2
+
+
+def test_pick_estimates_only_cheap_codecs_on_large_chunks() -> None:
+    plan = _Plan(Settings(method="fast"), b"", {})
+    small = _prose(ESTIMATE_SAMPLE)
+    assert plan._pick(("fib", "xz", "zstd"), small) == ("fib", "xz", "zstd")
+    big = _prose(4 * ESTIMATE_SAMPLE)
+    assert plan._pick(("fib", "xz", "zstd"), big) == ("fib",)
+    assert plan._pick(("llm", "zstd"), big) == ("llm", "zstd")
+
+
+@pytest.mark.parametrize("method", ["xz", "fast"])
+def test_round_trip_edge_inputs(method: str) -> None:
+    for data in (b"", b"x", bytes(range(256)) * 3, "naïve café\r\n".encode() * 50):
+        _round_trip(data, method)
+
+
+def test_xz_method_codes_everything_with_xz() -> None:
+    data = _prose(50_000) + bytes(range(256)) * 100 + _prose(20_000)
+    assert set(_round_trip(data, "xz", chunk_size=40_000)) == {"xz"}
+
+
+def test_auto_binary_tries_xz() -> None:
+    data = (CANTERBURY / "kennedy.xls").read_bytes()[: 3 * ESTIMATE_SAMPLE]
+    assert _round_trip(data, "auto") == ["xz"]
+
+
+def test_fast_finds_repeats_a_few_mib_apart_unless_chunks_are_asked_for() -> None:
+    part = random.Random(2).randbytes(1 << 20)
+    data = part + bytes(5 << 20) + part  # the copy starts 6 MiB after the original
+    whole = nacrith.compress(data, method="fast")
+    assert len(whole) < (1 << 20) + (100 << 10)
+    assert nacrith.decompress(whole) == data
+    split = nacrith.compress(data, method="fast", chunk_size=4 << 20)
+    assert len(split) > 2 << 20
