@@ -319,4 +319,12 @@ def _kill_pool(pool: ProcessPoolExecutor) -> None:
             if process.is_alive():
                 process.kill()
                 process.join(5)
+    # A worker ended while writing a result leaves half a message in the result pipe, and the
+    # pool's manager thread would wait for the rest forever. With every worker gone, closing
+    # this process's own write end turns that wait into end-of-file, which the pool handles.
+    result_queue = getattr(pool, "_result_queue", None)
+    writer = getattr(result_queue, "_writer", None)
+    if writer is not None:
+        with contextlib.suppress(OSError):
+            writer.close()
     pool.shutdown(wait=True, cancel_futures=True)

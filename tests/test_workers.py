@@ -187,3 +187,30 @@ def test_resolve_workers() -> None:
         resolve_workers("2")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="not 'bool'"):
         resolve_workers(True)
+
+
+def test_workers_cut_off_mid_result_do_not_hang_the_parent(tmp_path: Path) -> None:
+    """A reader that goes away ends `ncz -dc` at once, run after run: the workers it ends may be
+    in the middle of sending a result, which must not leave the parent waiting for the rest."""
+    import nacrith
+
+    data = os.urandom(3 << 20) + bytes(6 << 20)
+    (tmp_path / "big.ncz").write_bytes(nacrith.compress(data, method="zstd", chunk_size=1 << 20))
+    for _ in range(12):
+        proc = subprocess.Popen(
+            [*NCZ, "-dc", "big.ncz"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=_default_signals,
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.read(1) != b""
+        proc.stdout.close()
+        try:
+            status = proc.wait(timeout=HANG_GUARD)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail("ncz -dc kept running after its reader went away")
+        assert status == 141
