@@ -325,6 +325,9 @@ def _compress_member(
         {c for ids, _raw in first_chunks for c in ids} if complete else plan.deferred
     )
     params = plan.params()
+    if complete:  # the header names only the codecs some chunk may use
+        used = {c for ids, _raw in first_chunks for c in ids}
+        params = {codec_id: p for codec_id, p in params.items() if codec_id in used}
     member = MemberWriter(writer, params, original_size)
     runtime = {codec_id: codec.runtime() for codec_id, codec in plan.codecs.items()}
     codecs = CodecSet(params, prebuilt=plan.codecs, runtime=runtime)
