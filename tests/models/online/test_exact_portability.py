@@ -5,7 +5,6 @@ runs in its own process: numpy and OpenBLAS read them when they load."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from functools import cache
@@ -13,39 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.machine_settings import machine_env, machine_settings
 from tests.paths import REPO
 
 PROBE = Path(__file__).with_name("exact_probe.py")
-_VARIABLES = ("NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS")
-
-
-def _disable(*names: str) -> str:
-    """The `names` this numpy may be told to disable (it refuses to start on any other)."""
-    from numpy._core._multiarray_umath import __cpu_dispatch__
-
-    return " ".join(n for n in names if n in set(__cpu_dispatch__))
-
-
-SETTINGS = {
-    "default": {},
-    "no-avx512": {"NPY_DISABLE_CPU_FEATURES": _disable("X86_V4", "AVX512_ICL", "AVX512_SPR")},
-    "sse-prescott": {
-        "NPY_DISABLE_CPU_FEATURES": _disable("X86_V3", "X86_V4", "AVX512_ICL", "AVX512_SPR"),
-        "OPENBLAS_CORETYPE": "Prescott",
-    },
-    "1-thread": {"OPENBLAS_NUM_THREADS": "1"},
-    "2-threads": {"OPENBLAS_NUM_THREADS": "2"},
-}
+SETTINGS = machine_settings()
 
 
 @cache
 def _probe(name: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in _VARIABLES}
-    env.update({k: v for k, v in SETTINGS[name].items() if v})
-    env["PYTHONPATH"] = str(REPO)
     done = subprocess.run(
         [sys.executable, str(PROBE)],
-        env=env,
+        env=machine_env(SETTINGS[name]),
         cwd=REPO,
         capture_output=True,
         text=True,

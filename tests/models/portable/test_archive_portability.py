@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.models.portable.machine_settings import machine_env, machine_settings
+from tests.machine_settings import machine_env, machine_settings
 from tests.paths import CANTERBURY, REPO
 
 pytestmark = pytest.mark.llm
