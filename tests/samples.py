@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 
 def synthetic_log(n: int = 400, seed: int = 7) -> bytes:
     """A log with every variable kind: times, padded numbers, hex, IPs, text, CRLF."""
@@ -28,3 +30,18 @@ def synthetic_log(n: int = 400, seed: int = 7) -> bytes:
         end = "\r\n" if i % 50 == 0 else "\n"
         lines.append(f"{stamp} INFO [pool-{i % 3}] {msg}  {end}")
     return "".join(lines).encode()
+
+
+def llm_like_rows(n: int, v: int, seed: int) -> tuple[list[np.ndarray], list[int]]:
+    """`n` peaked distributions over `v` symbols, like a language model's, and a symbol drawn
+    from each."""
+    rng = np.random.default_rng(seed)
+    rows, syms = [], []
+    for _ in range(n):
+        logits = rng.standard_normal(v) * 2.5
+        logits[rng.integers(v, size=3)] += rng.uniform(5, 15, size=3)
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        rows.append(p)
+        syms.append(int(rng.choice(v, p=p)))
+    return rows, syms

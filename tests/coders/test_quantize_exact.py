@@ -17,6 +17,7 @@ from nacrith.coders.range_coder import (
     split_head,
 )
 from nacrith.exact import TINY
+from tests.samples import llm_like_rows as _llm_like_rows
 
 
 def _check(freqs: np.ndarray) -> None:
@@ -76,19 +77,6 @@ def test_integer_weights_are_exact_integers_with_exact_sums() -> None:
     assert (w[1] == 1).all()  # an empty row becomes uniform
     subnormal = np.array([TINY / 2, TINY / 4, 1e-320])  # subnormals count as 0: uniform
     assert integer_weights(subnormal).tolist() == [1.0, 1.0, 1.0]
-
-
-def _llm_like_rows(n: int, v: int, seed: int) -> tuple[list[np.ndarray], list[int]]:
-    rng = np.random.default_rng(seed)
-    rows, syms = [], []
-    for _ in range(n):
-        logits = rng.standard_normal(v) * 2.5
-        logits[rng.integers(v, size=3)] += rng.uniform(5, 15, size=3)
-        p = np.exp(logits - logits.max())
-        p /= p.sum()
-        rows.append(p)
-        syms.append(int(rng.choice(v, p=p)))
-    return rows, syms
 
 
 def test_exact_two_level_round_trip_costs_what_the_float_one_does() -> None:

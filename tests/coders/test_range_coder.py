@@ -9,6 +9,7 @@ from hypothesis.extra import numpy as hnp
 from nacrith.coders.quantize import TOTAL, quantize
 from nacrith.coders.range_coder import HEAD_MIN, RangeDecoder, RangeEncoder, code_length
 from nacrith.errors import NacrithError
+from tests.samples import llm_like_rows as _llm_like_rows
 
 TOY = np.array([0.5, 0.2, 0.15, 0.1, 0.05])
 TOY_MESSAGE = [0, 1, 0, 4, 2, 3, 0, 0, 1, 2, 4, 4, 0]
@@ -46,19 +47,6 @@ def test_single_symbol_alphabet_costs_nothing() -> None:
     enc.encode_freqs(0, np.array([TOTAL]))
     assert enc.finish() == b""
     assert RangeDecoder(b"").decode_freqs(np.array([TOTAL])) == 0
-
-
-def _llm_like_rows(n: int, v: int, seed: int) -> tuple[list[np.ndarray], list[int]]:
-    rng = np.random.default_rng(seed)
-    rows, syms = [], []
-    for _ in range(n):
-        logits = rng.standard_normal(v) * 2.5
-        logits[rng.integers(v, size=3)] += rng.uniform(5, 15, size=3)
-        p = np.exp(logits - logits.max())
-        p /= p.sum()
-        rows.append(p)
-        syms.append(int(rng.choice(v, p=p)))
-    return rows, syms
 
 
 def test_large_vocabulary_round_trip_and_overhead() -> None:
