@@ -321,13 +321,11 @@ def _compress_member(
     first_chunks = list(plan.chunks(first))
     # a block shorter than BLOCK_SIZE is the whole input: only its chunks' candidates count
     complete = len(first) < BLOCK_SIZE
-    plan.build_deferred(
-        {c for ids, _raw in first_chunks for c in ids} if complete else plan.deferred
-    )
+    candidates = {c for ids, _raw in first_chunks for c in ids}
+    plan.build_deferred(candidates if complete else plan.deferred)
     params = plan.params()
     if complete:  # the header names only the codecs some chunk may use
-        used = {c for ids, _raw in first_chunks for c in ids}
-        params = {codec_id: p for codec_id, p in params.items() if codec_id in used}
+        params = {codec_id: p for codec_id, p in params.items() if codec_id in candidates}
     member = MemberWriter(writer, params, original_size)
     runtime = {codec_id: codec.runtime() for codec_id, codec in plan.codecs.items()}
     codecs = CodecSet(params, prebuilt=plan.codecs, runtime=runtime)
