@@ -13,7 +13,7 @@ import click
 
 from nacrith.api import Compressor
 from nacrith.cli import options
-from nacrith.cli.inputs import OpenedInput, WholeFile, reading
+from nacrith.cli.inputs import OpenedInput, WholeFile, needs_named_output, reading
 from nacrith.cli.levels import DEFAULT_LEVEL, LEVELS, Level, level_options
 from nacrith.cli.output import OutputSink, stdout_sink
 from nacrith.cli.report import FileError, add_verbosity, display, option_names, run_files
@@ -39,10 +39,10 @@ class _Located:
     """A reader of a regular file that tells the file's path and position, so that the
     cluster's actors can read the file themselves where it is shared."""
 
-    def __init__(self, reader: IO[bytes], handle: IO[bytes]) -> None:
+    def __init__(self, reader: IO[bytes], handle: IO[bytes], url: str | None = None) -> None:
         self._reader = reader
         self._handle = handle
-        self.name = getattr(handle, "name", None)
+        self.name = url or getattr(handle, "name", None)
 
     def read(self, n: int = -1) -> bytes:
         """Read through the wrapped reader."""
@@ -94,7 +94,8 @@ class _Job:
                 else cast(IO[bytes], WholeFile(source.handle, name, size))
             )
             if size is not None and self.compressor.settings.cluster is not None:
-                reader = cast(IO[bytes], _Located(reader, source.handle))
+                url = source.name if source.is_url else None
+                reader = cast(IO[bytes], _Located(reader, source.handle, url))
 
             def write(sink: OutputSink) -> int:
                 return self.compressor.compress_stream(reader, sink, size, progress)  # type: ignore[arg-type]
@@ -110,6 +111,8 @@ class _Job:
     def _to_file(self, source: OpenedInput, write: Callable[[OutputSink], int]) -> int:
         if self.remove:
             check_removable(source)
+        if not self.output:
+            needs_named_output(source.name)
         path = Path(self.output) if self.output else Path(source.name + options.SUFFIX)
         target = plan_output(path, source, self.force)
         out_size = write_output(

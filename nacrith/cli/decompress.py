@@ -10,7 +10,7 @@ import click
 
 from nacrith.api import Decompressor
 from nacrith.cli import options
-from nacrith.cli.inputs import OpenedInput, Progress, reading, stdin_handle
+from nacrith.cli.inputs import OpenedInput, Progress, needs_named_output, reading, stdin_handle
 from nacrith.cli.output import OutputSink, check_written, stdout_sink
 from nacrith.cli.report import FileError, add_verbosity, display, run_files
 from nacrith.cli.targets import check_removable, plan_output, remove_input, write_output
@@ -43,6 +43,8 @@ class _Job:
         stdout = stdout_sink() if use_stdout else None
         path = None
         if not use_stdout:
+            if not self.output:
+                needs_named_output(name)
             path = Path(self.output) if self.output else decompressed_name(name)
         start = time.perf_counter()
         with reading(

@@ -4,7 +4,8 @@ As gzip does: an input that is not a regular file (a directory, device, FIFO or 
 refused before it is opened, and a symbolic link is followed only when the command allows
 it (compress/decompress with -f or -c; test and info always). The file is opened with
 O_NONBLOCK (so a FIFO swapped in after the check cannot block the open) and checked again
-on the open descriptor.
+on the open descriptor. A URL (``s3://bucket/key``, ``file:///path``) is read with fsspec,
+when installed (the `cluster` extra); it is never written, replaced or removed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import IO, Any
 
 from nacrith.cli.progress import Progress
 from nacrith.cli.report import STDIN, FileError, display
+from nacrith.cluster.shared import is_url, open_url
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -28,18 +30,24 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 @dataclass
 class OpenedInput:
-    """An open input: its name, binary handle, the stat of the open file (None for stdin),
-    and whether the name was a symbolic link."""
+    """An open input: its name, binary handle, the stat of the open file (None for stdin and
+    URLs), whether the name was a symbolic link, and the size of a URL's file."""
 
     name: str
     handle: IO[bytes]
     stat: os.stat_result | None
     is_link: bool = False
+    url_size: int | None = None
+
+    @property
+    def is_url(self) -> bool:
+        """Whether the input is a file at a URL (read through fsspec)."""
+        return self.url_size is not None
 
     @property
     def size(self) -> int | None:
-        """The size of a regular file when it was opened; None for stdin."""
-        return None if self.stat is None else self.stat.st_size
+        """The size of a regular file (or URL) when it was opened; None for stdin."""
+        return self.url_size if self.stat is None else self.stat.st_size
 
     @property
     def mode(self) -> int | None:
@@ -53,7 +61,7 @@ class OpenedInput:
 
     def close(self) -> None:
         """Close the handle (never stdin's)."""
-        if self.stat is not None:
+        if self.stat is not None or self.is_url:
             self.handle.close()
 
 
@@ -80,6 +88,8 @@ def open_input(name: str, follow_symlinks: bool = True) -> OpenedInput:
     """
     if name == STDIN:
         return OpenedInput(name, stdin_handle(), None)
+    if is_url(name):
+        return _open_url(name)
     named = os.lstat(name)
     is_link = stat.S_ISLNK(named.st_mode)
     _refuse_unless_regular(
@@ -101,6 +111,30 @@ def open_input(name: str, follow_symlinks: bool = True) -> OpenedInput:
         os.close(fd)
         raise
     return OpenedInput(name, handle, opened, is_link)
+
+
+def _open_url(name: str) -> OpenedInput:
+    try:
+        handle = open_url(name)
+    except ModuleNotFoundError as exc:
+        raise FileError(name, str(exc)) from exc
+    except (OSError, ValueError, ImportError) as exc:
+        raise FileError(name, f"cannot be read: {exc}") from exc
+    try:
+        size = int(handle.size) if getattr(handle, "size", None) is not None else None
+        if size is None:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return OpenedInput(name, handle, None, url_size=size)
+
+
+def needs_named_output(name: str) -> None:
+    """Refuse to derive an output name from a URL input: it needs -o FILE or -c."""
+    if is_url(name):
+        raise FileError(name, "is a URL: give an output with -o FILE, or use -c")
 
 
 class WholeFile:

@@ -106,6 +106,8 @@ def plan_output(path: Path, source: OpenedInput, force: bool) -> Target:
 
 def check_removable(source: OpenedInput) -> None:
     """Refuse `--rm` up front for an input that is not a regular file named directly."""
+    if source.is_url:
+        raise FileError(source.name, "is a URL; --rm removes only local regular files")
     if source.stat is None:
         return
     if source.is_link:

@@ -1,4 +1,5 @@
-"""Inputs the coder actors read themselves: a file at the same path on every node.
+"""Inputs the coder actors read themselves: a file at the same path on every node, or at a
+URL every node can open with fsspec (``s3://``, ``gs://``, ``file://``...).
 
 The driver reads the whole input anyway (chunk boundaries depend on the bytes), so what this
 saves is the transfer: for a batch of consecutive chunks the driver ships the file path, the
@@ -11,18 +12,22 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, Any
 
-__all__ = ["RangeBatch", "SharedSource", "read_range", "shared_source"]
+__all__ = ["RangeBatch", "SharedSource", "is_url", "open_url", "read_range", "shared_source"]
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 EncodeItem = tuple[tuple[str, ...], bytes]
 
 
 @dataclass(frozen=True)
 class SharedSource:
-    """The input file `path` (absolute), whose bytes from `offset` on are the input."""
+    """The input file `path` (absolute, or an fsspec URL), whose bytes from `offset` on are the
+    input."""
 
     path: str
     offset: int
@@ -39,13 +44,38 @@ class RangeBatch:
     digest: bytes
 
 
+def is_url(name: str) -> bool:
+    """Whether `name` is a URL (``scheme://...``) rather than a local path."""
+    return _URL.match(name) is not None
+
+
+def open_url(url: str) -> IO[bytes]:
+    """`url` opened for binary reading with fsspec (a `FileNotFoundError` when it names no file,
+    a `ModuleNotFoundError` naming the extra when fsspec is missing)."""
+    try:
+        import fsspec
+    except ModuleNotFoundError as exc:
+        raise ModuleNotFoundError(
+            f"reading {url} needs fsspec: pip install 'nacrith[cluster]'", name="fsspec"
+        ) from exc
+    fs, path = fsspec.core.url_to_fs(url)
+    if not fs.isfile(path):
+        raise FileNotFoundError(f"{url} is not a file")
+    return fs.open(path, "rb")
+
+
 def shared_source(reader: IO[bytes] | Any) -> SharedSource | None:
     """Where `reader`'s bytes lie, when it reads a regular file it names (``open(path, "rb")``
-    or anything with a path `name` and `tell`); None otherwise (pipes, memory)."""
+    or anything with a path or URL `name` and `tell`); None otherwise (pipes, memory)."""
     name = getattr(reader, "name", None)
     tell = getattr(reader, "tell", None)
     if not isinstance(name, (str, os.PathLike)) or tell is None:
         return None
+    if isinstance(name, str) and is_url(name):
+        try:
+            return SharedSource(name, int(tell()))
+        except (OSError, ValueError):
+            return None
     path = os.path.abspath(os.fspath(name))
     try:
         if not os.path.isfile(path):
@@ -79,10 +109,10 @@ def read_range(batch: RangeBatch) -> list[EncodeItem] | None:
     or holds other bytes than the driver's."""
     size = sum(batch.lengths)
     try:
-        with open(batch.path, "rb") as handle:
+        with open_url(batch.path) if is_url(batch.path) else open(batch.path, "rb") as handle:
             handle.seek(batch.offset)
             data = handle.read(size)
-    except OSError:
+    except (OSError, ModuleNotFoundError, ValueError):
         return None
     if len(data) != size or digest_of([data]) != batch.digest:
         return None

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from nacrith.cluster.runner import ClusterRunner
 from nacrith.cluster.shared import SharedSource
 from nacrith.codecs.registry import codec_class
@@ -70,3 +72,22 @@ def test_a_batch_whose_actor_died_for_good_is_sent_to_a_fresh_one(cluster: str):
     assert killer.killed is not None, "no coder actor was seen running"
     assert results == _local(batches)
     assert runner.stats["resent"] >= 1
+
+
+def test_actors_read_a_url_themselves_or_get_the_bytes(cluster: str, tmp_path: Path):
+    fsspec = pytest.importorskip("fsspec")
+    data = text(300_000, seed=4)
+    path = tmp_path / "input.txt"
+    path.write_bytes(data)
+    batches = _batches(data, 3)
+    runner = ClusterRunner(_fib_codecs(), cluster, source=SharedSource(path.as_uri(), 0))
+    assert _on_cluster(runner, batches) == _local(batches)
+    assert (runner.stats["ranges"], runner.stats["bytes"]) == (len(batches), 0)
+    # memory:// lives in this process only: the actors cannot open it and get the bytes
+    with fsspec.open("memory://nacrith-runner/input.txt", "wb") as out:
+        out.write(data)
+    runner = ClusterRunner(
+        _fib_codecs(), cluster, source=SharedSource("memory://nacrith-runner/input.txt", 0)
+    )
+    assert _on_cluster(runner, batches) == _local(batches)
+    assert (runner.stats["ranges"], runner.stats["bytes"]) == (0, len(batches))
