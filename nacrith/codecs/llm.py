@@ -42,12 +42,14 @@ from nacrith.codecs.llm_params import (
     FORMAT_VERSION,
     HASH_HEX,
     LLAMA_VERSION,
+    WINDOW_VERSION,
     StoredParams,
     cached_sha256,
     model_for,
     other_device,
     registered_name,
     self_test_failed,
+    window_params,
 )
 from nacrith.coders.quantize import quantize
 from nacrith.coders.range_coder import HEAD_MIN, RangeDecoder, RangeEncoder
@@ -61,7 +63,7 @@ from nacrith.errors import (
 from nacrith.formats.text import Escapes, Reader, bad_codepoint_pattern, prepare, restore
 from nacrith.formats.varint import put_varint
 from nacrith.models.llm import registry
-from nacrith.models.llm.lockstep import run_streams
+from nacrith.models.llm.lockstep import Window, run_streams
 from nacrith.models.online.ensemble import Ensemble, EnsembleSettings
 
 __all__ = ["LLMCodec"]
@@ -73,6 +75,21 @@ PROBE_TEXT = b"The quick brown fox jumps over the lazy dog.\n  Alice said: `42 -
 #: the probe hash of each portable configuration, computed once per process (it is the same
 #: on every machine, so it never needs recomputing)
 _portable_probes: dict[tuple[Any, ...], str] = {}
+
+#: the default window of new archives where the engine can shift its cache: the attention-sink
+#: positions kept, and the positions dropped at each slide as a fraction of n_ctx
+#: (BENCHMARKS.md, "Speed: window policy and skip")
+DEFAULT_SINK = 4
+DROP_DIVISOR = 4
+
+
+def _can_shift(engine: str) -> bool:
+    """Whether `engine`'s backend can shift its cache (the sink-and-shift window)."""
+    if engine == "llama":
+        return True
+    from nacrith.models.portable.backend import PortableBackend
+
+    return hasattr(PortableBackend, "shift")
 
 
 def _default_engine(path: Path, gpu: bool) -> str:
@@ -89,6 +106,11 @@ class LLMCodec(Codec):
       ``smollm2-135m``).
     - `n_ctx`: context length per stream, in tokens (the model allows up to its training
       context; default: the registered model's `context`, else 2048).
+    - `sink`, `drop`: how a full context makes room. `sink` > 0: keep the first `sink`
+      positions (BOS and attention-sink tokens), drop the next `drop` (default
+      n_ctx // DROP_DIVISOR) and shift the rest down, with no re-prefill (format 6). `sink` 0:
+      clear and re-prefill BOS plus the last `keep` tokens, as formats 1-5 do. Default: the
+      shift with `DEFAULT_SINK` where the engine can shift its cache, else the re-prefill.
     - `keep`: tokens of history re-prefilled when the context slides (default n_ctx // 2).
     - `bias_lr`, `ngram_order`, `ngram_discount`, `match`, `mixer_lr`, `column`, `cache_size`,
       `cache_theta`: predictor settings (see `nacrith.models.online.ensemble.EnsembleSettings`).
@@ -127,6 +149,8 @@ class LLMCodec(Codec):
         *,
         n_ctx: int | None = None,
         keep: int | None = None,
+        sink: int | None = None,
+        drop: int | None = None,
         bias_lr: float = 0.5,
         ngram_order: int = 4,
         ngram_discount: float = 0.75,
@@ -159,6 +183,15 @@ class LLMCodec(Codec):
         if not isinstance(max_streams, int) or max_streams < 1:
             raise ValueError(f"max_streams must be a positive integer, got {max_streams!r}")
         self.engine = self._check_engine(engine, bool(gpu))
+        if sink is None:
+            sink = DEFAULT_SINK if _can_shift(self.engine) else 0
+        if sink:
+            if not _can_shift(self.engine):
+                raise ValueError(f"the {self.engine} engine cannot shift its cache; use sink=0")
+            self.window = Window.sink_shift(sink, n_ctx // DROP_DIVISOR if drop is None else drop)
+        else:
+            self.window = Window.reprefill(keep)
+        self.window.check(n_ctx)
         self.settings = EnsembleSettings(
             bias_lr=bias_lr,
             ngram_order=ngram_order,
@@ -290,7 +323,7 @@ class LLMCodec(Codec):
                     key = (
                         cached_sha256(self.model_path),
                         self.n_ctx,
-                        self.keep,
+                        self.window,
                         tuple(sorted(self.settings.to_dict().items())),
                     )
                     if key not in _portable_probes:
@@ -317,7 +350,7 @@ class LLMCodec(Codec):
             h.update(quantize(probs[probs >= HEAD_MIN], exact=exact).tobytes())
             return tok
 
-        run_streams(be, ens, [len(toks)], code, keep=self.keep, weights=[0.0])  # no progress
+        run_streams(be, ens, [len(toks)], code, window=self.window, weights=[0.0])  # no progress
         h.update(enc.finish())
         return h.hexdigest()
 
@@ -332,13 +365,15 @@ class LLMCodec(Codec):
             if self.engine == "llama"
             else {"version": FORMAT_VERSION, "engine": self.engine}
         )
+        if self.window.shifts:
+            engine = {**engine, "version": WINDOW_VERSION, "engine": self.engine}
         return {
             **engine,
             "model": self.model_name,
             "sha256": cached_sha256(self.model_path)[:HASH_HEX],
             "tokenizer": self.tokenizer_hash()[:HASH_HEX],
             "n_ctx": self.n_ctx,
-            "keep": self.keep,
+            **window_params(self.window),
             "crlf": self.crlf,
             "reflow": self.reflow,
             "head_min": HEAD_MIN,
@@ -366,6 +401,8 @@ class LLMCodec(Codec):
                 model,
                 n_ctx=stored.n_ctx,
                 keep=stored.keep,
+                sink=stored.window.sink,
+                drop=stored.window.drop or None,
                 crlf=stored.crlf,
                 reflow=stored.reflow,
                 engine=stored.engine,
@@ -514,7 +551,7 @@ class LLMCodec(Codec):
                 ens,
                 lengths,
                 code,
-                keep=self.keep,
+                window=self.window,
                 overlap=self.overlap,
                 known=known,
                 weights=weights,

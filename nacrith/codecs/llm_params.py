@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from nacrith.coders.range_coder import HEAD_MIN
 from nacrith.errors import FormatError, ModelMismatchError, ModelNotFoundError
 from nacrith.models.llm import registry
+from nacrith.models.llm.lockstep import Window
 from nacrith.models.online.ensemble import EnsembleSettings
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ __all__ = [
     "FORMAT_VERSION",
     "HASH_HEX",
     "LLAMA_VERSION",
+    "WINDOW_VERSION",
     "StoredParams",
     "cached_sha256",
     "engine_note",
@@ -41,20 +43,25 @@ __all__ = [
     "other_device",
     "registered_name",
     "self_test_failed",
+    "window_params",
 ]
 
+#: 6: the `window` field (see `window_params`): a full context keeps its attention-sink
+#: positions and shifts the rest, with no re-prefill; written only for that policy;
 #: 5: the `engine` field (``portable``: probabilities the same on every machine);
 #: 4: the text front end may reflow hard-wrapped text (`reflow`; its side data is new);
 #: 3: predictor settings may turn on the neural cache (older decoders would reject its fields);
-#: 2: fingerprints are 128-bit prefixes; 1: full 256-bit fingerprints. All five decode.
+#: 2: fingerprints are 128-bit prefixes; 1: full 256-bit fingerprints. All six decode.
 FORMAT_VERSION = 5
+#: archives whose window shifts (any engine) are written as format 6
+WINDOW_VERSION = 6
 #: llama-engine archives are written as format 4 (no `engine` field), byte for byte as before
 LLAMA_VERSION = 4
 ENGINES = ("portable", "llama")
 
 #: hex digits of each fingerprint (model sha256, tokenizer, probe) by format version; the
 #: decoder compares the stored prefix of its own full hashes
-FINGERPRINT_HEX = {1: 64, 2: 32, 3: 32, 4: 32, 5: 32}
+FINGERPRINT_HEX = {1: 64, 2: 32, 3: 32, 4: 32, 5: 32, 6: 32}
 HASH_HEX = FINGERPRINT_HEX[FORMAT_VERSION]
 
 
@@ -102,6 +109,7 @@ class StoredParams:
     llama_cpp: str
     probe: str
     engine: str
+    window: Window
 
     @classmethod
     def read(cls, params: Mapping[str, Any]) -> StoredParams:
@@ -118,11 +126,13 @@ class StoredParams:
             engine = params["engine"] if version >= 5 else "llama"
             if engine not in ENGINES:
                 raise ValueError(f"unknown engine {engine!r}")
+            window = read_window(params, version)
+            window.check(params["n_ctx"])
             stored = cls(
                 model=params["model"],
                 settings=EnsembleSettings.from_dict(dict(params["predictors"])),
                 n_ctx=params["n_ctx"],
-                keep=params["keep"],
+                keep=window.keep or params["n_ctx"] // 2,
                 crlf=params["crlf"],
                 reflow=reflow,
                 sha256=params["sha256"],
@@ -130,6 +140,7 @@ class StoredParams:
                 llama_cpp=params["llama_cpp"] if engine == "llama" else "",
                 probe=params["probe"],
                 engine=engine,
+                window=window,
             )
             for value in (stored.sha256, stored.tokenizer, stored.probe):
                 if not isinstance(value, str) or len(value) != FINGERPRINT_HEX[version]:
@@ -137,6 +148,34 @@ class StoredParams:
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(f"bad llm codec parameters: {exc}") from exc
         return stored
+
+
+# -- the window policy's params (format 6) -------------------------------------------------------
+
+
+def window_params(window: Window) -> dict[str, Any]:
+    """The params that name `window`: ``keep`` for a re-prefill (formats 1-5), ``window``
+    (``{"sink": S, "drop": D}``) for a shifting window (format 6)."""
+    if window.shifts:
+        return {"window": {"sink": window.sink, "drop": window.drop}}
+    return {"keep": window.keep}
+
+
+def read_window(params: Mapping[str, Any], version: int) -> Window:
+    """The window policy of params of format `version` (formats 1-5: re-prefill `keep`)."""
+    if version < WINDOW_VERSION:
+        keep = params["keep"]
+        if not isinstance(keep, int) or isinstance(keep, bool):
+            raise ValueError(f"bad keep {keep!r}")
+        return Window.reprefill(keep)
+    w = params["window"]
+    if not isinstance(w, Mapping) or set(w) != {"sink", "drop"}:
+        raise ValueError(f"bad window {w!r}")
+    if not all(isinstance(w[k], int) and not isinstance(w[k], bool) for k in w):
+        raise ValueError(f"bad window {w!r}")
+    if w["sink"] < 1:
+        raise ValueError(f"window sink must be positive, got {w['sink']!r}")
+    return Window.sink_shift(w["sink"], w["drop"])
 
 
 def registered_name(path: Path) -> str | None:

@@ -2,9 +2,11 @@
 
 Each stream is one sequence id in a context with a non-unified KV cache. `step` feeds one new
 token to each of several streams in a single `llama_decode` and returns their logits as one
-(B, V) float32 array; `prefill` (re)loads one stream's context as one batch. These are the only two
-evaluation patterns the codec uses, and encoder and decoder use them identically (the
-determinism contract: ARCHITECTURE.md, "Contracts that keep archives decodable").
+(B, V) float32 array; `prefill` (re)loads one stream's context as one batch; `append` feeds
+several tokens to one stream at its next positions as one batch; `shift` drops a span of a
+stream's positions and moves the later ones down (llama.cpp re-rotates their keys). Encoder and
+decoder use them identically (the determinism contract: ARCHITECTURE.md, "Contracts that keep
+archives decodable").
 
 `llama_cpp` is imported on first use, so importing this module is cheap. Native log output is
 silenced (`llama_log_set`), so nothing reaches stdout or stderr.
@@ -264,6 +266,34 @@ class LlamaBackend(_Vocabulary):
         for i in range(n):
             self._seq_ptrs[i][0] = seq
         return self._decode(n, 1)[0]
+
+    def append(
+        self, seq: int, tokens: Sequence[int] | np.ndarray, *, all_logits: bool = False
+    ) -> np.ndarray:
+        """Feed `tokens` to stream `seq` at its next positions as one batch (nothing cleared);
+        the logits of the last token as (1, V), or of every token as (n, V) with `all_logits`."""
+        n = len(tokens)
+        start = int(self._lib.llama_memory_seq_pos_max(self._mem, seq)) + 1
+        if not 1 <= n <= self.n_batch or start + n > self.n_ctx:
+            raise ValueError(
+                f"append of {n} tokens at {start} does not fit a context of {self.n_ctx}"
+            )
+        self._tok[:n] = tokens
+        self._pos[:n] = np.arange(start, start + n, dtype=np.int32)
+        self._out[:n] = 1 if all_logits else 0
+        self._out[n - 1] = 1
+        for i in range(n):
+            self._seq_ptrs[i][0] = seq
+        return self._decode(n, n if all_logits else 1)
+
+    def shift(self, seq: int, start: int, count: int) -> None:
+        """Drop positions start..start+count-1 of stream `seq` and move every later position
+        down by `count` (their keys are re-rotated at the next decode)."""
+        if start < 0 or count < 1:
+            raise ValueError(f"shift needs start >= 0 and count >= 1, got {start}, {count}")
+        lib = self._lib
+        lib.llama_memory_seq_rm(self._mem, seq, start, start + count)
+        lib.llama_memory_seq_add(self._mem, seq, start + count, -1, -count)
 
     def step(
         self,

@@ -1,9 +1,12 @@
 """The step loop shared by the encoder and the decoder of the `llm` codec.
 
 Each stream starts from BOS. To predict token i of a stream, the loop feeds token i-1 to the
-model at the next position; when the stream's context already holds `n_ctx` tokens, it instead
-clears the stream and prefills BOS plus the last `keep` tokens as one batch (positions fixed by
-the format: a function of n_ctx, keep and i only). All streams that step in the same iteration
+model at the next position. When the stream's context already holds `n_ctx` tokens, the
+`Window` policy frees room first: either (`Window.reprefill`) it clears the stream and prefills
+BOS plus the last `keep` tokens as one batch, or (`Window.sink_shift`) it keeps the first `sink`
+positions (BOS and the attention-sink tokens), drops the next `drop` and shifts the rest down
+(the backend re-rotates their keys), with no re-prefill. Either way the positions are fixed by
+the format: a function of n_ctx, the policy and i only. All streams that step in the same iteration
 share one `llama_decode`. The caller's `code` function codes (or decodes) each active stream's
 token from its final distribution, so encoder and decoder issue the identical sequence of calls.
 
@@ -19,6 +22,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
@@ -29,7 +33,7 @@ from nacrith.models.online.ensemble import Ensemble
 if TYPE_CHECKING:
     from nacrith.models.portable.backend import PortableBackend
 
-__all__ = ["reporting_steps", "run_streams"]
+__all__ = ["Window", "reporting_steps", "run_streams"]
 
 #: code(stream index, distribution row) -> the token at this position of that stream
 CodeFn = Callable[[int, np.ndarray], int]
@@ -55,22 +59,61 @@ def reporting_steps(listener: Callable[[float], None]) -> Iterator[None]:
         _listener.reset(token)
 
 
+@dataclass(frozen=True)
+class Window:
+    """How a stream whose context is full makes room (part of the format: both sides use it).
+
+    `sink == 0`: clear the stream and re-prefill BOS plus the last `keep` tokens. Otherwise keep
+    the first `sink` positions, drop the next `drop` and shift the rest down by `drop`.
+    """
+
+    keep: int = 0
+    sink: int = 0
+    drop: int = 0
+
+    @classmethod
+    def reprefill(cls, keep: int) -> Window:
+        """Clear and re-prefill BOS plus the last `keep` tokens (llm formats 1-5)."""
+        return cls(keep=keep)
+
+    @classmethod
+    def sink_shift(cls, sink: int, drop: int) -> Window:
+        """Keep `sink` positions, drop the next `drop`, shift the rest down."""
+        return cls(sink=sink, drop=drop)
+
+    @property
+    def shifts(self) -> bool:
+        """Whether this policy shifts the cache instead of re-prefilling."""
+        return self.sink > 0
+
+    def check(self, n_ctx: int) -> None:
+        """`ValueError` when the policy does not fit a context of `n_ctx` tokens."""
+        if self.shifts:
+            if self.drop < 1 or self.sink + self.drop > n_ctx - 1:
+                raise ValueError(
+                    f"sink {self.sink} and drop {self.drop} must be positive with "
+                    f"sink + drop <= {n_ctx - 1}"
+                )
+        elif not 0 < self.keep < n_ctx - 1:
+            raise ValueError(f"keep must be in 1..{n_ctx - 2}, got {self.keep}")
+
+
 class _ModelFeed:
     """The model's side of the loop: the logits (and hidden states) of each step's active
-    streams, clearing and re-prefilling a stream whose context is full."""
+    streams, making room by each stream's `Window` policy when its context is full."""
 
     def __init__(
         self,
         backend: Backend,
         lengths: Sequence[int],
         source: Sequence[Sequence[int]],
-        keep: int,
+        windows: Sequence[Window],
         hidden: bool,
     ) -> None:
         self.backend = backend
         self.lengths = lengths
         self.source = source  # where the model reads its input tokens
-        self.keep = keep
+        self.windows = windows  # one per stream
         self.hidden = hidden
         self.kv_len = [0] * len(lengths)
         for s in range(len(lengths)):
@@ -89,8 +132,12 @@ class _ModelFeed:
         states = np.empty((len(active), backend.n_embd), dtype=dtype) if self.hidden else None
         stepping: list[int] = []
         for j, s in enumerate(active):
+            window = self.windows[s]
+            if i and kv_len[s] >= backend.n_ctx and window.shifts:
+                backend.shift(s, window.sink, window.drop)
+                kv_len[s] -= window.drop
             if i == 0 or kv_len[s] >= backend.n_ctx:
-                history = [backend.bos, *source[s][i - self.keep : i]] if i else [backend.bos]
+                history = [backend.bos, *source[s][i - window.keep : i]] if i else [backend.bos]
                 rows[j] = backend.prefill(s, history)
                 kv_len[s] = len(history)
                 if states is not None:
@@ -151,12 +198,12 @@ def _check_arguments(
     backend: Backend,
     ensemble: Ensemble,
     lengths: Sequence[int],
-    keep: int,
+    window: Window,
     known: Sequence[Sequence[int]] | None,
 ) -> None:
-    n_ctx = backend.n_ctx
-    if not 0 < keep < n_ctx - 1:
-        raise ValueError(f"keep must be in 1..{n_ctx - 2}, got {keep}")
+    window.check(backend.n_ctx)
+    if window.shifts and not hasattr(backend, "shift"):
+        raise ValueError(f"{type(backend).__name__} cannot shift its cache")
     if len(lengths) > backend.n_seq:
         raise ValueError(f"{len(lengths)} streams but the context holds {backend.n_seq}")
     if known is not None and [len(t) for t in known] != list(lengths):
@@ -171,7 +218,8 @@ def run_streams(
     lengths: Sequence[int],
     code: CodeFn,
     *,
-    keep: int,
+    window: Window | None = None,
+    keep: int = 0,
     on_step: Callable[[np.ndarray, np.ndarray, np.ndarray], None] | None = None,
     overlap: bool = True,
     known: Sequence[Sequence[int]] | None = None,
@@ -187,13 +235,20 @@ def run_streams(
     this one is predicted and coded, and `code` must return exactly these tokens. The model
     and the ensemble see the same calls in the same order in every mode, so the distributions
     are identical. `weights` (one per stream) is what each stream's token counts for in the
-    progress reported to a `reporting_steps` listener, e.g. input bytes per token.
+    progress reported to a `reporting_steps` listener, e.g. input bytes per token. `window`
+    says how a full context makes room (`keep` alone: `Window.reprefill(keep)`).
     """
-    _check_arguments(backend, ensemble, lengths, keep, known)
+    if window is None:
+        window = Window.reprefill(keep)
+    _check_arguments(backend, ensemble, lengths, window, known)
     listener = _listener.get()
     tokens: list[list[int]] = [[] for _ in lengths]
     feed = _ModelFeed(
-        backend, lengths, tokens if known is None else known, keep, ensemble.wants_hidden
+        backend,
+        lengths,
+        tokens if known is None else known,
+        [window] * len(lengths),
+        ensemble.wants_hidden,
     )
     steps = max(lengths, default=0)
     calls = _ModelCalls(feed, steps, overlap, ahead=overlap and known is not None)
