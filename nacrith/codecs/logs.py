@@ -24,11 +24,22 @@ Stream kinds: 1 template table (templates joined by ``\\n``, in order of first u
 3 column settings, 4-6 residuals of the none/prev/ref predictors, 7 leading-zero counts,
 8 text variables, 9 residuals of the family predictor, 10 residuals of wide columns.
 A stream that would be empty is left out.
+
+Payload, version 2: a chunk with high-entropy identifiers (hex ids, UUIDs, hashes), coded as
+digit columns and references (see `formats.logs.idents`, whose section it holds)::
+
+    u8 version = 2
+    u8 mode = 3
+    the identifier section's shape table and identifier count
+    per stream (refs, digits, cases): u8 back end, raw length, coded length
+    LEB128 length of the chunk with placeholders
+    the coded streams, then a version-1 payload of the chunk with placeholders
+
+A decoder that knows only version 1 rejects it as an unsupported version.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -38,6 +49,7 @@ import zstandard
 
 from nacrith.codecs.base import Codec
 from nacrith.errors import CorruptDataError, FormatError
+from nacrith.formats.logs import idents
 from nacrith.formats.logs import streams as ls
 from nacrith.formats.logs.align import Clause
 from nacrith.formats.logs.column_settings import P_FAM, P_NONE, P_PREV, P_REF, read_meta
@@ -48,15 +60,16 @@ from nacrith.formats.logs.columns import (
     render_format,
     static_lengths,
 )
+from nacrith.formats.logs.filters import line_times, number_filter
 from nacrith.formats.logs.select import select_lines
-from nacrith.formats.logs.template import DEC, HEX, TIME, split_template, tokenize
+from nacrith.formats.logs.template import split_template, tokenize
 from nacrith.formats.logs.timestamps import FORMATS
 from nacrith.formats.varint import decode_varints, encode_varints, varint
 
 __all__ = ["LogsCodec", "PayloadInfo"]
 
-VERSION = 1
-MODE_STORED, MODE_WHOLE, MODE_MODEL = 0, 1, 2
+VERSION, VERSION_IDENTS = 1, 2
+MODE_STORED, MODE_WHOLE, MODE_MODEL, MODE_IDENTS = 0, 1, 2, 3
 S_TABLE, S_IDS, S_META, S_RES_NONE, S_RES_PREV, S_RES_REF, S_PADS, S_TEXT = range(1, 9)
 S_RES_FAM, S_WIDE = 9, 10
 _RESIDUAL_KINDS = {P_NONE: S_RES_NONE, P_PREV: S_RES_PREV, P_REF: S_RES_REF, P_FAM: S_RES_FAM}
@@ -67,6 +80,8 @@ _TEXTUAL = {S_TABLE, S_TEXT}
 _STREAM_FACTOR = 12
 EFFORTS = ("fast", "max")
 FAST_TABLE = 1 << 16
+#: a version-2 payload must be at least 1/IDENTS_GAIN smaller than the version-1 one
+IDENTS_GAIN = 32
 _ZSTD_FAST = zstandard.ZstdCompressor(level=3)
 
 
@@ -77,7 +92,7 @@ class PayloadInfo:
     mode: int
     n_lines: int
     n_templates: int
-    ends_with_newline: bool | None  # None for modes 0 and 1 (not recorded)
+    ends_with_newline: bool | None  # None for modes 0, 1 and 3 (not recorded)
     time_format: int | None  # index in `formats.logs.timestamps.FORMATS`
     time_range: tuple[int, int] | None  # POSIX seconds of the earliest and latest timestamp
 
@@ -95,7 +110,7 @@ class _Parsed:
     def __init__(self, payload: bytes, raw_size: int | None) -> None:
         r = ls.Reader(payload)
         if r.byte() != VERSION:
-            raise FormatError(f"logs payload version {payload[0]} is not supported (knows 1)")
+            raise FormatError(f"logs payload version {payload[0]} is not supported (knows 1, 2)")
         self.mode = r.byte()
         self.payload = payload
         self.streams: dict[int, _Stream] = {}
@@ -192,6 +207,42 @@ def _escape_new(tids: np.ndarray) -> np.ndarray:
     return np.where(tids > seen_before, 0, tids + 1).astype(np.uint64)
 
 
+class _Idents:
+    """A version-2 payload: the identifier section and the version-1 payload it wraps."""
+
+    def __init__(self, payload: bytes, raw_size: int | None) -> None:
+        r = ls.Reader(payload)
+        r.byte()
+        if r.byte() != MODE_IDENTS:
+            raise CorruptDataError("logs version-2 payload has an unknown mode")
+        bound = (1 << 40) if raw_size is None else raw_size
+        self.shapes, self.n_ids = idents.read_section(r)
+        if self.n_ids > bound:
+            raise CorruptDataError(f"logs payload field {self.n_ids} exceeds its bound")
+        dirs = [
+            (r.byte(), r.varint(_STREAM_FACTOR * bound + 1024), r.varint(len(payload)))
+            for _ in range(3)
+        ]
+        self.inner_size = r.varint(bound)
+        self.coded = [(r.take(n), b, raw) for b, raw, n in dirs]
+        self.inner = r.rest()
+        if _is_idents(self.inner):
+            raise CorruptDataError("logs version-2 payload wraps another version-2 payload")
+
+    def decode(self, codec: LogsCodec, raw_size: int) -> bytes:
+        """The chunk: the inner payload decoded, its placeholders replaced."""
+        text = codec.decode(self.inner, self.inner_size)
+        streams = [ls.decompress_stream(*c) for c in self.coded]
+        out = idents.restore(text, self.shapes, self.n_ids, *streams)
+        if len(out) != raw_size:
+            raise CorruptDataError(f"logs chunk decoded to {len(out)} bytes, expected {raw_size}")
+        return out
+
+
+def _is_idents(payload: bytes) -> bool:
+    return payload[:1] == bytes([VERSION_IDENTS])
+
+
 class LogsCodec(Codec):
     """Log lines as templates plus numeric columns, each sub-stream coded by the best back end.
 
@@ -283,8 +334,28 @@ class LogsCodec(Codec):
         return bytes(head) + b"".join(bodies)
 
     def encode(self, data: bytes) -> bytes:
-        """Code one chunk; falls back to one back end over the whole chunk when that is smaller."""
+        """Code one chunk; falls back to one back end over the whole chunk when that is smaller.
+        A chunk with identifiers (see `formats.logs.idents`) is also coded with them taken out
+        (version 2), kept when smaller by at least `IDENTS_GAIN`: a search decodes a version-2
+        chunk in full instead of only the lines its templates allow."""
         data = bytes(data)
+        best = self._encode_plain(data)
+        found = idents.extract(data)
+        if found is None:
+            return best
+        text, ids = found
+        head = bytearray([VERSION_IDENTS, MODE_IDENTS]) + ids.header()
+        bodies = []
+        for raw in (ids.refs, ids.digits, ids.cases):
+            backend, coded = ls.compress_best(raw, self._backends(S_RES_NONE))
+            head += bytes([backend]) + varint(len(raw)) + varint(len(coded))
+            bodies.append(coded)
+        head += varint(len(text))
+        candidate = bytes(head) + b"".join(bodies) + self._encode_plain(text)
+        return candidate if len(candidate) * IDENTS_GAIN < len(best) * (IDENTS_GAIN - 1) else best
+
+    def _encode_plain(self, data: bytes) -> bytes:
+        """A version-1 payload of `data`."""
         if not data:
             return bytes([VERSION, MODE_STORED])
         best = self._encode_model(data)
@@ -304,6 +375,16 @@ class LogsCodec(Codec):
 
     def info(self, payload: bytes) -> PayloadInfo:
         """The directory of a payload: mode, line and template counts, time range."""
+        if _is_idents(payload):
+            inner = self.info(_Idents(payload, None).inner)
+            return PayloadInfo(
+                MODE_IDENTS,
+                inner.n_lines,
+                inner.n_templates,
+                None,
+                inner.time_format,
+                inner.time_range,
+            )
         p = _Parsed(payload, None)
         return PayloadInfo(
             p.mode, p.n_lines, p.n_templates, p.ends_with_newline, p.time_format, p.time_range
@@ -314,9 +395,11 @@ class LogsCodec(Codec):
         table; kinds are `formats.logs.template.DEC`, `HEX` or `TIME`. A line of template t is
         pieces[0] var[0] pieces[1] ... var[n-1] pieces[n].
 
-        None for payloads without templates (stored or whole-chunk modes), which a search must
-        decode in full.
+        None for payloads without templates (stored or whole-chunk modes, and version 2, whose
+        templates hold identifier placeholders), which a search must decode in full.
         """
+        if _is_idents(payload):
+            return None
         p = self._parse(payload, None)
         if p.mode != MODE_MODEL:
             return None
@@ -328,6 +411,8 @@ class LogsCodec(Codec):
         """The raw template table (skeletons with marker bytes, see `formats.logs.template`) and
         whether it is escaped, decoding nothing else; None for payloads without templates.
         Cheaper than `templates` for a scan over all of them."""
+        if _is_idents(payload):
+            return None
         p = self._parse(payload, raw_size)
         if p.mode != MODE_MODEL:
             return None
@@ -335,6 +420,8 @@ class LogsCodec(Codec):
 
     def decode(self, payload: bytes, raw_size: int) -> bytes:
         """Decode one chunk into exactly `raw_size` bytes."""
+        if _is_idents(payload):
+            return _Idents(payload, raw_size).decode(self, raw_size)
         p = _Parsed(payload, raw_size)
         if p.mode != MODE_MODEL:
             return self._decode_plain(p, raw_size)
@@ -359,13 +446,16 @@ class LogsCodec(Codec):
         (any template when None) and, for each (digits, whole) of `numbers`, one of its
         decimal variables is spelt `digits` (whole) or ends with `digits` (not whole), or its
         hex or time variables could spell them. With `time_range` = (since, until), either
-        bound None, a line must also have a time within it (see `line_times`). Modes 0 and 1
-        yield every line.
+        bound None, a line must also have a time within it (see `line_times`). Modes 0, 1 and
+        3 yield every line.
 
         With `templates` and neither `numbers` nor `time_range`, only the columns the lines
         need are decoded (see `formats.logs.select`), and a line must also pass every one of
         `clauses` (alignments of search literals with its template, see `formats.logs.align`);
         in the other cases `clauses` are not applied."""
+        if _is_idents(payload):
+            yield from enumerate(self.decode(payload, raw_size).split(b"\n"))
+            return
         p = self._parse(payload, raw_size)
         if p.mode != MODE_MODEL:
             yield from enumerate(self._decode_plain(p, raw_size).split(b"\n"))
@@ -438,9 +528,9 @@ class LogsCodec(Codec):
             line_mask = keep[tids]
             per_line = np.diff(np.append(layout.line_starts, layout.colid.size))
             if numbers:
-                line_mask &= _number_filter(templates, tids, layout, vals, per_line, numbers)
+                line_mask &= number_filter(templates, tids, layout, vals, per_line, numbers)
             if time_range is not None:
-                times = _line_times(vals, per_line)
+                times = line_times(vals, per_line)
                 lo, hi = time_range
                 with np.errstate(invalid="ignore"):
                     if lo is not None:
@@ -461,71 +551,3 @@ class LogsCodec(Codec):
             s = starts[i]
             out.append((i, fmt % tuple(objs[s : s + nv[t]])))
         return out
-
-
-def _line_times(vals: Any, per_line: np.ndarray) -> np.ndarray:
-    """Per line, POSIX seconds of its first time variable, else of the nearest line before it
-    that has one, else of the first line after it; NaN when the chunk has none."""
-    n_lines = per_line.size
-    out = np.full(n_lines, np.nan)
-    times = np.flatnonzero(vals.kind == TIME)
-    if times.size == 0:
-        return out
-    var_line = np.repeat(np.arange(n_lines), per_line)[times]
-    lines, first = np.unique(var_line, return_index=True)
-    out[lines] = vals.values[times[first]].astype(np.float64)
-    has = np.zeros(n_lines, dtype=bool)
-    has[lines] = True
-    idx = np.maximum.accumulate(np.where(has, np.arange(n_lines), -1))
-    filled = np.where(idx >= 0, out[np.maximum(idx, 0)], np.nan)
-    return np.where(np.isnan(filled), out[lines[0]], filled)
-
-
-_ADJACENT_RE = re.compile(rb"[\x00\x01][\x00\x01\x03]")
-_DIGITS_RE = re.compile(rb"\d+")
-
-
-def _number_filter(
-    templates: list[bytes],
-    tids: np.ndarray,
-    layout: Any,
-    vals: Any,
-    per_line: np.ndarray,
-    numbers: Sequence[tuple[bytes, bool]],
-) -> np.ndarray:
-    """Lines that can hold every (digits, whole) of `numbers` (see `decode_lines`)."""
-    n_lines = len(tids)
-    t_hex = np.array([HEX in layout.col_kind[c] for c in layout.template_cols], dtype=bool)
-    t_adjacent = np.array([bool(_ADJACENT_RE.search(t)) for t in templates], dtype=bool)
-    var_line = np.repeat(np.arange(n_lines), per_line)
-    dec = vals.kind == DEC
-    times = np.flatnonzero(vals.kind == TIME)
-    time_runs: list[list[bytes]] = []
-    if times.size:
-        uniq, time_inverse = np.unique(vals.values[times], return_inverse=True)
-        render = FORMATS[vals.time_format].render
-        time_runs = [_DIGITS_RE.findall(render(v)) for v in uniq.tolist()]
-    mask = np.ones(n_lines, dtype=bool)
-    for digits, whole in numbers:
-        width = len(digits)
-        if not 1 <= width <= 19 or not digits.isdigit():
-            continue
-        target = np.uint64(int(digits))
-        with np.errstate(over="ignore"):
-            if whole:
-                ok = dec & (vals.lengths == width) & (vals.values == target)
-            else:
-                low = vals.values % np.uint64(10**width)
-                ok = dec & (vals.lengths >= width) & (low == target)
-        line_ok = np.zeros(n_lines, dtype=bool)
-        line_ok[var_line[ok]] = True
-        if time_runs:
-            spelt = np.array(
-                [
-                    any(r == digits if whole else r.endswith(digits) for r in runs)
-                    for runs in time_runs
-                ]
-            )
-            line_ok[var_line[times[spelt[time_inverse]]]] = True
-        mask &= line_ok | (t_hex | (t_adjacent & (not whole)))[tids]
-    return mask
