@@ -248,14 +248,17 @@ class LogsCodec(Codec):
 
     `effort` chooses how many back ends are tried per sub-stream: "fast" (the default) tries
     the one or two that usually win for that kind of stream, "max" tries all of them.
+    `identifiers` False writes version-1 payloads only (what earlier builds wrote); decoding
+    needs neither setting.
     """
 
     codec_id: ClassVar[str] = "logs"
 
-    def __init__(self, effort: str = "fast") -> None:
+    def __init__(self, effort: str = "fast", identifiers: bool = True) -> None:
         if effort not in EFFORTS:
             raise ValueError(f"logs effort must be one of {EFFORTS}, got {effort!r}")
         self.effort = effort
+        self.identifiers = identifiers
         self._last: tuple[bytes, _Parsed] | None = None
 
     def _parse(self, payload: bytes, raw_size: int | None) -> _Parsed:
@@ -340,7 +343,7 @@ class LogsCodec(Codec):
         chunk in full instead of only the lines its templates allow."""
         data = bytes(data)
         best = self._encode_plain(data)
-        found = idents.extract(data)
+        found = idents.extract(data) if self.identifiers else None
         if found is None:
             return best
         text, ids = found

@@ -15,6 +15,8 @@ from nacrith.codecs.logs import MODE_IDENTS, MODE_MODEL, VERSION_IDENTS, LogsCod
 from nacrith.errors import CorruptDataError, FormatError, NacrithError
 from nacrith.formats.logs import idents
 from nacrith.formats.logs import streams as ls
+from nacrith.formats.logs.detect import looks_like_logs
+from nacrith.formats.logs.template import tokenize
 from tests.paths import GOLDEN, LOGHUB
 
 OPENSTACK = LOGHUB / "OpenStack" / "OpenStack_2k.log"
@@ -317,3 +319,21 @@ def test_golden_version_2_payload_decodes() -> None:
     payload = path.read_bytes()
     assert payload[0] == VERSION_IDENTS
     assert LogsCodec().decode(payload, len(data)) == data
+
+
+def test_identifier_logs_look_like_logs() -> None:
+    rnd = random.Random(1)
+    data = b"".join(
+        b"GET /obj/%032x ok user %032x\n" % (rnd.getrandbits(128), rnd.getrandbits(128))
+        for _ in range(400)
+    )
+    assert len(tokenize(data).templates) > 300  # without identifiers: a template per line
+    assert looks_like_logs(data)
+
+
+def test_identifiers_off_writes_version_1() -> None:
+    data = id_log(100)
+    payload = LogsCodec(identifiers=False).encode(data)
+    assert payload[0] == 1
+    assert LogsCodec().decode(payload, len(data)) == data
+    assert len(LogsCodec().encode(data)) < len(payload)
