@@ -22,12 +22,16 @@ INPUT = (
     + "UTF-8 tail: naïve café 東京\r\n".encode()
 )
 
-# v1-*: settings stored raw or zlib'd; v1d-*: deflated against preset dictionary 1
+# v1-*: settings stored raw or zlib'd; v1d-*: deflated against preset dictionary 1;
+# v2-*: container format version 2 (settings as baseline references; v2-fast: several codecs)
 FOUNDATION = {
     "v1-stored": "stored",
     "v1-zstd": "zstd",
     "v1d-stored": "stored",
     "v1d-zstd": "zstd",
+    "v2-stored": "stored",
+    "v2-zstd": "zstd",
+    "v2-fast": "fast",
 }
 
 
@@ -61,6 +65,8 @@ def test_golden_decodes(archive: Path) -> None:
 
 
 def test_stored_golden_bytes_are_stable() -> None:
-    assert (GOLDEN / "v1d-stored.ncz").read_bytes() == nacrith.compress(
-        INPUT, method="stored", chunk_size=1500
-    )
+    from tests.formats.container_helpers import rewrap
+
+    archive = nacrith.compress(INPUT, method="stored", chunk_size=1500)
+    assert (GOLDEN / "v2-stored.ncz").read_bytes() == archive
+    assert (GOLDEN / "v1d-stored.ncz").read_bytes() == rewrap(archive, INPUT, version=1)

@@ -1,4 +1,5 @@
-"""The container: round trips at the format level, exact bytes, and the hostile-input matrix."""
+"""Container format version 1 (read forever, no longer written by default): exact bytes and the
+hostile-input matrix."""
 
 from __future__ import annotations
 
@@ -11,31 +12,22 @@ import pytest
 
 import nacrith
 from nacrith.errors import CorruptDataError, FormatError, NacrithError, TruncatedError
-from nacrith.formats.container import (
-    FORMAT_VERSION,
-    MAGIC,
-    MemberReader,
-    iter_members,
-    write_member,
-)
+from nacrith.formats.container import MAGIC_V1 as MAGIC
+from nacrith.formats.container import MemberReader, iter_members, write_member
+from nacrith.formats.container.common import deflate_with_dictionary, encode_settings
 from nacrith.formats.settings_dict import PRESET_DICTIONARIES
-
-SAMPLE = b"The quick brown fox jumps over the lazy dog.\n" * 40 + bytes(range(256))
-
-
-def _archive(data: bytes = SAMPLE, method: str = "zstd", chunk_size: int = 700) -> bytes:
-    return nacrith.compress(data, method=method, chunk_size=chunk_size, workers=1)
+from tests.formats.container_helpers import SAMPLE
+from tests.formats.container_helpers import archive_v1 as _archive
 
 
 def test_constants_pinned() -> None:
     assert MAGIC == b"\x89NCZ\r\n\x1a\n"
-    assert FORMAT_VERSION == 1
-    assert nacrith.MAGIC == MAGIC
+    assert MAGIC.startswith(nacrith.MAGIC)
 
 
 def test_stored_member_exact_bytes() -> None:
     out = io.BytesIO()
-    write_member(out, {"stored": {}}, [("stored", b"abc", b"abc")], original_size=3)
+    write_member(out, {"stored": {}}, [("stored", b"abc", b"abc")], original_size=3, version=1)
     data = out.getvalue()
     deflater = zlib.compressobj(9, zlib.DEFLATED, -15, memLevel=9, zdict=PRESET_DICTIONARIES[1])
     settings = b"\x01" + deflater.compress(b'{"codecs":{"stored":{}}}') + deflater.flush()
@@ -90,7 +82,7 @@ def test_every_flipped_byte_is_detected() -> None:
 
 def test_trailing_junk_is_an_error() -> None:
     archive = _archive(b"hello\n")
-    for junk in (b"\x00", b"junk", b"x" * 20, MAGIC[:3] + b"zzzzz"):
+    for junk in (b"\x00", b"junk", b"x" * 20, MAGIC[:3] + b"zzzzz", MAGIC[:5] + b"zzz"):
         with pytest.raises(FormatError, match="trailing data"):
             nacrith.decompress(archive + junk)
     with pytest.raises(TruncatedError, match="ended before the end-of-stream marker"):
@@ -172,8 +164,6 @@ def test_every_settings_form_reads_back(form: str) -> None:
 
 
 def test_llm_settings_cost_a_few_dozen_bytes() -> None:
-    from nacrith.formats.container import _deflate_with_dictionary, encode_settings
-
     params = {
         "crlf": True,
         "head_min": 2.0**-14,
@@ -189,9 +179,9 @@ def test_llm_settings_cost_a_few_dozen_bytes() -> None:
         "version": 4,
     }
     settings = encode_settings({"codecs": {"llm": params, "zstd": {"level": 19}}})
-    assert len(_deflate_with_dictionary(settings, 2)) < 50 < len(zlib.compress(settings, 9)) - 150
+    assert len(deflate_with_dictionary(settings, 2)) < 50 < len(zlib.compress(settings, 9)) - 150
     # dictionary 1 predates format 4's "reflow": dictionary 2 saves what it costs there
-    assert len(_deflate_with_dictionary(settings, 2)) < len(_deflate_with_dictionary(settings, 1))
+    assert len(deflate_with_dictionary(settings, 2)) < len(deflate_with_dictionary(settings, 1))
 
 
 def test_damaged_settings_forms_are_errors() -> None:
@@ -209,7 +199,7 @@ def test_damaged_settings_forms_are_errors() -> None:
 
 def test_unknown_codec_in_chunk_is_format_error() -> None:
     out = io.BytesIO()
-    write_member(out, {}, [("nosuch", b"abc", b"abc")], original_size=3)
+    write_member(out, {}, [("nosuch", b"abc", b"abc")], original_size=3, version=1)
     with pytest.raises(FormatError, match="unknown codec 'nosuch'"):
         nacrith.decompress(out.getvalue())
 
