@@ -54,16 +54,10 @@ class _Located:
 
 
 @dataclass
-class _Job:
+class _Job(options.OutputChoices):
     """How to compress each input of one `ncz compress` run."""
 
     compressor: Compressor
-    to_stdout: bool
-    output: str | None
-    remove: bool
-    force: bool
-    quiet: int
-    verbose: int
 
     def one(self, name: str) -> None:
         """Compress input `name` (`-`: stdin) to its output; then remove it with --rm."""
@@ -245,7 +239,7 @@ def compress_command(
     compressor = _compressor(
         chosen, method, fast, workers, model, gpu, chunk_size, context, engine, cluster
     )
-    job = _Job(compressor, to_stdout, output, remove, force, quiet, verbose)
+    job = _Job(to_stdout, output, remove, force, quiet, verbose, compressor)
     try:
         run_files(ctx, files, job.one)
     finally:

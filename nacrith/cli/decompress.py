@@ -24,16 +24,10 @@ def decompressed_name(name: str) -> Path:
 
 
 @dataclass
-class _Job:
+class _Job(options.OutputChoices):
     """How to decompress each input of one `ncz decompress` run."""
 
     decompressor: Decompressor
-    to_stdout: bool
-    output: str | None
-    remove: bool
-    force: bool
-    quiet: int
-    verbose: int
 
     def one(self, name: str) -> None:
         """Decompress archive `name` (`-`: stdin) to its output; then remove it with --rm."""
@@ -114,7 +108,7 @@ def decompress_command(
     quiet, verbose = add_verbosity(ctx, quiet_local, verbose_local)
     options.check_output_options(files, to_stdout, output, remove, keep)
     decompressor = Decompressor(workers=workers, model=model, gpu=gpu, cluster=cluster)
-    job = _Job(decompressor, to_stdout, output, remove, force, quiet, verbose)
+    job = _Job(to_stdout, output, remove, force, quiet, verbose, decompressor)
     try:
         run_files(ctx, files, job.one)
     finally:

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
 SUFFIX = ".ncz"
+
+
+@dataclass
+class OutputChoices:
+    """Where the outputs of one `ncz compress` or `ncz decompress` run go, and how it talks."""
+
+    to_stdout: bool
+    output: str | None
+    remove: bool
+    force: bool
+    quiet: int
+    verbose: int
+
 
 file_args = click.argument("files", nargs=-1, type=click.Path(dir_okay=True, allow_dash=True))
 to_stdout = click.option(
