@@ -1,0 +1,200 @@
+"""GGUF weights of a Gemma 3 model, as exact fixed-point matrices.
+
+Tensors are dequantized exactly (`kquants`) and written as integers times one power of two per
+output row (`weights.FixedMatrix`), the same integers on every machine. The token embedding,
+which is also the output layer, is converted in row chunks so that only one copy of it is ever
+held in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nacrith.errors import ModelNotFoundError
+from nacrith.models.portable.exact import fixed_point
+from nacrith.models.portable.kquants import dequantize
+from nacrith.models.portable.weights import ACT_BITS, FixedMatrix
+
+__all__ = ["GemmaConfig", "GemmaLayer", "GemmaWeights", "load_gemma_weights"]
+
+_CHUNK_ROWS = 8192
+
+
+@dataclass(frozen=True)
+class GemmaConfig:
+    """Hyperparameters of a Gemma 3 GGUF, from its metadata (and llama.cpp's fixed choices)."""
+
+    n_vocab: int
+    n_embd: int
+    n_ff: int
+    n_layer: int
+    n_head: int
+    n_head_kv: int
+    head_dim: int
+    rope_base: float
+    rope_base_local: float
+    sliding_window: int
+    swa_pattern: int
+    attention_scale: float
+    final_softcap: float
+    rms_eps: float
+    n_ctx_train: int
+    bos: int
+
+    def is_local(self, layer: int) -> bool:
+        """Whether `layer` attends over the sliding window (else over the whole context)."""
+        return layer % self.swa_pattern < self.swa_pattern - 1
+
+
+def _field(reader: object, key: str, default: object = None) -> object:
+    field = reader.fields.get(key)  # type: ignore[attr-defined]
+    if field is None:
+        if default is None:
+            raise ModelNotFoundError(f"GGUF metadata lacks {key}")
+        return default
+    return field.contents()
+
+
+def _config(reader: object) -> GemmaConfig:
+    arch = _field(reader, "general.architecture")
+    if arch != "gemma3":
+        raise ModelNotFoundError(f"the portable Gemma graph runs gemma3 models, not {arch}")
+    a = "gemma3."
+    n_embd = int(_field(reader, a + "embedding_length"))
+    n_head = int(_field(reader, a + "attention.head_count"))
+    head_dim = int(_field(reader, a + "attention.key_length", n_embd // n_head))
+    if int(_field(reader, a + "attention.value_length", head_dim)) != head_dim:
+        raise ModelNotFoundError("keys and values of different lengths are not supported")
+    if int(_field(reader, a + "rope.dimension_count", head_dim)) != head_dim:
+        raise ModelNotFoundError("partial RoPE is not supported by the portable engine")
+    if float(_field(reader, a + "rope.scaling.factor", 1.0)) != 1.0:
+        raise ModelNotFoundError("RoPE scaling is not supported by the portable Gemma graph")
+    tokens = reader.fields.get("tokenizer.ggml.tokens")  # type: ignore[attr-defined]
+    n_vocab = len(tokens.data) if tokens is not None else 0
+    n_layer = int(_field(reader, a + "block_count"))
+    return GemmaConfig(
+        n_vocab=int(_field(reader, a + "vocab_size", n_vocab or None)),
+        n_embd=n_embd,
+        n_ff=int(_field(reader, a + "feed_forward_length")),
+        n_layer=n_layer,
+        n_head=n_head,
+        n_head_kv=int(_field(reader, a + "attention.head_count_kv", n_head)),
+        head_dim=head_dim,
+        rope_base=float(_field(reader, a + "rope.freq_base", 1000000.0)),
+        rope_base_local=10000.0,
+        sliding_window=int(_field(reader, a + "attention.sliding_window")),
+        swa_pattern=6,
+        # Gemma 3's query_pre_attn_scalar is the head size except for the 27B model
+        attention_scale=1.0 / np.sqrt(float(n_embd // n_head if n_layer == 62 else head_dim)),
+        final_softcap=float(_field(reader, a + "final_logit_softcapping", 0.0)),
+        rms_eps=float(_field(reader, a + "attention.layer_norm_rms_epsilon")),
+        n_ctx_train=int(_field(reader, a + "context_length")),
+        bos=int(_field(reader, "tokenizer.ggml.bos_token_id", 2)),
+    )
+
+
+@dataclass
+class GemmaLayer:
+    """One Gemma 3 block: norms (float64 vectors) and fused fixed-point projections."""
+
+    attn_norm: np.ndarray
+    q_norm: np.ndarray
+    k_norm: np.ndarray
+    qkv: FixedMatrix
+    out: FixedMatrix
+    post_attn_norm: np.ndarray
+    ffn_norm: np.ndarray
+    gate_up: FixedMatrix
+    down: FixedMatrix
+    post_ffn_norm: np.ndarray
+
+
+@dataclass
+class GemmaWeights:
+    """All weights; `embed` is the token embedding, tied to the output layer."""
+
+    config: GemmaConfig
+    embed: FixedMatrix
+    output_norm: np.ndarray
+    layers: list[GemmaLayer]
+
+
+def _tensor(tensors: dict[str, object], name: str) -> object:
+    tensor = tensors.get(name)
+    if tensor is None:
+        raise ModelNotFoundError(f"GGUF lacks tensor {name}")
+    return tensor
+
+
+def _values(tensors: dict[str, object], name: str) -> np.ndarray:
+    t = _tensor(tensors, name)
+    return dequantize(t.tensor_type.name, t.data, int(t.shape[0]))  # type: ignore[attr-defined]
+
+
+def _vector(tensors: dict[str, object], name: str) -> np.ndarray:
+    return _values(tensors, name).reshape(-1)
+
+
+def _matrix(tensors: dict[str, object], name: str) -> FixedMatrix:
+    """A tensor as a FixedMatrix, converted in row chunks (the same integers as converting it
+    whole: every step of the conversion works row by row)."""
+    t = _tensor(tensors, name)
+    kind, cols = t.tensor_type.name, int(t.shape[0])  # type: ignore[attr-defined]
+    data = t.data  # type: ignore[attr-defined]
+    rows = int(t.shape[1])  # type: ignore[attr-defined]
+    if rows <= _CHUNK_ROWS:
+        return FixedMatrix(dequantize(kind, data, cols))
+    bits = 52 - ACT_BITS - int(cols - 1).bit_length()
+    ints_t = np.empty((cols, rows))
+    scale = np.empty(rows)
+    exact_rows = 0
+    for lo in range(0, rows, _CHUNK_ROWS):
+        hi = min(rows, lo + _CHUNK_ROWS)
+        values = dequantize(kind, data[lo:hi], cols)
+        ints, s = fixed_point(values, bits)
+        exact_rows += int(np.sum(np.all(ints * s[:, None] == values, axis=1)))
+        ints_t[:, lo:hi] = ints.T
+        scale[lo:hi] = s
+    return FixedMatrix.restore(ints_t, scale, bits, exact_rows)
+
+
+def _layer(tensors: dict[str, object], i: int) -> GemmaLayer:
+    p = f"blk.{i}."
+    qkv = [_matrix(tensors, p + f"attn_{n}.weight") for n in "qkv"]
+    gate_up = [_matrix(tensors, p + f"ffn_{n}.weight") for n in ("gate", "up")]
+    return GemmaLayer(
+        attn_norm=_vector(tensors, p + "attn_norm.weight"),
+        q_norm=_vector(tensors, p + "attn_q_norm.weight"),
+        k_norm=_vector(tensors, p + "attn_k_norm.weight"),
+        qkv=FixedMatrix.stack(qkv),
+        out=_matrix(tensors, p + "attn_output.weight"),
+        post_attn_norm=_vector(tensors, p + "post_attention_norm.weight"),
+        ffn_norm=_vector(tensors, p + "ffn_norm.weight"),
+        gate_up=FixedMatrix.stack(gate_up),
+        down=_matrix(tensors, p + "ffn_down.weight"),
+        post_ffn_norm=_vector(tensors, p + "post_ffw_norm.weight"),
+    )
+
+
+def load_gemma_weights(path: str | os.PathLike[str]) -> GemmaWeights:
+    """Read a Gemma 3 GGUF file into fixed-point weights (the same integers on every machine)."""
+    import gguf
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelNotFoundError(f"model file {path} does not exist")
+    reader = gguf.GGUFReader(path)
+    config = _config(reader)
+    tensors = {t.name: t for t in reader.tensors}
+    if "output.weight" in tensors:
+        raise ModelNotFoundError("the portable Gemma graph expects a tied output layer")
+    return GemmaWeights(
+        config=config,
+        embed=_matrix(tensors, "token_embd.weight"),
+        output_norm=_vector(tensors, "output_norm.weight"),
+        layers=[_layer(tensors, i) for i in range(config.n_layer)],
+    )
