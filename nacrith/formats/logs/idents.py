@@ -54,7 +54,10 @@ WINDOW = 1024
 LOWER, UPPER, MIXED = 0, 1, 2
 _LETTERS = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _SHAPE_OF_LETTER = {bytes([c]): i for i, c in enumerate(_LETTERS)}
-_ID_RE = re.compile(rb"(?<![0-9A-Za-z])[0-9a-fA-F]+(?:-[0-9a-fA-F]+)*(?![0-9A-Za-z])")
+_ID_RE = re.compile(  # the lookaheads skip short tokens and numbers early
+    rb"(?<![0-9A-Za-z])(?=[0-9a-fA-F-]{8})(?=[0-9-]*[a-fA-F])"
+    rb"[0-9a-fA-F]+(?:-[0-9a-fA-F]+)*(?![0-9A-Za-z])"
+)
 _PLACE_RE = re.compile(rb"\x04(.?)", re.S)
 _NIBBLE = np.full(256, 255, dtype=np.uint8)
 _NIBBLE[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
@@ -100,9 +103,9 @@ def _shape(token: bytes) -> Shape | None:
     hexes = b"".join(groups)
     if not MIN_DIGITS <= len(hexes) <= MAX_DIGITS or len(groups) > MAX_GROUPS:
         return None
-    if hexes.isdigit() or not any(48 <= b <= 57 for b in hexes):
-        return None
-    lower, upper = any(97 <= b <= 102 for b in hexes), any(65 <= b <= 70 for b in hexes)
+    if not hexes.translate(None, b"abcdefABCDEF") or hexes.isdigit():
+        return None  # no decimal digit, or no letter
+    lower, upper = hexes.upper() != hexes, hexes.lower() != hexes
     case = MIXED if lower and upper else (UPPER if upper else LOWER)
     return Shape(case, tuple(len(g) for g in groups))
 
@@ -115,13 +118,16 @@ def extract(data: bytes) -> tuple[bytes, Idents] | None:
     shapes: dict[Shape, int] = {}
     found: list[tuple[int, bytes]] = []  # (shape index, identifier)
 
+    known: dict[bytes, int] = {}  # token -> shape index, or -1: not an identifier
+
     def replace(match: re.Match[bytes]) -> bytes:
         token = match.group()
-        shape = _shape(token)
-        if shape is None:
-            return token
-        idx = shapes.setdefault(shape, len(shapes))
-        if idx >= MAX_SHAPES:
+        idx = known.get(token)
+        if idx is None:
+            shape = _shape(token)
+            idx = -1 if shape is None else shapes.setdefault(shape, len(shapes))
+            known[token] = idx = idx if idx < MAX_SHAPES else -1
+        if idx < 0:
             return token
         found.append((idx, token))
         return MARK + _LETTERS[idx : idx + 1]
@@ -289,8 +295,6 @@ def _resolve(refs: np.ndarray, new: list[bytes]) -> list[bytes]:
             if ref - WINDOW - 1 >= len(distinct):
                 raise CorruptDataError("logs identifier refers to an unknown identifier")
             token = distinct[ref - WINDOW - 1]
-            if token in recent:
-                raise CorruptDataError("logs identifier refers by index to a recent one")
         recent.insert(0, token)
         if len(recent) > WINDOW:
             recent.pop()
