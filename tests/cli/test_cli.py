@@ -101,7 +101,16 @@ def test_one_bad_file_does_not_stop_the_others(workdir: Path) -> None:
 
 @pytest.mark.parametrize(
     "damage",
-    ["truncate", "flip_header", "flip_table", "flip_payload", "junk", "magic", "version"],
+    [
+        "truncate",
+        "flip_header",
+        "flip_early",
+        "flip_middle",
+        "flip_late",
+        "junk",
+        "magic",
+        "version",
+    ],
 )
 def test_hostile_archives_exit_1_leave_nothing(workdir: Path, damage: str) -> None:
     ncz("compress", "-m", "zstd", "a.txt", cwd=workdir)
@@ -110,17 +119,19 @@ def test_hostile_archives_exit_1_leave_nothing(workdir: Path, damage: str) -> No
     if damage == "truncate":
         data = data[: len(data) // 2]
     elif damage == "flip_header":
-        data[12] ^= 0x40
-    elif damage == "flip_table":
-        data[good.index(b"C\x04zstd") + 10] ^= 0x01
-    elif damage == "flip_payload":
-        data[good.index(b"C\x04zstd") + 50] ^= 0x10
+        data[5] ^= 0x40
+    elif damage == "flip_early":
+        data[len(data) // 4] ^= 0x01
+    elif damage == "flip_middle":
+        data[len(data) // 2] ^= 0x10
+    elif damage == "flip_late":
+        data[-3] ^= 0x80
     elif damage == "junk":
         data += b"garbage"
     elif damage == "magic":
         data[1] = ord("X")
     elif damage == "version":
-        data[8] = 9
+        data[4] = 0x90
     bad = workdir / "bad.txt.ncz"
     bad.write_bytes(bytes(data))
     for command in ("decompress", "test"):
