@@ -1,10 +1,12 @@
 """Benchmark the `logs` codec and log-archive search; writes the "logs" section of BENCHMARKS.md.
 
 1. Ratio on each Loghub 2k sample (one chunk per file), with the geometric mean, beside
-   gzip -9, xz -9, zstd -19 and PPMd var. I order 8 (pyppmd, the `[bench]` extra); every
-   payload of ours is decoded and compared byte for byte.
+   gzip -9, xz -9, xz -9e, zstd -19 and PPMd var. I order 8 (pyppmd, the `[bench]` extra);
+   "before" is the codec with identifier columns off (`LogsCodec(identifiers=False)`: the
+   version-1 payloads of earlier builds), measured in the same run; every payload of ours is
+   decoded and compared byte for byte.
 2. Compress and decompress speed of the codec on those samples.
-3. A log of about `--size-mb` MB built from the samples like an aggregated log (see
+3. A log of about `--size-mb` MB built from the ten samples of `SYSTEMS` like an aggregated log (see
    `build_big_log`: 1,000 lines of each system in turn, every pass over a sample with its
    timestamps moved on and its long numbers redrawn), appended through
    `nacrith.logs.LogArchive` in 4 MiB chunks; then each query answered by `search` against
@@ -21,6 +23,7 @@ import argparse
 import gzip
 import lzma
 import math
+import os
 import random
 import re
 import shutil
@@ -53,6 +56,8 @@ from nacrith.logs.search import TimeWindow, filter_lines  # noqa: E402
 
 SYSTEMS = ["Apache", "BGL", "HDFS", "HPC", "Hadoop", "Linux", "OpenSSH", "Proxifier", "Spark"]
 SYSTEMS += ["Zookeeper"]
+#: the ratio table's samples: the ten above, and OpenStack (random request ids and UUIDs)
+RATIO_SYSTEMS = [*SYSTEMS, "OpenStack"]
 QUERIES = [
     ("rare message text", "Failed password for invalid user", {}),
     ("frequent message text", "PacketResponder", {}),
@@ -76,6 +81,7 @@ def peers() -> dict[str, object]:
     out: dict[str, object] = {
         "gzip -9": lambda d: gzip.compress(d, 9, mtime=0),
         "xz -9": lambda d: lzma.compress(d, preset=9),
+        "xz -9e": lambda d: lzma.compress(d, preset=9 | lzma.PRESET_EXTREME),
         "zstd -19": zstandard.ZstdCompressor(level=19).compress,
     }
     try:
@@ -95,13 +101,14 @@ def ratio_table(effort: str) -> tuple[str, dict[str, float]]:
     """Markdown table of ratios per sample, and the speeds."""
     folder = sample_dir()
     codec = LogsCodec(effort)
+    before = LogsCodec(effort, identifiers=False)
     others = peers()
-    names = ["ours", *others]
+    names = ["before", "ours", *others]
     ratios: dict[str, list[float]] = {n: [] for n in names}
     rows = []
     total = enc_s = dec_s = 0.0
-    beats_xz = 0
-    for system in SYSTEMS:
+    beats_xz = beats_xz9e = 0
+    for system in RATIO_SYSTEMS:
         data = (folder / system / f"{system}_2k.log").read_bytes()
         t0 = time.perf_counter()
         payload = codec.encode(data)
@@ -113,10 +120,15 @@ def ratio_table(effort: str) -> tuple[str, dict[str, float]]:
         total += len(data)
         enc_s += t1 - t0
         dec_s += t2 - t1
-        sizes = {"ours": len(payload)} | {n: len(f(data)) for n, f in others.items()}
+        old = before.encode(data)
+        if before.decode(old, len(data)) != data:
+            raise SystemExit(f"{system}: round trip of the version-1 payload FAILED")
+        sizes = {"before": len(old), "ours": len(payload)}
+        sizes |= {n: len(f(data)) for n, f in others.items()}
         for n in names:
             ratios[n].append(len(data) / sizes[n])
         beats_xz += sizes["ours"] < sizes["xz -9"]
+        beats_xz9e += sizes["ours"] < sizes["xz -9e"]
         cells = " | ".join(f"{sizes[n]:,} ({len(data) / sizes[n]:.1f})" for n in names)
         rows.append(f"| {system} | {len(data):,} | {cells} |")
     head = "| sample | bytes | " + " | ".join(f"{n}: bytes (ratio)" for n in names) + " |"
@@ -127,6 +139,7 @@ def ratio_table(effort: str) -> tuple[str, dict[str, float]]:
         "geomean": geomean(ratios["ours"]),
         "geomean_xz": geomean(ratios["xz -9"]),
         "beats_xz": beats_xz,
+        "beats_xz9e": beats_xz9e,
         "enc_mbs": total / enc_s / 1e6,
         "dec_mbs": total / dec_s / 1e6,
     }
@@ -296,19 +309,25 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     args = parser.parse_args()
 
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     table, st = ratio_table(args.effort)
     parts = [
         "## Logs codec (`logs`, effort " + args.effort + ")",
         "",
         "Ratio = raw / compressed on the Loghub 2k samples, one chunk per file; every payload "
-        "of ours was decoded and compared byte for byte. gzip/xz/zstd via Python's gzip, lzma "
-        "(preset 9) and python-zstandard (level 19); PPMd var. I order 8, 64 MiB (pyppmd).",
+        "of ours was decoded and compared byte for byte. before = the same codec with "
+        "identifier columns off (`LogsCodec(identifiers=False)`, the version-1 payloads of "
+        "earlier builds), ours = with them (version 2 where hex ids, UUIDs or hashes make it "
+        "at least 1/32 smaller), both in this run. gzip/xz/zstd via Python's gzip, lzma "
+        "(preset 9, and 9 | PRESET_EXTREME for xz -9e) and python-zstandard (level 19); PPMd "
+        "var. I order 8, 64 MiB (pyppmd).",
         "",
         table,
         "",
-        f"Ours beats xz -9 on {st['beats_xz']} of {len(SYSTEMS)} samples. Codec speed on these "
-        f"samples (one process): compress {st['enc_mbs']:.2f} MB/s, decompress "
-        f"{st['dec_mbs']:.2f} MB/s.",
+        f"Ours beats xz -9 on {st['beats_xz']} and xz -9e on {st['beats_xz9e']} of "
+        f"{len(RATIO_SYSTEMS)} samples. Codec speed on these samples (one process, ours): "
+        f"compress {st['enc_mbs']:.2f} MB/s, decompress {st['dec_mbs']:.2f} MB/s. Load average "
+        f"at the start: {load}.",
     ]
     if not args.quick:
         search, ss = search_table(args.size_mb, args.effort)
