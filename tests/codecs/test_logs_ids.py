@@ -143,6 +143,21 @@ def test_non_identifiers_stay_text(codec: LogsCodec, token: bytes) -> None:
     assert codec.decode(codec.encode(data), len(data)) == data
 
 
+def test_long_hex_after_0x_is_an_identifier(codec: LogsCodec) -> None:
+    rnd = random.Random(13)
+    txs = [f"0x{rnd.getrandbits(256):064x}" for _ in range(300)]
+    data = "".join(f"block {i} tx {tx} gas 0x{i * 977:x}\n" for i, tx in enumerate(txs)).encode()
+    found = idents.extract(data)
+    assert found is not None
+    assert found[1].shapes == [idents.Shape(idents.LOWER, (64,))]
+    assert found[0].startswith(b"block 0 tx 0x\x04a gas 0x0\n")
+    payload = codec.encode(data)
+    assert payload[0] == VERSION_IDENTS and codec.decode(payload, len(data)) == data
+    assert len(payload) < 300 * 32 * 1.1
+    short = b"p 0x12345678abcdef00 q\n" * 20  # 16 digits: a hex variable, not an identifier
+    assert idents.extract(short) is None
+
+
 def test_a_non_hex_letter_breaks_a_uuid(codec: LogsCodec) -> None:
     data = b"".join(b"r %d 3d2a1f6g-2096-447d-96ea-a692162415ae\n" % i for i in range(40))
     found = idents.extract(data)

@@ -2,8 +2,9 @@
 
 An *identifier* is a run of hex digits, whole or in dash-separated groups (``3d2a1f6e``,
 ``38101a0b-2096-447d-96ea-a692162415ae``, a 40-digit hash), that has no ASCII letter or digit
-on either side, holds `MIN_DIGITS` to `MAX_DIGITS` digits in at most `MAX_GROUPS` groups, and
-at least one decimal digit and one letter a-f. Its *shape* is its group lengths and its case:
+on either side (or, for a single run of more than 16 digits, ``0x`` before it), holds
+`MIN_DIGITS` to `MAX_DIGITS` digits in at most `MAX_GROUPS` groups, and at least one decimal
+digit and one letter a-f. Its *shape* is its group lengths and its case:
 lower (no letter A-F), upper (no letter a-f) or mixed.
 
 Before templates are built, every identifier whose shape is among the chunk's first
@@ -51,11 +52,12 @@ __all__ = [
 MARK = b"\x04"
 MIN_DIGITS, MAX_DIGITS, MAX_GROUPS, MAX_SHAPES = 8, 64, 8, 52
 WINDOW = 1024
+_HEX_VARIABLE = 16  # digits after 0x that `formats.logs.template` takes as a hex variable
 LOWER, UPPER, MIXED = 0, 1, 2
 _LETTERS = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _SHAPE_OF_LETTER = {bytes([c]): i for i, c in enumerate(_LETTERS)}
 _ID_RE = re.compile(  # the lookaheads skip short tokens and numbers early
-    rb"(?<![0-9A-Za-z])(?=[0-9a-fA-F-]{8})(?=[0-9-]*[a-fA-F])"
+    rb"(?:(?<![0-9A-Za-z])|(?<=(?<![0-9A-Za-z])0x))(?=[0-9a-fA-F-]{8})(?=[0-9-]*[a-fA-F])"
     rb"[0-9a-fA-F]+(?:-[0-9a-fA-F]+)*(?![0-9A-Za-z])"
 )
 _PLACE_RE = re.compile(rb"\x04(.?)", re.S)
@@ -122,6 +124,9 @@ def extract(data: bytes) -> tuple[bytes, Idents] | None:
 
     def replace(match: re.Match[bytes]) -> bytes:
         token = match.group()
+        at = match.start()
+        if data[at - 2 : at] == b"0x" and (len(token) <= _HEX_VARIABLE or b"-" in token):
+            return token  # a hex variable of the template model
         idx = known.get(token)
         if idx is None:
             shape = _shape(token)
