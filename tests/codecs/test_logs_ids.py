@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import lzma
 import os
 import random
@@ -329,7 +330,7 @@ def test_unknown_versions_modes_and_nesting_are_rejected(codec: LogsCodec) -> No
 def test_golden_version_2_payload_decodes() -> None:
     """A version-2 payload written once (never overwritten) must decode forever."""
     data = id_log(120, seed=11, case="mixed")
-    path = GOLDEN / "logs2_ids.bin"
+    path = GOLDEN / "logs_ids_v2.bin"
     if not path.exists() and os.environ.get("NACRITH_REGEN_GOLDEN") == "1":
         path.write_bytes(LogsCodec().encode(data))
     if ls.pyppmd is None:
@@ -337,6 +338,7 @@ def test_golden_version_2_payload_decodes() -> None:
     payload = path.read_bytes()
     assert payload[0] == VERSION_IDENTS
     assert LogsCodec().decode(payload, len(data)) == data
+    assert json.loads(path.with_suffix(".json").read_text())["raw_size"] == len(data)
 
 
 def test_identifier_logs_look_like_logs() -> None:
