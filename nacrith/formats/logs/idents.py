@@ -82,7 +82,7 @@ class Shape:
 
 @dataclass
 class Idents:
-    """The identifiers of one chunk: shapes, per identifier its shape, and the streams."""
+    """The identifiers of one chunk: their shapes, their count and the three streams."""
 
     shapes: list[Shape]
     n_ids: int
