@@ -7,7 +7,7 @@ of a default archive, fingerprints included, cost a byte per codec.
 
 An archive names a baseline by its index, so an entry may never change or move once released
 (`tests/formats/test_baselines.py` pins the hash of every entry). When a codec's default
-parameters change, APPEND their new value as one line at the end of `BASELINES`::
+parameters change, APPEND their new value as one entry at the end of `BASELINES`::
 
     ("llm", {...the new `LLMCodec().params()`...}),
 
@@ -68,7 +68,33 @@ _ENTRIES: tuple[tuple[str, dict[str, Any]], ...] = (
             "version": 5,
         },
     ),
-    # append new baselines here, one line each; never edit or reorder the entries above
+    (
+        "llm",
+        {
+            "version": 6,
+            "engine": "portable",
+            "model": "smollm2-135m",
+            "sha256": "7b46609d11703c058397e5cfe4cc6e4b",
+            "tokenizer": "e8ec5f5bb9d770baf4582879cecd0d5b",
+            "n_ctx": 2048,
+            "window": {"sink": 4, "drop": 512},
+            "crlf": True,
+            "reflow": True,
+            "head_min": 6.103515625e-05,
+            "predictors": {
+                "bias_lr": 0.5,
+                "ngram_order": 4,
+                "ngram_discount": 0.75,
+                "match": True,
+                "mixer_lr": 0.5,
+                "column": True,
+                "cache_size": 8192,
+                "cache_theta": 35.0,
+            },
+            "probe": "75323e5bfb962ca6797f206affddc4df",
+        },
+    ),
+    # append new baselines here, one entry each; never edit or reorder the entries above
 )
 
 

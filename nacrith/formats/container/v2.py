@@ -85,7 +85,9 @@ def encode_entry(codec_id: str, params: Mapping[str, Any]) -> bytes:
     for b in own:
         if encode_settings(thaw(BASELINES[b][1])) == canon:
             return varint(2 * b + 1)
-    forms = [varint(2 * b + 2) + _blob(encode_settings(_diff(BASELINES[b][1], plain))) for b in own]
+    forms = [
+        varint(2 * b + 2) + _blob(encode_settings(_diff(thaw(BASELINES[b][1]), plain))) for b in own
+    ]
     cid = codec_id.encode("ascii")
     forms.append(varint(0) + bytes([len(cid)]) + cid + _blob(canon))
     return min(forms, key=len)
