@@ -27,22 +27,22 @@ from nacrith.models.portable.weights import ModelWeights
 
 __all__ = ["PortableBackend", "shared_weights"]
 
-_weights: weakref.WeakValueDictionary[tuple[str, int, int], ModelWeights] = (
+_weights: weakref.WeakValueDictionary[tuple[str, int, int, int], ModelWeights] = (
     weakref.WeakValueDictionary()
 )
 _weights_lock = threading.Lock()
 
 
-def shared_weights(path: str | os.PathLike[str]) -> ModelWeights:
-    """The weights of the GGUF at `path`, loaded once while any backend of this process holds
-    them (keyed by the file's path, size and modification time; read through the disk cache
-    of `weight_cache`)."""
+def shared_weights(path: str | os.PathLike[str], revision: int = 1) -> ModelWeights:
+    """The weights of the GGUF at `path` for arithmetic `revision`, loaded once while any
+    backend of this process holds them (keyed by the file's path, size and modification time
+    and the revision; read through the disk cache of `weight_cache`)."""
     st = Path(path).stat()
-    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, revision)
     with _weights_lock:
         weights = _weights.get(key)
         if weights is None:
-            weights = cached_weights(path)
+            weights = cached_weights(path, revision)
             _weights[key] = weights
         return weights
 
@@ -51,7 +51,9 @@ class PortableBackend:
     """A GGUF model on the portable engine: `n_seq` streams of `n_ctx` tokens each.
 
     `hidden`: keep the final hidden states for `hidden_states` (the engine always has them;
-    the flag mirrors `LlamaBackend`'s, which `run_streams` checks).
+    the flag mirrors `LlamaBackend`'s, which `run_streams` checks). `revision`: the engine's
+    arithmetic revision (`PortableModel`); an archive must be decoded with the one it was made
+    with.
     """
 
     #: the dtype of logits and hidden states: float64, kept whole through the predictors
@@ -64,10 +66,13 @@ class PortableBackend:
         n_seq: int = 1,
         n_ctx: int = 2048,
         hidden: bool = False,
+        revision: int = 1,
     ) -> None:
         self.path = Path(path)
+        self.revision = revision
+        weights = shared_weights(self.path, revision)
         self._vocab = LlamaVocab(self.path)
-        self.model = PortableModel(n_seq=n_seq, n_ctx=n_ctx, weights=shared_weights(self.path))
+        self.model = PortableModel(n_seq=n_seq, n_ctx=n_ctx, weights=weights, revision=revision)
         if self.model.n_vocab != self._vocab.n_vocab:
             self._vocab.close()
             raise NacrithError(
@@ -105,6 +110,18 @@ class PortableBackend:
     def prefill(self, seq: int, tokens: Sequence[int] | np.ndarray) -> np.ndarray:
         """Clear stream `seq`, feed `tokens` at positions 0.. as one batch; logits of the last."""
         return self.model.prefill(seq, tokens)
+
+    def append(
+        self, seq: int, tokens: Sequence[int] | np.ndarray, *, all_logits: bool = False
+    ) -> np.ndarray:
+        """Feed `tokens` to stream `seq` at its next positions as one batch; logits of the last
+        token, or of every token when `all_logits`."""
+        return self.model.append(seq, tokens, all_logits=all_logits)
+
+    def shift(self, seq: int, start: int, count: int) -> None:
+        """Drop cache positions [start, start + count) of stream `seq`, moving later ones down
+        (keys re-rotated exactly; see `PortableModel.shift`)."""
+        self.model.shift(seq, start, count)
 
     def step(
         self,

@@ -14,6 +14,15 @@ function from `exact`, or an exact integer sum:
 - SiLU and the RoPE tables use `exact.exp`, `exact.sin`, `exact.cos`.
 
 A batch of tokens therefore gives the same bits as the same tokens fed one at a time.
+
+Arithmetic revisions (`weights.REVISIONS`) differ only in the weight matrices: revision 1 holds
+them as per-row fixed point in float64 (`FixedMatrix`), revision 2 keeps the GGUF's quantization
+blocks and multiplies in exact float32 blocks (`BlockMatrix`; half the bytes read per token).
+
+`shift` drops cache positions and moves the later keys down: each moved key is rotated back by
+the distance moved (the RoPE tables' exact cos and sin of that distance, fixed operation order)
+and written again as 22-bit integers, so a shift costs one pass over the moved keys and no
+re-evaluation.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import numpy as np
 
 from nacrith import exact
 from nacrith.errors import NacrithError
-from nacrith.models.portable.weights import ModelWeights, load_weights
+from nacrith.models.portable.weights import REVISIONS, ModelWeights, load_weights
 
 __all__ = ["KVCache", "PortableModel"]
 
@@ -60,7 +69,10 @@ class PortableModel:
     :param path: GGUF file (llama architecture, F32/F16/Q8_0/Q4_1 tensors).
     :param n_seq: number of independent streams (KV caches).
     :param n_ctx: context length of each stream, in tokens.
-    :param weights: already loaded weights (shared between models), instead of reading `path`.
+    :param weights: already loaded weights (shared between models), instead of reading `path`;
+        their revision must be `revision`.
+    :param revision: arithmetic revision (1 or 2, see `weights.REVISIONS`); archives record it,
+        since each revision computes other (equally portable) logits.
     """
 
     def __init__(
@@ -70,11 +82,17 @@ class PortableModel:
         n_seq: int = 1,
         n_ctx: int = 2048,
         weights: ModelWeights | None = None,
+        revision: int = 1,
     ) -> None:
+        if revision not in REVISIONS:
+            raise ValueError(f"unknown arithmetic revision {revision}")
         if weights is None:
             if path is None:
                 raise ValueError("give a GGUF path or loaded weights")
-            weights = load_weights(path)
+            weights = load_weights(path, revision)
+        if weights.revision != revision:
+            raise ValueError(f"weights of revision {weights.revision}, not {revision}")
+        self.revision = revision
         if n_seq < 1 or not 8 <= n_ctx <= MAX_CTX:
             raise ValueError(f"need n_seq >= 1 and 8 <= n_ctx <= {MAX_CTX}, got {n_seq}, {n_ctx}")
         cfg = weights.config
@@ -127,8 +145,46 @@ class PortableModel:
         if not 1 <= n <= self.n_ctx:
             raise ValueError(f"prefill of {n} tokens does not fit a context of {self.n_ctx}")
         self.clear(seq)
-        logits = self._forward([(seq, np.asarray(tokens, dtype=np.int64))], all_logits)
+        return self.append(seq, tokens, all_logits=all_logits)
+
+    def append(
+        self, seq: int, tokens: Sequence[int] | np.ndarray, *, all_logits: bool = False
+    ) -> np.ndarray:
+        """Feed `tokens` to stream `seq` at its next positions as one batch (the same bits as
+        feeding them one at a time). Returns the logits of the last token, or of every token
+        when `all_logits`."""
+        toks = np.asarray(tokens, dtype=np.int64).reshape(-1)
+        if toks.size == 0:
+            raise ValueError("append needs at least one token")
+        logits = self._forward([(seq, toks)], all_logits)
         return logits if all_logits else logits[0]
+
+    def shift(self, seq: int, start: int, count: int) -> None:
+        """Drop positions [start, start + count) of stream `seq`; later entries move down by
+        `count`, their keys rotated to their new positions (exact tables, fixed operation
+        order: the same bits everywhere). The stream then holds `count` tokens fewer."""
+        cache = self._caches[seq]
+        n = cache.length
+        if count < 0 or start < 0 or start + count > n:
+            raise ValueError(f"cannot drop [{start}, {start + count}) of {n} positions")
+        if count == 0:
+            return
+        src, dst = slice(start + count, n), slice(start, n - count)
+        if start + count == n:
+            cache.length = start
+            return
+        moved = cache.k_int[:, src] * cache.k_scale[:, src, :, None]
+        pairs = moved.reshape(*moved.shape[:-1], -1, 2)
+        a, b = pairs[..., 0], pairs[..., 1]
+        c, s = self._cos[count], self._sin[count]
+        rotated = np.empty_like(pairs)
+        rotated[..., 0] = a * c + b * s
+        rotated[..., 1] = b * c - a * s
+        k_int, k_scale = exact.fixed_point(rotated.reshape(moved.shape), QK_BITS)
+        cache.k_int[:, dst] = k_int
+        cache.k_scale[:, dst] = k_scale
+        cache.v_int[:, dst] = cache.v_int[:, src]
+        cache.length = n - count
 
     def step(
         self,
@@ -238,29 +294,27 @@ class PortableModel:
         return h + lw.down(act)
 
     def _attend(self, layer: int, cache: KVCache, q: np.ndarray, start: int) -> np.ndarray:
-        """Causal attention of `q` (t, n_head, hd) at positions start.. over the cache."""
+        """Causal attention of `q` (t, n_head, hd) at positions start.. over the cache, all kv
+        heads in one batched product."""
         cfg = self.config
-        t, hd, group = q.shape[0], cfg.head_dim, self._group
+        t, hd, group, n_kv = q.shape[0], cfg.head_dim, self._group, cfg.n_head_kv
         total = start + t
         q_int, q_scale = exact.fixed_point(q, QK_BITS)
         q_scale = q_scale * (1.0 / np.sqrt(float(hd)))
+        # rows of each kv head: (position, head of the group), position-major
+        q_int = q_int.reshape(t, n_kv, group, hd).transpose(1, 0, 2, 3).reshape(n_kv, -1, hd)
+        q_scale = q_scale.reshape(t, n_kv, group).transpose(1, 0, 2).reshape(n_kv, -1, 1)
+        keys = cache.k_int[layer, :total].transpose(1, 2, 0)  # (n_kv, hd, total)
+        dots = np.matmul(q_int, keys)  # integers below 2**53: exact
+        scores = dots * q_scale * cache.k_scale[layer, :total].T[:, None, :]
         future = np.arange(total)[None, :] > (start + np.arange(t))[:, None]
-        future = np.repeat(future, group, axis=0)
-        out = np.empty((t, cfg.n_head, hd))
-        v_grid = self._v_scale[layer] * 2.0**-P_BITS
-        for g in range(cfg.n_head_kv):
-            heads = slice(g * group, (g + 1) * group)
-            keys = cache.k_int[layer, :total, g]
-            dots = q_int[:, heads].reshape(t * group, hd) @ keys.T
-            scores = dots * q_scale[:, heads].reshape(-1, 1) * cache.k_scale[layer, :total, g]
-            scores[future] = -np.inf
-            top = np.max(scores, axis=1, keepdims=True)
-            weights = np.rint(np.ldexp(exact.exp(scores - top), SCORE_BITS))
-            sums = np.sum(weights, axis=1, keepdims=True)  # integers below 2**53: exact
-            weights = np.rint(np.ldexp(weights, P_BITS) / sums)
-            chans = slice(g * hd, (g + 1) * hd)
-            mixed = weights @ cache.v_int[layer, :total, chans]
-            mixed *= v_grid[chans]
-            mixed += 0.0  # -0.0 -> +0.0: masked terms must not change a zero's sign
-            out[:, heads] = mixed.reshape(t, group, hd)
-        return out.reshape(t, cfg.n_embd)
+        scores[:, np.repeat(future, group, axis=0)] = -np.inf
+        top = np.max(scores, axis=2, keepdims=True)
+        weights = np.rint(np.ldexp(exact.exp(scores - top), SCORE_BITS))
+        sums = np.sum(weights, axis=2, keepdims=True)  # integers below 2**53: exact
+        weights = np.rint(np.ldexp(weights, P_BITS) / sums)
+        values = cache.v_int[layer, :total].reshape(total, n_kv, hd).transpose(1, 0, 2)
+        mixed = np.matmul(weights, values)  # (n_kv, t * group, hd), exact
+        mixed *= self._v_scale[layer].reshape(n_kv, 1, hd) * 2.0**-P_BITS
+        mixed += 0.0  # -0.0 -> +0.0: masked terms must not change a zero's sign
+        return mixed.reshape(n_kv, t, group, hd).transpose(1, 0, 2, 3).reshape(t, cfg.n_embd)

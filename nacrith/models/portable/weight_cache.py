@@ -2,9 +2,11 @@
 reading the integers back takes a fraction of that.
 
 An entry is one uncompressed ``.npz`` under the model cache directory, named by the sha256 of
-the GGUF and of the code that converts it (`weights` and `nacrith.exact`), so a change to the
-conversion never reads stale integers. Entries are written to a temporary file and renamed into
-place (atomic); a cache that cannot be written or read is skipped, never an error.
+the GGUF, the arithmetic revision and the code that converts it (`weights`, `blocks` and
+`nacrith.exact`), so a change to the conversion never reads stale integers. Revision 2 entries
+hold the block integers as int8 (int16 where they need it). Entries are written to a temporary
+file and renamed into place (atomic); a cache that cannot be written or read is skipped, never
+an error.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import numpy as np
 
 from nacrith import exact
 from nacrith.models.llm import registry
+from nacrith.models.portable import blocks as blocks_module
 from nacrith.models.portable import weights as weights_module
+from nacrith.models.portable.blocks import BlockMatrix
 from nacrith.models.portable.weights import (
     FixedMatrix,
     LayerWeights,
@@ -37,15 +41,29 @@ _MATRICES = ("qkv", "out", "gate_up", "down")
 _VECTORS = ("attn_norm", "ffn_norm")
 
 
-def cache_path(gguf: str | os.PathLike[str]) -> Path:
-    """Where the converted weights of the GGUF at `gguf` are cached."""
+def cache_path(gguf: str | os.PathLike[str], revision: int = 1) -> Path:
+    """Where the converted weights of the GGUF at `gguf` are cached, for arithmetic
+    `revision`."""
     h = hashlib.sha256(registry.file_sha256(gguf).encode())
-    for module in (weights_module, exact):
+    modules = (weights_module, exact) if revision == 1 else (weights_module, blocks_module, exact)
+    for module in modules:
         h.update(Path(module.__file__ or "").read_bytes())
+    if revision != 1:
+        h.update(f"revision {revision}".encode())
     return registry.cache_dir() / "portable" / f"{h.hexdigest()[:32]}.npz"
 
 
-def _put(arrays: dict[str, np.ndarray], meta: dict[str, Any], name: str, m: FixedMatrix) -> None:
+def _put(
+    arrays: dict[str, np.ndarray], meta: dict[str, Any], name: str, m: FixedMatrix | BlockMatrix
+) -> None:
+    if isinstance(m, BlockMatrix):
+        small = np.int8 if np.max(np.abs(m.qt), initial=0) <= 127 else np.int16
+        arrays[name + ".qt"] = m.qt.astype(small)
+        arrays[name + ".scale_t"] = m.scale_t
+        if m.mins_t is not None:
+            arrays[name + ".mins_t"] = m.mins_t
+        meta[name] = {"act_bits": m.act_bits, "span": m.span, "mins": m.mins_t is not None}
+        return
     ints = m.ints_t.astype(np.int32)
     if not np.array_equal(ints, m.ints_t):
         raise ValueError(f"{name}: integers do not fit 32 bits")
@@ -54,13 +72,23 @@ def _put(arrays: dict[str, np.ndarray], meta: dict[str, Any], name: str, m: Fixe
     meta[name] = {"bits": m.bits, "exact_rows": m.exact_rows}
 
 
-def _get(data: Any, meta: dict[str, Any], name: str) -> FixedMatrix:
+def _get(data: Any, meta: dict[str, Any], name: str) -> FixedMatrix | BlockMatrix:
+    info = meta[name]
+    if "span" in info:
+        mins = data[name + ".mins_t"] if info["mins"] else None
+        return BlockMatrix.restore(
+            data[name + ".qt"], data[name + ".scale_t"], mins, info["act_bits"], info["span"]
+        )
     return FixedMatrix.restore(data[name + ".ints_t"], data[name + ".scale"], **meta[name])
 
 
 def _save(path: Path, w: ModelWeights) -> None:
     arrays: dict[str, np.ndarray] = {"output_norm": w.output_norm}
-    meta: dict[str, Any] = {"config": dataclasses.asdict(w.config), "tied": w.output is w.embed}
+    meta: dict[str, Any] = {
+        "config": dataclasses.asdict(w.config),
+        "tied": w.output is w.embed,
+        "revision": w.revision,
+    }
     _put(arrays, meta, "embed", w.embed)
     if w.output is not w.embed:
         _put(arrays, meta, "output", w.output)
@@ -98,18 +126,24 @@ def _load(path: Path) -> ModelWeights:
             output=embed if meta["tied"] else _get(data, meta, "output"),
             output_norm=data["output_norm"],
             layers=layers,
+            revision=meta.get("revision", 1),
         )
 
 
-def cached_weights(gguf: str | os.PathLike[str]) -> ModelWeights:
-    """The weights of the GGUF at `gguf`: from the cache when there, else converted and cached."""
-    path = cache_path(gguf) if Path(gguf).is_file() else None
+def cached_weights(gguf: str | os.PathLike[str], revision: int = 1) -> ModelWeights:
+    """The weights of the GGUF at `gguf` for arithmetic `revision`: from the cache when there,
+    else converted and cached."""
+    path = cache_path(gguf, revision) if Path(gguf).is_file() else None
     if path is not None and path.is_file():
         try:
-            return _load(path)
+            weights = _load(path)
+            if weights.revision == revision:
+                return weights
         except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
             pass  # an unreadable entry: convert again and replace it
-    weights = load_weights(gguf)  # ModelNotFoundError when the file is missing or unreadable
+    weights = load_weights(
+        gguf, revision
+    )  # ModelNotFoundError when the file is missing or unreadable
     if path is not None:
         try:
             _save(path, weights)

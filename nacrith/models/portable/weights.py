@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from nacrith.errors import ModelNotFoundError, NacrithError
+from nacrith.models.portable.blocks import BlockMatrix, block_tensor
 from nacrith.models.portable.exact import fixed_point
 
 __all__ = [
     "ACT_BITS",
+    "REVISIONS",
     "FixedMatrix",
     "LayerWeights",
     "LlamaConfig",
@@ -30,8 +32,11 @@ __all__ = [
     "load_weights",
 ]
 
-#: activations enter a matrix product as integers of magnitude <= 2**ACT_BITS
+#: activations enter a matrix product as integers of magnitude <= 2**ACT_BITS (revision 1)
 ACT_BITS = 16
+#: arithmetic revisions: 1 = per-row fixed point in float64 (`FixedMatrix`), 2 = the GGUF's own
+#: quantization blocks with exact float32 block products (`BlockMatrix`)
+REVISIONS = (1, 2)
 EXACT_LIMIT = 2.0**53
 
 
@@ -187,75 +192,95 @@ class FixedMatrix:
         return acc
 
 
+Matrix = FixedMatrix | BlockMatrix
+
+
 @dataclass
 class LayerWeights:
-    """One transformer block: norms (float64 vectors) and fused fixed-point projections."""
+    """One transformer block: norms (float64 vectors) and fused exact projections."""
 
     attn_norm: np.ndarray
-    qkv: FixedMatrix
-    out: FixedMatrix
+    qkv: Matrix
+    out: Matrix
     ffn_norm: np.ndarray
-    gate_up: FixedMatrix
-    down: FixedMatrix
+    gate_up: Matrix
+    down: Matrix
 
 
 @dataclass
 class ModelWeights:
-    """All weights of the model; `embed` is the token embedding, tied to the output layer."""
+    """All weights of the model; `embed` is the token embedding, tied to the output layer.
+    `revision`: the arithmetic revision the matrices belong to (see `REVISIONS`)."""
 
     config: LlamaConfig
-    embed: FixedMatrix
-    output: FixedMatrix
+    embed: Matrix
+    output: Matrix
     output_norm: np.ndarray
     layers: list[LayerWeights]
+    revision: int = 1
 
 
 def _tensors(reader: object) -> dict[str, object]:
     return {t.name: t for t in reader.tensors}  # type: ignore[attr-defined]
 
 
-def _values(tensors: dict[str, object], name: str) -> np.ndarray:
+def _tensor(tensors: dict[str, object], name: str) -> tuple[str, np.ndarray, int]:
     tensor = tensors.get(name)
     if tensor is None:
         raise ModelNotFoundError(f"GGUF lacks tensor {name}")
     cols = int(tensor.shape[0])  # type: ignore[attr-defined]
-    return dequantize(tensor.tensor_type.name, tensor.data, cols)  # type: ignore[attr-defined]
+    return tensor.tensor_type.name, tensor.data, cols  # type: ignore[attr-defined]
+
+
+def _values(tensors: dict[str, object], name: str) -> np.ndarray:
+    return dequantize(*_tensor(tensors, name))
+
+
+def _matrix(tensors: dict[str, object], name: str, revision: int) -> Matrix:
+    if revision == 1:
+        return FixedMatrix(_values(tensors, name))
+    return block_tensor(*_tensor(tensors, name))
 
 
 def _vector(tensors: dict[str, object], name: str) -> np.ndarray:
     return _values(tensors, name).reshape(-1)
 
 
-def _layer(tensors: dict[str, object], i: int) -> LayerWeights:
+def _layer(tensors: dict[str, object], i: int, revision: int) -> LayerWeights:
     p = f"blk.{i}."
-    qkv = [FixedMatrix(_values(tensors, p + f"attn_{n}.weight")) for n in "qkv"]
-    gate_up = [FixedMatrix(_values(tensors, p + f"ffn_{n}.weight")) for n in ("gate", "up")]
+    kind = FixedMatrix if revision == 1 else BlockMatrix
+    qkv = [_matrix(tensors, p + f"attn_{n}.weight", revision) for n in "qkv"]
+    gate_up = [_matrix(tensors, p + f"ffn_{n}.weight", revision) for n in ("gate", "up")]
     return LayerWeights(
         attn_norm=_vector(tensors, p + "attn_norm.weight"),
-        qkv=FixedMatrix.stack(qkv),
-        out=FixedMatrix(_values(tensors, p + "attn_output.weight")),
+        qkv=kind.stack(qkv),  # type: ignore[arg-type]
+        out=_matrix(tensors, p + "attn_output.weight", revision),
         ffn_norm=_vector(tensors, p + "ffn_norm.weight"),
-        gate_up=FixedMatrix.stack(gate_up),
-        down=FixedMatrix(_values(tensors, p + "ffn_down.weight")),
+        gate_up=kind.stack(gate_up),  # type: ignore[arg-type]
+        down=_matrix(tensors, p + "ffn_down.weight", revision),
     )
 
 
-def load_weights(path: str | os.PathLike[str]) -> ModelWeights:
-    """Read a llama GGUF file into fixed-point weights (the same integers on every machine)."""
+def load_weights(path: str | os.PathLike[str], revision: int = 1) -> ModelWeights:
+    """Read a llama GGUF file into exact weights (the same integers on every machine), as
+    arithmetic `revision` 1 (`FixedMatrix`) or 2 (`BlockMatrix`) uses them."""
     import gguf
 
+    if revision not in REVISIONS:
+        raise ValueError(f"unknown arithmetic revision {revision}")
     path = Path(path)
     if not path.is_file():
         raise ModelNotFoundError(f"model file {path} does not exist")
     reader = gguf.GGUFReader(path)
     config = _config(reader)
     tensors = _tensors(reader)
-    embed = FixedMatrix(_values(tensors, "token_embd.weight"))
-    output = FixedMatrix(_values(tensors, "output.weight")) if "output.weight" in tensors else embed
+    embed = _matrix(tensors, "token_embd.weight", revision)
+    output = _matrix(tensors, "output.weight", revision) if "output.weight" in tensors else embed
     return ModelWeights(
         config=config,
         embed=embed,
         output=output,
         output_norm=_vector(tensors, "output_norm.weight"),
-        layers=[_layer(tensors, i) for i in range(config.n_layer)],
+        layers=[_layer(tensors, i, revision) for i in range(config.n_layer)],
+        revision=revision,
     )
