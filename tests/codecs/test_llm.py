@@ -37,10 +37,10 @@ pytestmark = pytest.mark.llm
 
 @pytest.fixture(scope="module")
 def llama_codec():
-    """The llama.cpp engine with `llm_codec`'s small window."""
+    """The llama.cpp engine with `llm_codec`'s small window, re-prefilled (format 4)."""
     from nacrith.codecs.llm import LLMCodec
 
-    codec = LLMCodec(n_ctx=SMALL_CTX, keep=SMALL_KEEP, max_streams=4, engine="llama")
+    codec = LLMCodec(n_ctx=SMALL_CTX, keep=SMALL_KEEP, sink=0, max_streams=4, engine="llama")
     yield codec
     codec.close()
 
@@ -109,7 +109,8 @@ def test_portable_params_and_self_test(llm_codec, llm_params) -> None:
     from nacrith.codecs.llm import LLMCodec
 
     p = llm_params
-    assert p["version"] == 5 and p["engine"] == "portable" and "llama_cpp" not in p
+    assert p["version"] == (6 if llm_codec.window.shifts else 5)
+    assert p["engine"] == "portable" and "llama_cpp" not in p
     again = LLMCodec.from_params(p, gpu=True)  # a GPU is the llama engine's; ignored here
     assert again.engine == "portable" and not again.gpu and again.probe().startswith(p["probe"])
     again.close()
@@ -119,9 +120,9 @@ def test_portable_params_and_self_test(llm_codec, llm_params) -> None:
         LLMCodec.from_params(dict(p, engine="cuda"))
     with pytest.raises(FormatError, match="engine"):
         LLMCodec.from_params({k: v for k, v in p.items() if k != "engine"})
-    # decoders of formats 1-4 check the version first: they reject format 5 by its number
-    with pytest.raises(FormatError, match="format 6 is not supported"):
-        LLMCodec.from_params(dict(p, version=6))
+    # decoders check the version first: they reject a later format by its number
+    with pytest.raises(FormatError, match="format 7 is not supported"):
+        LLMCodec.from_params(dict(p, version=7))
 
 
 def test_engine_setting() -> None:

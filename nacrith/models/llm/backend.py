@@ -235,6 +235,7 @@ class LlamaBackend(_Vocabulary):
         if self.hidden:
             lib.llama_set_embeddings(self._ctx, True)
         self._n_out = 0
+        self._kept = slice(None)
         self._batch = lib.llama_batch_init(self.n_batch, 0, 1)
         b = self._batch
         self._tok = np.ctypeslib.as_array(b.token, shape=(self.n_batch,))
@@ -254,7 +255,13 @@ class LlamaBackend(_Vocabulary):
         self._lib.llama_memory_seq_rm(self._mem, seq, -1, -1)
 
     def prefill(self, seq: int, tokens: Sequence[int] | np.ndarray) -> np.ndarray:
-        """Clear stream `seq`, feed `tokens` at positions 0.. as one batch; logits of the last."""
+        """Clear stream `seq`, feed `tokens` at positions 0.. as one batch; logits of the last.
+
+        With `hidden`, llama.cpp outputs every token of the batch and this returns the FIRST
+        token's logits (and `hidden_states` its state): llama-engine archives of llm formats
+        1-5 were coded with exactly that at every re-prefill, so it stays. `append` returns the
+        right rows.
+        """
         n = len(tokens)
         if not 1 <= n <= min(self.n_ctx, self.n_batch):
             raise ValueError(f"prefill of {n} tokens does not fit a context of {self.n_ctx}")
@@ -284,7 +291,12 @@ class LlamaBackend(_Vocabulary):
         self._out[n - 1] = 1
         for i in range(n):
             self._seq_ptrs[i][0] = seq
-        return self._decode(n, n if all_logits else 1)
+        if all_logits:
+            return self._decode(n, n)
+        # with `hidden`, llama.cpp outputs every token whatever the flags say
+        rows = self._decode(n, n if self.hidden else 1)
+        self._kept = slice(-1, None)
+        return rows[-1:]
 
     def shift(self, seq: int, start: int, count: int) -> None:
         """Drop positions start..start+count-1 of stream `seq` and move every later position
@@ -318,6 +330,7 @@ class LlamaBackend(_Vocabulary):
         if rc != 0:
             raise NacrithError(f"llama_decode failed with code {rc}")
         self._n_out = n_out
+        self._kept = slice(None)  # the rows of the hidden states that `hidden_states` returns
         ptr = self._lib.llama_get_logits(self._ctx)
         return np.ctypeslib.as_array(ptr, shape=(n_out, self.n_vocab)).copy()
 
@@ -328,7 +341,7 @@ class LlamaBackend(_Vocabulary):
         ptr = self._lib.llama_get_embeddings(self._ctx)
         if not ptr or not self._n_out:
             raise NacrithError("llama.cpp returned no hidden states")
-        return np.ctypeslib.as_array(ptr, shape=(self._n_out, self.n_embd)).copy()
+        return np.ctypeslib.as_array(ptr, shape=(self._n_out, self.n_embd))[self._kept].copy()
 
     # -- lifetime ------------------------------------------------------------------------------
 

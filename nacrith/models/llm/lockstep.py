@@ -91,7 +91,7 @@ class Window:
         if self.shifts:
             if self.drop < 1 or self.sink + self.drop > n_ctx - 1:
                 raise ValueError(
-                    f"sink {self.sink} and drop {self.drop} must be positive with "
+                    f"window sink {self.sink} and drop {self.drop} must be positive with "
                     f"sink + drop <= {n_ctx - 1}"
                 )
         elif not 0 < self.keep < n_ctx - 1:
