@@ -149,10 +149,14 @@ def test_future_version_and_reserved_flags() -> None:
 
 
 def test_long_range_flag() -> None:
-    member = _member({"zstd": {"level": 19}}, [("stored", b"x", b"x")], 1, long_range=True)
+    # the original size of a long-range member is of the expanded bytes, the chunks the stream's
+    member = _member({"zstd": {"level": 19}}, [("stored", b"x", b"x")], 100, long_range=True)
     first = next(iter_members(io.BytesIO(member)))
     assert first.long_range and first.reader.long_range
     assert [r.codec_id for r in first.chunks] == ["stored"]
+    assert first.reader.original_size == 100 and first.reader.end is not None
+    first.reader.account(b"x")
+    first.reader.finish()
     assert not next(iter_members(io.BytesIO(archive(b"x")))).long_range
     assert not next(iter_members(io.BytesIO(archive_v1(b"x")))).long_range
     with pytest.raises(ValueError, match="cannot write version 1"):

@@ -61,10 +61,11 @@ its header and record, so its end record is the tag alone.
 
 Long-range stream (format byte bit 1; `MemberWriter(long_range=True)`, `Member.long_range`):
 the member's content (the concatenated decoded chunks) is not the user's bytes but a stream
-that `nacrith.formats.long_range` expands afterwards. Every size and check of the container
-(original size, raw sizes, raw CRCs, content hash) is of that stream, as decoded chunk by
-chunk; the long-range format carries the expanded size and whatever check of the expanded
-bytes it needs.
+that `nacrith.formats.long_range` expands afterwards. The header's original size, when
+present, is the size of the EXPANDED bytes (what the member finally yields; the reader does
+not compare it with the chunks, and whoever expands the stream must check it); every other
+size and check (raw sizes, raw CRCs, content hash, running CRCs) is of the stream, so each
+decoded chunk is still verified before it is released to the expander.
 
 A reader checks, in order: magic, format byte, header fields as it parses them, each record's
 sizes against the limits and the header's original size, each payload's running CRC before
@@ -250,7 +251,8 @@ class MemberReader:
 
     @property
     def original_size(self) -> int | None:
-        """The member's content size when the header declares it."""
+        """The member's size when the header declares it (of the expanded bytes for a
+        long-range member)."""
         return self._impl.original_size
 
     @property

@@ -176,8 +176,10 @@ def verify_chunk(record: ChunkRecord, raw: bytes) -> None:
 class ContentCheck:
     """The decoded content of a member as the caller accounts it, checked at `finish`."""
 
-    def __init__(self, original_size: int | None) -> None:
+    def __init__(self, original_size: int | None, content_size: int | None) -> None:
         self.original_size = original_size
+        #: the declared size of the content the chunks decode to (None: not declared)
+        self._content_size = content_size
         self.end: EndRecord | None = None
         self._content = hashlib.blake2b(digest_size=16)
         self._accounted = 0
@@ -187,7 +189,7 @@ class ContentCheck:
         """Fold a decoded chunk into the member's content hash (call in chunk order)."""
         self._content.update(raw)
         self._accounted += len(raw)
-        if self.original_size is not None and self._accounted > self.original_size:
+        if self._content_size is not None and self._accounted > self._content_size:
             raise CorruptDataError("archive holds more data than its header declares")
 
     def skip_content(self, record: ChunkRecord) -> None:

@@ -222,7 +222,8 @@ class V1Reader(ContentCheck):
         if flags & (FLAG_SETTINGS_ZLIB | FLAG_SETTINGS_DICT):
             settings_raw = inflate_settings(settings_raw, bool(flags & FLAG_SETTINGS_DICT))
         self.settings = _decode_settings(settings_raw)
-        super().__init__(size if flags & FLAG_SIZE_KNOWN else None)
+        known = size if flags & FLAG_SIZE_KNOWN else None
+        super().__init__(known, known)
         self.header_size = len(fixed) + settings_len + 4
         self._table = hashlib.blake2b(digest_size=16)
         self._count = 0

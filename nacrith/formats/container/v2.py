@@ -111,7 +111,7 @@ class V2Writer:
         self._content = hashlib.blake2b(digest_size=16)
         self._count = 0
         self._total = 0
-        self._expected = original_size
+        self._expected = None if long_range else original_size
         self.bytes_written = 0
         self._index = {codec_id: i + 1 for i, codec_id in enumerate(codec_params)}
         fmt = FORMAT_BYTE_V2 | (FLAG_LONG_RANGE if long_range else 0)
@@ -183,7 +183,7 @@ class V2Reader(ContentCheck):
         self.settings: dict[str, Any] = {"codecs": codecs}
         self._order = list(codecs)
         self.header_size = self._offset
-        super().__init__(size)
+        super().__init__(size, None if self.long_range else size)
         self._count = 0
         self._total = 0
         self._pending: ChunkRecord | None = None
@@ -293,7 +293,7 @@ class V2Reader(ContentCheck):
         coded_size = self._varint("chunk table", MAX_CHUNK_CODED)
         raw_crc = self._read(4, "chunk table")
         record += varint(raw_size) + varint(coded_size) + raw_crc
-        if self.original_size is not None and self._total + raw_size > self.original_size:
+        if self._content_size is not None and self._total + raw_size > self._content_size:
             raise CorruptDataError("archive holds more data than its header declares")
         chunk = ChunkRecord(
             codec_id, raw_size, coded_size, _U32.unpack(raw_crc)[0], 0, bytes(record), self
@@ -315,8 +315,8 @@ class V2Reader(ContentCheck):
         content_hash = self._read(16, "end record") if self._count >= 2 else b""
         if self._count != 1:
             self._check("end record")
-        if self.original_size is not None and self._total != self.original_size:
+        if self._content_size is not None and self._total != self._content_size:
             raise CorruptDataError(
-                f"the header declares {self.original_size} bytes, chunks hold {self._total}"
+                f"the header declares {self._content_size} bytes, chunks hold {self._total}"
             )
         self.end = EndRecord(self._count, self._total, content_hash, b"")
