@@ -16,6 +16,7 @@ import numpy as np
 
 from nacrith.errors import ModelNotFoundError
 from nacrith.models.portable.exact import fixed_point
+from nacrith.models.portable.gguf_index import GGUFIndex, Tensor
 from nacrith.models.portable.kquants import dequantize
 from nacrith.models.portable.weights import ACT_BITS, FixedMatrix
 
@@ -50,16 +51,16 @@ class GemmaConfig:
         return layer % self.swa_pattern < self.swa_pattern - 1
 
 
-def _field(reader: object, key: str, default: object = None) -> object:
-    field = reader.fields.get(key)  # type: ignore[attr-defined]
-    if field is None:
+def _field(reader: GGUFIndex, key: str, default: object = None) -> object:
+    value = reader.fields.get(key)
+    if value is None:
         if default is None:
             raise ModelNotFoundError(f"GGUF metadata lacks {key}")
         return default
-    return field.contents()
+    return value
 
 
-def _config(reader: object) -> GemmaConfig:
+def _config(reader: GGUFIndex) -> GemmaConfig:
     arch = _field(reader, "general.architecture")
     if arch != "gemma3":
         raise ModelNotFoundError(f"the portable Gemma graph runs gemma3 models, not {arch}")
@@ -73,8 +74,7 @@ def _config(reader: object) -> GemmaConfig:
         raise ModelNotFoundError("partial RoPE is not supported by the portable engine")
     if float(_field(reader, a + "rope.scaling.factor", 1.0)) != 1.0:
         raise ModelNotFoundError("RoPE scaling is not supported by the portable Gemma graph")
-    tokens = reader.fields.get("tokenizer.ggml.tokens")  # type: ignore[attr-defined]
-    n_vocab = len(tokens.data) if tokens is not None else 0
+    n_vocab = int(reader.fields.get("tokenizer.ggml.tokens", 0))  # type: ignore[call-overload]
     n_layer = int(_field(reader, a + "block_count"))
     return GemmaConfig(
         n_vocab=int(_field(reader, a + "vocab_size", n_vocab or None)),
@@ -123,29 +123,27 @@ class GemmaWeights:
     layers: list[GemmaLayer]
 
 
-def _tensor(tensors: dict[str, object], name: str) -> object:
+def _tensor(tensors: dict[str, Tensor], name: str) -> Tensor:
     tensor = tensors.get(name)
     if tensor is None:
         raise ModelNotFoundError(f"GGUF lacks tensor {name}")
     return tensor
 
 
-def _values(tensors: dict[str, object], name: str) -> np.ndarray:
+def _values(tensors: dict[str, Tensor], name: str) -> np.ndarray:
     t = _tensor(tensors, name)
-    return dequantize(t.tensor_type.name, t.data, int(t.shape[0]))  # type: ignore[attr-defined]
+    return dequantize(t.type_name, t.data, t.shape[0])
 
 
-def _vector(tensors: dict[str, object], name: str) -> np.ndarray:
+def _vector(tensors: dict[str, Tensor], name: str) -> np.ndarray:
     return _values(tensors, name).reshape(-1)
 
 
-def _matrix(tensors: dict[str, object], name: str) -> FixedMatrix:
+def _matrix(tensors: dict[str, Tensor], name: str) -> FixedMatrix:
     """A tensor as a FixedMatrix, converted in row chunks (the same integers as converting it
     whole: every step of the conversion works row by row)."""
     t = _tensor(tensors, name)
-    kind, cols = t.tensor_type.name, int(t.shape[0])  # type: ignore[attr-defined]
-    data = t.data  # type: ignore[attr-defined]
-    rows = int(t.shape[1])  # type: ignore[attr-defined]
+    kind, cols, rows, data = t.type_name, t.shape[0], t.data.shape[0], t.data
     if rows <= _CHUNK_ROWS:
         return FixedMatrix(dequantize(kind, data, cols))
     bits = 52 - ACT_BITS - int(cols - 1).bit_length()
@@ -162,7 +160,7 @@ def _matrix(tensors: dict[str, object], name: str) -> FixedMatrix:
     return FixedMatrix.restore(ints_t, scale, bits, exact_rows)
 
 
-def _layer(tensors: dict[str, object], i: int) -> GemmaLayer:
+def _layer(tensors: dict[str, Tensor], i: int) -> GemmaLayer:
     p = f"blk.{i}."
     qkv = [_matrix(tensors, p + f"attn_{n}.weight") for n in "qkv"]
     gate_up = [_matrix(tensors, p + f"ffn_{n}.weight") for n in ("gate", "up")]
@@ -182,14 +180,12 @@ def _layer(tensors: dict[str, object], i: int) -> GemmaLayer:
 
 def load_gemma_weights(path: str | os.PathLike[str]) -> GemmaWeights:
     """Read a Gemma 3 GGUF file into fixed-point weights (the same integers on every machine)."""
-    import gguf
-
     path = Path(path)
     if not path.is_file():
         raise ModelNotFoundError(f"model file {path} does not exist")
-    reader = gguf.GGUFReader(path)
+    reader = GGUFIndex(path)
     config = _config(reader)
-    tensors = {t.name: t for t in reader.tensors}
+    tensors = reader.tensors
     if "output.weight" in tensors:
         raise ModelNotFoundError("the portable Gemma graph expects a tied output layer")
     return GemmaWeights(
