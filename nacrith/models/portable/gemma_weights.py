@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from nacrith.errors import ModelNotFoundError
+from nacrith.models.portable.blocks import BlockMatrix, block_tensor
 from nacrith.models.portable.exact import fixed_point
 from nacrith.models.portable.gguf_index import GGUFIndex, Tensor
-from nacrith.models.portable.kquants import dequantize
-from nacrith.models.portable.weights import ACT_BITS, FixedMatrix
+from nacrith.models.portable.kquants import decompose, dequantize
+from nacrith.models.portable.weights import ACT_BITS, REVISIONS, FixedMatrix
 
 __all__ = ["GemmaConfig", "GemmaLayer", "GemmaWeights", "load_gemma_weights"]
 
@@ -97,6 +98,9 @@ def _config(reader: GGUFIndex) -> GemmaConfig:
     )
 
 
+Matrix = FixedMatrix | BlockMatrix
+
+
 @dataclass
 class GemmaLayer:
     """One Gemma 3 block: norms (float64 vectors) and fused fixed-point projections."""
@@ -104,23 +108,25 @@ class GemmaLayer:
     attn_norm: np.ndarray
     q_norm: np.ndarray
     k_norm: np.ndarray
-    qkv: FixedMatrix
-    out: FixedMatrix
+    qkv: Matrix
+    out: Matrix
     post_attn_norm: np.ndarray
     ffn_norm: np.ndarray
-    gate_up: FixedMatrix
-    down: FixedMatrix
+    gate_up: Matrix
+    down: Matrix
     post_ffn_norm: np.ndarray
 
 
 @dataclass
 class GemmaWeights:
-    """All weights; `embed` is the token embedding, tied to the output layer."""
+    """All weights; `embed` is the token embedding, tied to the output layer. `revision`: the
+    arithmetic revision the matrices belong to (`weights.REVISIONS`)."""
 
     config: GemmaConfig
-    embed: FixedMatrix
+    embed: Matrix
     output_norm: np.ndarray
     layers: list[GemmaLayer]
+    revision: int = 1
 
 
 def _tensor(tensors: dict[str, Tensor], name: str) -> Tensor:
@@ -139,11 +145,18 @@ def _vector(tensors: dict[str, Tensor], name: str) -> np.ndarray:
     return _values(tensors, name).reshape(-1)
 
 
-def _matrix(tensors: dict[str, Tensor], name: str) -> FixedMatrix:
-    """A tensor as a FixedMatrix, converted in row chunks (the same integers as converting it
-    whole: every step of the conversion works row by row)."""
+def _matrix(tensors: dict[str, Tensor], name: str, revision: int) -> Matrix:
+    """A tensor as revision 1's FixedMatrix, converted in row chunks (the same integers as
+    converting it whole: every step of the conversion works row by row), or as revision 2's
+    BlockMatrix keeping the GGUF's quantization blocks."""
     t = _tensor(tensors, name)
     kind, cols, rows, data = t.type_name, t.shape[0], t.data.shape[0], t.data
+    if revision != 1:
+        if kind in ("F32", "F16"):
+            return block_tensor(kind, data, cols)
+        b = decompose(kind, data, cols)
+        mins = None if b.minimum is None else -b.minimum
+        return BlockMatrix(b.q, b.scale, mins, block=b.block)
     if rows <= _CHUNK_ROWS:
         return FixedMatrix(dequantize(kind, data, cols))
     bits = 52 - ACT_BITS - int(cols - 1).bit_length()
@@ -160,26 +173,30 @@ def _matrix(tensors: dict[str, Tensor], name: str) -> FixedMatrix:
     return FixedMatrix.restore(ints_t, scale, bits, exact_rows)
 
 
-def _layer(tensors: dict[str, Tensor], i: int) -> GemmaLayer:
+def _layer(tensors: dict[str, Tensor], i: int, revision: int) -> GemmaLayer:
     p = f"blk.{i}."
-    qkv = [_matrix(tensors, p + f"attn_{n}.weight") for n in "qkv"]
-    gate_up = [_matrix(tensors, p + f"ffn_{n}.weight") for n in ("gate", "up")]
+    kind = FixedMatrix if revision == 1 else BlockMatrix
+    qkv = [_matrix(tensors, p + f"attn_{n}.weight", revision) for n in "qkv"]
+    gate_up = [_matrix(tensors, p + f"ffn_{n}.weight", revision) for n in ("gate", "up")]
     return GemmaLayer(
         attn_norm=_vector(tensors, p + "attn_norm.weight"),
         q_norm=_vector(tensors, p + "attn_q_norm.weight"),
         k_norm=_vector(tensors, p + "attn_k_norm.weight"),
-        qkv=FixedMatrix.stack(qkv),
-        out=_matrix(tensors, p + "attn_output.weight"),
+        qkv=kind.stack(qkv),  # type: ignore[arg-type]
+        out=_matrix(tensors, p + "attn_output.weight", revision),
         post_attn_norm=_vector(tensors, p + "post_attention_norm.weight"),
         ffn_norm=_vector(tensors, p + "ffn_norm.weight"),
-        gate_up=FixedMatrix.stack(gate_up),
-        down=_matrix(tensors, p + "ffn_down.weight"),
+        gate_up=kind.stack(gate_up),  # type: ignore[arg-type]
+        down=_matrix(tensors, p + "ffn_down.weight", revision),
         post_ffn_norm=_vector(tensors, p + "post_ffw_norm.weight"),
     )
 
 
-def load_gemma_weights(path: str | os.PathLike[str]) -> GemmaWeights:
-    """Read a Gemma 3 GGUF file into fixed-point weights (the same integers on every machine)."""
+def load_gemma_weights(path: str | os.PathLike[str], revision: int = 1) -> GemmaWeights:
+    """Read a Gemma 3 GGUF file into exact weights (the same integers on every machine), as
+    arithmetic `revision` 1 (`FixedMatrix`) or 2 (`BlockMatrix`) uses them."""
+    if revision not in REVISIONS:
+        raise ValueError(f"unknown arithmetic revision {revision}")
     path = Path(path)
     if not path.is_file():
         raise ModelNotFoundError(f"model file {path} does not exist")
@@ -190,7 +207,8 @@ def load_gemma_weights(path: str | os.PathLike[str]) -> GemmaWeights:
         raise ModelNotFoundError("the portable Gemma graph expects a tied output layer")
     return GemmaWeights(
         config=config,
-        embed=_matrix(tensors, "token_embd.weight"),
+        embed=_matrix(tensors, "token_embd.weight", revision),
         output_norm=_vector(tensors, "output_norm.weight"),
-        layers=[_layer(tensors, i) for i in range(config.n_layer)],
+        layers=[_layer(tensors, i, revision) for i in range(config.n_layer)],
+        revision=revision,
     )
