@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import IO, Any, TypeVar
 
 from nacrith.codecs.base import Codec
-from nacrith.errors import OutputLimitError
+from nacrith.errors import CorruptDataError, OutputLimitError
 from nacrith.formats.container import (
     ChunkRecord,
     MemberReader,
@@ -22,6 +22,8 @@ from nacrith.formats.container import (
     iter_members,
     verify_chunk,
 )
+from nacrith.formats.long_range import MIN_MATCH, LongRangeDecoder, LongRangeEncoder
+from nacrith.formats.long_range.reader import ChainReader, LongRangeReader, pays
 from nacrith.formats.segment import balanced_chunks, cut_chunks, segment
 from nacrith.workers import BatchRunner, CodecSet, DecodeItem, Runner, resolve_workers
 
@@ -88,6 +90,16 @@ FAST_MIN_REGION = 64 << 10
 #: a full one), so repeats up to a block apart fall in one chunk; chunks that go to `logs` are
 #: cut to `DEFAULT_CHUNK_SIZE`
 FAST_CHUNK_SIZE = BLOCK_SIZE + BLOCK_SIZE // 8
+
+#: the long-range pass (`formats.long_range`): repeats at least this far back become references
+#: (methods `zstd` and `xz`: a chunk, which their own window covers)
+LONG_RANGE_MIN_DISTANCE = 1 << 20
+#: ... and at most 2^this far back (the decoder keeps that much output)
+LONG_RANGE_WINDOW_LOG = 28
+#: input read (and searched) before deciding whether a member gets the pass
+LONG_RANGE_LOOKAHEAD = 64 << 20
+#: methods without the pass: `stored` compresses nothing, `logs` parses whole lines
+NO_LONG_RANGE = frozenset({"stored", "logs"})
 
 
 def _text_codec_for(method: str, sample: bytes) -> str | None:
@@ -285,7 +297,7 @@ def compress_stream(
             source = shared_source(reader)  # before reading: where the input starts
         first = _read_block(reader, BLOCK_SIZE)
         if settings.method != "auto" or len(first) > SMALL_INPUT:
-            return _compress_member(
+            return _compress_long_range(
                 first, reader, writer, settings, original_size, progress, cache, source
             )
         candidates = []
@@ -305,7 +317,7 @@ def compress_stream(
                 codec.close()
 
 
-def _compress_member(
+def _compress_long_range(
     first: bytes,
     reader: IO[bytes],
     writer: IO[bytes],
@@ -315,8 +327,68 @@ def _compress_member(
     cache: dict[str, Codec],
     source: Any = None,
 ) -> int:
+    """One member, long-range coded where that pays (see `formats.long_range`), else as
+    `_compress_member` writes it.
+
+    The pass searches the first `LONG_RANGE_LOOKAHEAD` bytes (read ahead and held) and is
+    kept only when its estimated saving clears `formats.long_range.reader.pays`; the member is
+    otherwise written byte for byte as without the pass. A kept pass runs over the whole
+    input with a sliding window, so memory stays bounded for any input size.
+    """
+    distance = LONG_RANGE_MIN_DISTANCE
+    if settings.method in ("zstd", "xz"):
+        distance = max(MIN_MATCH, settings.chunk_size or DEFAULT_CHUNK_SIZE)
+    if settings.method in NO_LONG_RANGE or len(first) < distance + MIN_MATCH:
+        return _compress_member(
+            first, reader, writer, settings, original_size, progress, cache, source
+        )
+    encoder = LongRangeEncoder(distance, LONG_RANGE_WINDOW_LOG)
+    blocks = [first]
+    frames = [encoder.frame(first)]
+    while len(blocks[-1]) == BLOCK_SIZE and len(blocks) * BLOCK_SIZE < LONG_RANGE_LOOKAHEAD:
+        block = _read_block(reader, BLOCK_SIZE)
+        if not block:
+            break
+        blocks.append(block)
+        frames.append(encoder.frame(block))
+    if not pays(encoder.stats, first):
+        del frames, encoder
+        rest = ChainReader(blocks[1:], reader)
+        return _compress_member(
+            first, rest, writer, settings, original_size, progress, cache, source
+        )
+    stream = LongRangeReader(encoder, zip([len(b) for b in blocks], frames), reader, BLOCK_SIZE)
+    del blocks, frames
+    done = [0, 0]  # stream bytes coded, input bytes they stand for
+
+    def input_progress(size: int) -> None:
+        done[0] += size
+        now = stream.input_done(done[0])
+        if progress is not None:
+            progress(now - done[1])
+        done[1] = now
+
+    head = _read_block(stream, BLOCK_SIZE)
+    member_progress = input_progress if progress is not None else None
+    return _compress_member(
+        head, stream, writer, settings, original_size, member_progress, cache, long_range=True
+    )
+
+
+def _compress_member(
+    first: bytes,
+    reader: IO[bytes],
+    writer: IO[bytes],
+    settings: Settings,
+    original_size: int | None,
+    progress: Progress | None,
+    cache: dict[str, Codec],
+    source: Any = None,
+    long_range: bool = False,
+) -> int:
     """One member from the block `first` and whatever `reader` still holds (`source`: the
-    shared file they come from, for a cluster run)."""
+    shared file they come from, for a cluster run; `long_range`: they are a long-range
+    stream of `original_size` input bytes)."""
     plan = _Plan(settings, first[:65536], cache)
     first_chunks = list(plan.chunks(first))
     # a block shorter than BLOCK_SIZE is the whole input: only its chunks' candidates count
@@ -326,7 +398,7 @@ def _compress_member(
     params = plan.params()
     if complete:  # the header names only the codecs some chunk may use
         params = {codec_id: p for codec_id, p in params.items() if codec_id in candidates}
-    member = MemberWriter(writer, params, original_size)
+    member = MemberWriter(writer, params, original_size, long_range=long_range)
     runtime = {codec_id: codec.runtime() for codec_id, codec in plan.codecs.items()}
     codecs = CodecSet(params, prebuilt=plan.codecs, runtime=runtime)
     runner = _runner(codecs, settings.workers, settings.cluster, source)
@@ -451,15 +523,31 @@ def _decode_member(
         yield from _group(itertools.chain([first], stream), lambda it: it[2], byte_cap, count_cap)
 
     written = 0
+    expander = None
+    if reader.long_range:
+        limit = None if max_output_size is None else max_output_size - already
+        expander = LongRangeDecoder(writer.write, limit)
     try:
         for raws in runner.run(jobs(), "decode"):
             for raw in raws:
                 verify_chunk(records.pop(0), raw)
                 reader.account(raw)
-                writer.write(raw)
-                written += len(raw)
+                if expander is None:
+                    writer.write(raw)
+                    size = len(raw)
+                else:
+                    expander.feed(raw)
+                    size = expander.produced - written
+                written += size
                 if progress is not None:
-                    progress(len(raw))
+                    progress(size)
+        if expander is not None:
+            expander.finish()
+            if reader.original_size is not None and written != reader.original_size:
+                raise CorruptDataError(
+                    f"long-range member expands to {written} bytes, its header declares "
+                    f"{reader.original_size}"
+                )
         reader.finish()
         return written
     finally:

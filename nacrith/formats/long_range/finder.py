@@ -63,13 +63,16 @@ def _mix(h: np.ndarray, table_bits: int) -> np.ndarray:
     return (h >> np.uint64(64 - table_bits)).astype(np.int64)
 
 
-def _hash_every_position(data: bytes, start: int, count: int, table_bits: int) -> np.ndarray:
-    """Table slot of the WINDOW bytes at each of positions start .. start + count - 1."""
+def _hash_every_position(
+    data: bytes, start: int, count: int, table_bits: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Table slot of the WINDOW bytes at each of positions start .. start + count - 1, and
+    the words they were hashed from (`_words_at_every_position`)."""
     words = _words_at_every_position(data, start, count + WINDOW - 8)
     h = words[:count] * _MULT[0]
     for j in range(1, WINDOW // 8):
         h = h + words[8 * j : 8 * j + count] * _MULT[j]
-    return _mix(h, table_bits)
+    return _mix(h, table_bits), words
 
 
 def _hash_aligned(data: bytes, start: int, count: int, table_bits: int) -> np.ndarray:
@@ -145,6 +148,8 @@ class MatchFinder:
     def find(self, data: bytes, base: int, frame_start: int, frame_end: int) -> list[Match]:
         """Matches inside [frame_start, frame_end); data[k] is absolute position base + k and
         reaches back at least `max_distance` before frame_start (or to position 0)."""
+        if base % STRIDE:
+            raise ValueError("the history must start at a multiple of STRIDE")
         matches: list[Match] = []
         covered = frame_start
         pos = frame_start
@@ -167,14 +172,14 @@ class MatchFinder:
         covered: int,
         matches: list[Match],
     ) -> int:
-        slots = _hash_every_position(data, lo - base, hi - lo, self.table_bits)
-        entries = self._table[slots].astype(np.int64)
+        slots, words = _hash_every_position(data, lo - base, hi - lo, self.table_bits)
+        entries = self._table[slots]
         hit = np.flatnonzero(entries)
         if not hit.size:
             return covered
         positions = hit + lo
         current = (positions // STRIDE + 1) & _ENTRY_MASK
-        back = (current - entries[hit]) & _ENTRY_MASK
+        back = (current - entries[hit].astype(np.int64)) & _ENTRY_MASK
         sources = (positions // STRIDE - back) * STRIDE
         distances = positions - sources
         ok = (
@@ -183,7 +188,14 @@ class MatchFinder:
             & (sources >= base)
             & (sources >= 0)
         )
-        positions, distances = positions[ok], distances[ok]
+        hit, positions, distances = hit[ok], positions[ok], distances[ok]
+        # keep the hits whose WINDOW bytes really agree (aligned sources: 8-byte words)
+        aligned = np.frombuffer(data, dtype="<u8", count=len(data) // 8)
+        first_word = (positions - distances - base) // 8
+        same = np.ones(hit.size, dtype=bool)
+        for j in range(WINDOW // 8):
+            same &= aligned[first_word + j] == words[hit + 8 * j]
+        positions, distances = positions[same], distances[same]
         k = 0
         while k < positions.size:
             at = int(positions[k])
@@ -195,7 +207,7 @@ class MatchFinder:
             src = at - distance
             ahead = _forward(data, src - base, at - base, frame_end - at)
             if ahead < WINDOW:
-                continue  # a hash collision
+                continue  # the window reaches past the frame
             behind = _backward(data, src - base, at - base, min(at - covered, src - base))
             length = ahead + behind
             if length < MIN_MATCH:
