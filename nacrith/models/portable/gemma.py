@@ -25,6 +25,7 @@ import numpy as np
 from nacrith import exact
 from nacrith.errors import NacrithError
 from nacrith.models.portable.gemma_weights import GemmaConfig, GemmaWeights, load_gemma_weights
+from nacrith.models.portable.weights import REVISIONS
 
 __all__ = ["GemmaModel", "gelu_tanh"]
 
@@ -71,6 +72,7 @@ class GemmaModel:
     :param n_seq: number of independent streams (KV caches).
     :param n_ctx: context length of each stream, in tokens.
     :param weights: already loaded weights (shared between models), instead of reading `path`.
+    :param revision: the arithmetic revision (`weights.REVISIONS`) of the matrix products.
     """
 
     def __init__(
@@ -80,11 +82,17 @@ class GemmaModel:
         n_seq: int = 1,
         n_ctx: int = 2048,
         weights: GemmaWeights | None = None,
+        revision: int = 1,
     ) -> None:
+        if revision not in REVISIONS:
+            raise ValueError(f"unknown arithmetic revision {revision}")
         if weights is None:
             if path is None:
                 raise ValueError("give a GGUF path or loaded weights")
-            weights = load_gemma_weights(path)
+            weights = load_gemma_weights(path, revision)
+        if weights.revision != revision:
+            raise ValueError(f"weights of revision {weights.revision}, not {revision}")
+        self.revision = revision
         if n_seq < 1 or not 8 <= n_ctx <= MAX_CTX:
             raise ValueError(f"need n_seq >= 1 and 8 <= n_ctx <= {MAX_CTX}, got {n_seq}, {n_ctx}")
         cfg: GemmaConfig = weights.config
@@ -143,8 +151,44 @@ class GemmaModel:
         if not 1 <= n <= self.n_ctx:
             raise ValueError(f"prefill of {n} tokens does not fit a context of {self.n_ctx}")
         self.clear(seq)
-        logits = self._forward([(seq, np.asarray(tokens, dtype=np.int64))], all_logits)
+        return self.append(seq, tokens, all_logits=all_logits)
+
+    def append(
+        self, seq: int, tokens: Sequence[int] | np.ndarray, *, all_logits: bool = False
+    ) -> np.ndarray:
+        """Feed `tokens` to stream `seq` at its next positions as one batch (the same bits as
+        feeding them one at a time). Returns the logits of the last token, or of every token
+        when `all_logits`."""
+        toks = np.asarray(tokens, dtype=np.int64).reshape(-1)
+        if toks.size == 0:
+            raise ValueError("append needs at least one token")
+        logits = self._forward([(seq, toks)], all_logits)
         return logits if all_logits else logits[0]
+
+    def shift(self, seq: int, start: int, count: int) -> None:
+        """Drop positions [start, start + count) of stream `seq`; later entries move down by
+        `count`, their keys rotated to their new positions (exact tables, fixed operation
+        order: the same bits everywhere). The stream then holds `count` tokens fewer."""
+        cache = self._caches[seq]
+        n = cache.length
+        if count < 0 or start < 0 or start + count > n:
+            raise ValueError(f"cannot drop [{start}, {start + count}) of {n} positions")
+        if count == 0:
+            return
+        if start + count < n:
+            src, dst = slice(start + count, n), slice(start, n - count)
+            for layer in range(self.config.n_layer):
+                cos, sin = self._rope_tables[self.config.is_local(layer)]
+                c, s = cos[count], sin[count]
+                moved = cache.k_int[layer, src] * cache.k_scale[layer, src, :, None]
+                half = moved.shape[-1] // 2
+                a, b = moved[..., :half], moved[..., half:]
+                rotated = np.concatenate([a * c + b * s, b * c - a * s], axis=-1)
+                k_int, k_scale = exact.fixed_point(rotated, QK_BITS)
+                cache.k_int[layer, dst] = k_int
+                cache.k_scale[layer, dst] = k_scale
+                cache.v_int[layer, dst] = cache.v_int[layer, src]
+        cache.length = n - count
 
     def step(
         self,
