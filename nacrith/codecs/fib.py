@@ -42,9 +42,8 @@ from nacrith.formats.fib.tokens import (
     apply_case,
     is_cased,
     pack_spelling,
-    split_case,
     token_class,
-    tokenize,
+    token_ids,
 )
 from nacrith.formats.varint import get_varint, put_varint
 from nacrith.legacy.fib_v1 import decode_v1
@@ -203,14 +202,9 @@ class FibCodec(Codec):
         return payload
 
     def _encode_fib(self, data: bytes) -> bytes:
-        tokens, flag_list = split_case(tokenize(data))
-        flags = np.array(flag_list, dtype=np.int8)  # 0..2
-        del flag_list
-        index: dict[bytes, int] = {}
-        ids_list = [index.setdefault(t, len(index)) for t in tokens]
-        n_tokens = len(tokens)
-        del tokens  # a million bytes objects; `index` keeps one of each
-        ids = np.array(ids_list, dtype=np.int64)
+        ids, flags, tokens_by_id = token_ids(data)
+        ids_list = ids.tolist()
+        n_tokens = len(ids_list)
         phrases = choose_phrases(ids, self.phrase_bias, self.min_phrase)
         keys = list(zip([length for _, length in phrases], phrase_keys(ids, phrases)))
         uses: dict[tuple[int, int], int] = {}
@@ -227,7 +221,6 @@ class FibCodec(Codec):
         defined: dict[tuple[int, int], tuple[int, list[int], list[int]]] = {}
         ws_index: dict[bytes, int] = {}
         core_event: dict[bytes, int] = {}
-        tokens_by_id = list(index)
 
         def words(lo: int, hi: int) -> None:
             for t in ids_list[lo:hi]:

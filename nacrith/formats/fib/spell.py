@@ -20,6 +20,8 @@ __all__ = ["PPM_LIMIT", "ppm_decode", "ppm_encode"]
 PPM_LIMIT = 1 << 16
 ORDER = 3
 Categorical = constriction.stream.model.Categorical
+Uniform = constriction.stream.model.Uniform
+_MASKS = (0, 0xFF, 0xFFFF, 0xFFFFFF)
 
 
 class _Ppm:
@@ -28,45 +30,59 @@ class _Ppm:
     def __init__(self) -> None:
         # per order: context key -> {byte: count} in first-appearance order
         self.tabs: list[dict[int, dict[int, float]]] = [{} for _ in range(ORDER + 1)]
+        # bytes not seen yet, ascending: what the final uniform choice picks from
+        self.unseen = list(range(256))
 
     def step(self, coder: Any, hist: int, byte: int, encode: bool) -> int:
-        excluded: set[int] = set()
+        tabs = self.tabs
+        ctxs = (
+            tabs[3].get(hist),
+            tabs[2].get(hist & 0xFFFF),
+            tabs[1].get(hist & 0xFF),
+            tabs[0].get(0),
+        )
+        above: dict[int, float] | None = None  # the last context tried: holds every one above
         found = -1
-        for order in range(ORDER, -1, -1):
-            ctx = self.tabs[order].get(hist & ((1 << (8 * order)) - 1))
+        for order in (3, 2, 1, 0):
+            ctx = ctxs[3 - order]
             if ctx is None:
                 continue
-            syms = [s for s in ctx if s not in excluded]
-            if not syms:
-                continue
-            probs = np.array([*(ctx[s] for s in syms), float(len(syms))])
-            model = Categorical(probs, lazy=True)
+            if above is None:
+                syms = list(ctx)
+                probs = [*ctx.values(), float(len(syms))]
+            else:
+                if len(ctx) == len(above):
+                    continue
+                syms = [s for s in ctx if s not in above]
+                probs = [ctx[s] for s in syms]
+                probs.append(float(len(syms)))
+            model = Categorical(np.array(probs), lazy=True)
+            k = len(syms)
             if encode:
-                j = syms.index(byte) if byte in ctx and byte not in excluded else len(syms)
+                j = syms.index(byte) if byte in ctx and (above is None or byte not in above) else k
                 coder.encode(j, model)
             else:
                 j = int(coder.decode(model))
-            if j < len(syms):
+            if j < k:
                 byte = syms[j]
                 found = order
                 break
-            excluded.update(syms)
+            above = ctx
         if found < 0:
-            rest = [b for b in range(256) if b not in excluded]
+            rest = self.unseen
             if len(rest) > 1:
-                model = constriction.stream.model.Uniform(len(rest))
+                model = Uniform(len(rest))
                 if encode:
                     coder.encode(rest.index(byte), model)
                 else:
                     byte = rest[int(coder.decode(model))]
             else:
                 byte = rest[0]
+            rest.remove(byte)
         for order in range(max(found, 0), ORDER + 1):
-            tab = self.tabs[order]
-            key = hist & ((1 << (8 * order)) - 1)
-            ctx = tab.get(key)
+            ctx = ctxs[3 - order]
             if ctx is None:
-                tab[key] = {byte: 1.0}
+                tabs[order][hist & _MASKS[order]] = {byte: 1.0}
             else:
                 ctx[byte] = ctx.get(byte, 0.0) + 1.0
         return byte

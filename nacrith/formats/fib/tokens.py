@@ -17,6 +17,7 @@ reader is `nacrith.legacy.fib_v1_tokens`.)
 from __future__ import annotations
 
 import bz2
+import itertools
 import lzma
 import re
 from typing import Any
@@ -39,6 +40,7 @@ __all__ = [
     "pack_spelling",
     "split_case",
     "token_class",
+    "token_ids",
     "tokenize",
 ]
 
@@ -96,6 +98,27 @@ def split_case(tokens: list[bytes]) -> tuple[list[bytes], list[int]]:
         out.append(hit[0])
         flags.append(hit[1])
     return out, flags
+
+
+def token_ids(data: bytes) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
+    """`split_case(tokenize(data))` as ids: (id of each token, int64; case flag of each token,
+    int8; the distinct lower-cased tokens in order of first appearance, so ids count from 0)."""
+    tokens = tokenize(data)
+    if not tokens:
+        return np.zeros(0, np.int64), np.zeros(0, np.int8), []
+    first: dict[bytes, int] = {}
+    # each token's first position (C-level loop), then dense raw ids in order of appearance
+    pos = np.fromiter(map(first.setdefault, tokens, itertools.count()), np.int64, len(tokens))
+    del tokens
+    _, raw_ids = np.unique(pos, return_inverse=True)
+    index: dict[bytes, int] = {}
+    lower_of = np.empty(len(first), np.int64)
+    flag_of = np.empty(len(first), np.int8)
+    for r, t in enumerate(first):  # distinct raw tokens, in order of first appearance
+        lo, flag = _split_one(t)
+        lower_of[r] = index.setdefault(lo, len(index))
+        flag_of[r] = flag
+    return lower_of[raw_ids], flag_of[raw_ids], list(index)
 
 
 def _split_one(t: bytes) -> tuple[bytes, int]:

@@ -220,14 +220,18 @@ def _code_chain(enc_s: Any, enc_l: Any, s2: ChainCodes, s1: ChainCodes, q1: np.n
     ver = np.concatenate((s2.version[ev2], s1.version[ex1]))[order]
     table = np.concatenate((np.zeros(len(ev2), np.int8), np.ones(int(ex1.sum()), np.int8)))
     table = table[order]
-    models: dict[tuple[int, int], Any] = {}
-    for i in np.flatnonzero(~small).tolist():
-        t = int(table[i])
-        v = int(ver[i])
-        m = models.get((t, v))
+    large = np.flatnonzero(~small)
+    # one key per (table, version): versions are global update indices of their table
+    keys = (ver[large].astype(np.int64) << 1) | table[large]
+    models: dict[int, Any] = {}
+    encode = enc_l.encode
+    for key, c in zip(keys.tolist(), code[large].tolist()):
+        m = models.get(key)
         if m is None:
-            m = models[(t, v)] = Categorical((s1 if t else s2).large_rows[v], perfect=False)
-        enc_l.encode(int(code[i]), m)
+            m = models[key] = Categorical(
+                (s1 if key & 1 else s2).large_rows[key >> 1], perfect=False
+            )
+        encode(c, m)
 
 
 def _code_order0(

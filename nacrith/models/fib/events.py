@@ -30,6 +30,7 @@ phrases, then the case flags).
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 import constriction
@@ -250,11 +251,14 @@ class EventDecoder:
         self.rec = Recency(need_srank=False)
         self.cache: dict[tuple[float, ...], Any] = {}
         self.details = Details()
+        self.uniform: dict[int, Any] = {}  # offset models by range size
 
     def _decode_rank(self, bucket: int) -> int:
         rec = self.rec
+        front = rec.front
+        nf = len(front)
         lo = 1 << (bucket - 1)
-        size = min(lo << 1, rec.size() + 1) - lo
+        size = min(lo << 1, nf + len(rec.order) + 1) - lo
         if size <= 0:
             raise ValueError("rank bucket out of range")
         dec = self.dec_c
@@ -264,10 +268,16 @@ class EventDecoder:
             if off >= size:
                 raise ValueError("rank offset out of range")
         elif size > 1:
-            off = int(dec.decode(Uniform(size)))
+            m = self.uniform.get(size)
+            if m is None:
+                m = self.uniform[size] = Uniform(size)
+            off = int(dec.decode(m))
         else:
             off = 0
-        return rec.symbol(lo + off - 1)
+        rank = lo + off - 1
+        if rank < nf:
+            return next(islice(reversed(front), rank, None))
+        return rec.symbol(rank)
 
     def _decode_word_details(self) -> tuple[int, int]:
         dec = self.dec_d
@@ -302,16 +312,20 @@ class EventDecoder:
         -1 (a new run). Ids are numbered in order of creation: a word at its NEW_WORD, a phrase
         after its last word."""
         dec_s, dec_l, dec_b = self.dec_s, self.dec_l, self.dec_b
-        buckets = self.buckets
+        dec_small, dec_large = dec_s.decode, dec_l.decode
+        decode_bucket = self.buckets.decode
         cache = self.cache
         esc2_a, esc1_a = self.p.esc2_a, self.p.esc1_a
         rec = self.rec
         front = rec.front
+        pop = front.pop
         decode_rank = self._decode_rank
         tab2: dict[int, _Ctx] = {}
         tab1: dict[int, _Ctx] = {}
+        get2, get1 = tab2.get, tab1.get
         tok_ids: list[int] = []
         words_of: list[list[int] | None] = []
+        n_tok = 0
         k2 = START2
         k1 = p1 = START1
         interval = self.p.interval
@@ -319,19 +333,17 @@ class EventDecoder:
         def_left = 0
         def_k2 = def_k1 = 0
         def_words: list[int] = []
-        while len(tok_ids) < n_tokens or def_left:
-            c2 = tab2.get(k2)
+        while n_tok < n_tokens or def_left:
+            c2 = get2(k2)
             c1 = None
-            hit2 = False
-            sym = 0
+            sym = -3
             if c2 is not None:
                 m = c2.model
                 if m is None:
                     m = build_model(c2, cache)
-                j = (dec_s if c2.kb <= SMALL_K else dec_l).decode(m)
+                j = dec_small(m) if c2.kb <= SMALL_K else dec_large(m)
                 if j < c2.kb:
                     sym = c2.syms[j]
-                    hit2 = True
                     n = c2.n + 1
                     c2.n = n
                     if n < FRESH or not n & ((1 << (n.bit_length() - STALE_BITS)) - 1):
@@ -339,48 +351,30 @@ class EventDecoder:
                     elif c2.snap is None:
                         c2.snap = tuple(c2.counts)
                     c2.counts[j] += 1.0
-            if not hit2:
-                c1 = tab1.get(k1)
-                j = -1
+            if sym == -3:
+                c1 = get1(k1)
                 if c1 is not None:
                     m = c1.model
                     if m is None:
                         m = build_model(c1, cache)
-                    j = (dec_s if c1.kb <= SMALL_K else dec_l).decode(m)
+                    j = dec_small(m) if c1.kb <= SMALL_K else dec_large(m)
                     if j < c1.kb:
                         sym = c1.syms[j]
-                    else:
-                        j = -1
-                if j < 0:
-                    s = buckets.decode(dec_b, (c2 is not None) + (c1 is not None))
+                if sym == -3:
+                    s = decode_bucket(dec_b, (c2 is not None) + (c1 is not None))
                     sym = decode_rank(s - 1) if s >= 2 else -1 - s
-            if sym >= 0:
-                words = words_of[sym]
-                if words is None:
-                    tok_ids.append(sym)
+                if sym == NEW_PHRASE:
                     if def_left:
-                        def_words.append(sym)
-                elif def_left:
-                    raise ValueError("phrase inside a phrase definition")
-                else:
-                    tok_ids += words
-            elif sym == NEW_WORD:
-                sym = len(words_of)
-                on_new_word(*self._decode_word_details(), sym)
-                words_of.append(None)
-                words = None
-                tok_ids.append(sym)
-                if def_left:
-                    def_words.append(sym)
-            else:
-                if def_left:
-                    raise ValueError("phrase definition inside a phrase definition")
-                def_left = lengths[self._decode_level(len(lengths))]
-                def_k2, def_k1 = k2, k1
-                def_words = []
-                continue
-            # count (update exclusion: order 1 only where order 2 did not predict)
-            if not hit2:
+                        raise ValueError("phrase definition inside a phrase definition")
+                    def_left = lengths[self._decode_level(len(lengths))]
+                    def_k2, def_k1 = k2, k1
+                    def_words = []
+                    continue
+                if sym == NEW_WORD:
+                    sym = len(words_of)
+                    on_new_word(*self._decode_word_details(), sym)
+                    words_of.append(None)
+                # count (update exclusion: order 1 only where order 2 did not predict)
                 if c2 is None:
                     tab2[k2] = _Ctx(sym, esc2_a)
                 else:
@@ -389,18 +383,27 @@ class EventDecoder:
                     tab1[k1] = _Ctx(sym, esc1_a)
                 else:
                     _update(c1, sym, esc1_a)
+            words = words_of[sym]
             # record the use (recency), shift the context
             if words is None:
-                front.pop(sym, None)
+                tok_ids.append(sym)
+                n_tok += 1
+                if def_left:
+                    def_words.append(sym)
+                pop(sym, None)
                 front[sym] = None
                 left -= 1
                 k2 = (p1 << 32) | sym
                 k1 = p1 = sym
             else:
+                if def_left:
+                    raise ValueError("phrase inside a phrase definition")
+                tok_ids += words
+                n_tok += len(words)
                 for w in words:
-                    front.pop(w, None)
+                    pop(w, None)
                     front[w] = None
-                front.pop(sym, None)
+                pop(sym, None)
                 front[sym] = None
                 left -= len(words) + 1
                 p1 = words[-1]
