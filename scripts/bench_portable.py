@@ -1,10 +1,13 @@
-"""Speed and cross-entropy of the portable engine against llama.cpp, on alice29.txt.
+"""Speed and cross-entropy of the portable engine (each arithmetic revision) against llama.cpp,
+on alice29.txt.
 
-Usage: python scripts/bench_portable.py [--tokens N] [--steps M] [--streams B] [--model NAME]
+Usage: python scripts/bench_portable.py [--tokens N] [--steps M] [--threads 1,2] [--model NAME]
        python scripts/bench_portable.py --codec-bytes N [--model NAME]
 
-Both run the same GGUF on this machine: llama.cpp through nacrith's backend (1 thread, as the
-codec uses it), the portable engine through numpy. Prints a Markdown section for BENCHMARKS.md.
+All run the same GGUF on this machine: llama.cpp through nacrith's backend, the portable engine
+(revisions 1 and 2) through numpy, each thread count in its own process (OPENBLAS_NUM_THREADS for
+numpy, n_threads for llama.cpp): bits/token, prefill, and steps of 1, 4 and 8 streams in
+lockstep. Prints a Markdown section for BENCHMARKS.md.
 With `--codec-bytes`, instead the real `llm` codec with its default settings, engine portable
 (the default) against engine llama, on alice29.txt's first N bytes: bits per byte of the
 payload, and tokens per second encoding and decoding (model loading and probe excluded).
@@ -14,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,8 +30,10 @@ import numpy as np
 from nacrith.models.llm.backend import LlamaBackend
 from nacrith.models.llm.registry import pull
 from nacrith.models.portable import PortableModel
+from nacrith.models.portable.backend import shared_weights
 
 REPO = Path(__file__).resolve().parent.parent
+STREAMS = (1, 4, 8)
 
 
 def bits_per_token(logits: np.ndarray, targets: list[int]) -> float:
@@ -93,75 +100,119 @@ def codec_main(model: str, n_bytes: int) -> None:
     print(f"`{env}python scripts/bench_portable.py --codec-bytes {n_bytes} --model {model}`._")
 
 
+def _alice_tokens(path: Path, n: int) -> tuple[list[int], int]:
+    """BOS and the first `n` tokens of alice29.txt, and how many bytes those tokens cover."""
+    text = (REPO / "corpora" / "canterbury" / "alice29.txt").read_bytes()
+    with LlamaBackend(path, n_ctx=16) as backend:
+        tokens = [backend.bos, *backend.tokenize(text[: n * 8])[:n].tolist()]
+        return tokens, len(backend.detokenize(tokens[1:]))
+
+
+def _stream_rates(engine, steps: int, tokens: list[int]) -> dict[str, float]:
+    """Tokens per second (all streams together) of `steps` lockstep steps, per stream count."""
+    rates = {}
+    for b in STREAMS:
+        seqs = list(range(b))
+        for s in seqs:
+            engine.clear(s)
+        engine.step(seqs, [tokens[0]] * b, [0] * b)  # warm-up
+        _, secs = timed(
+            lambda seqs=seqs, b=b: [
+                engine.step(seqs, [t] * b, [i + 1] * b) for i, t in enumerate(tokens[1 : steps + 1])
+            ]
+        )
+        rates[str(b)] = b * steps / secs
+    return rates
+
+
+def worker(path: Path, n: int, steps: int, threads: int) -> dict[str, dict]:
+    """One process's measurements (this process's OpenBLAS threads): llama.cpp and each
+    revision."""
+    tokens, _ = _alice_tokens(path, n)
+    ctx = max(n, steps) + 8
+    rows: dict[str, dict] = {}
+    backend = LlamaBackend(path, n_seq=max(STREAMS), n_ctx=ctx, n_threads=threads)
+    logits, _ = timed(
+        lambda: np.array([backend.step([0], [t], [i])[0] for i, t in enumerate(tokens[:-1])])
+    )
+    _, prefill_s = timed(lambda: backend.prefill(0, tokens[:-1]))
+    rows["llama.cpp"] = {
+        "bits": bits_per_token(logits.astype(np.float64), tokens[1:]),
+        "prefill": n / prefill_s,
+        "steps": _stream_rates(backend, steps, tokens),
+    }
+    backend.close()
+    for revision in (1, 2):
+        weights, load_s = timed(lambda r=revision: shared_weights(path, r))
+        model = PortableModel(n_seq=max(STREAMS), n_ctx=ctx, weights=weights, revision=revision)
+        logits, prefill_s = timed(lambda m=model: m.prefill(0, tokens[:-1], all_logits=True))
+        rows[f"portable rev {revision}"] = {
+            "bits": bits_per_token(logits, tokens[1:]),
+            "prefill": n / prefill_s,
+            "steps": _stream_rates(model, steps, tokens),
+            "load": load_s,
+        }
+        del model, weights
+    return rows
+
+
 def main() -> None:
     """Run the benchmark and print the Markdown section."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--tokens", type=int, default=256, help="tokens of alice29.txt to score")
-    ap.add_argument("--steps", type=int, default=32, help="single-token steps to time")
-    ap.add_argument("--streams", type=int, default=4, help="streams stepped together")
+    ap.add_argument("--steps", type=int, default=16, help="lockstep steps to time per count")
+    ap.add_argument("--threads", default="1,2", help="thread counts, one process each")
     ap.add_argument(
         "--model", default=None, help="default: smollm2-135m-q4_1 (smollm2-135m with --codec-bytes)"
     )
     ap.add_argument("--codec-bytes", type=int, default=None, help="run the codec comparison")
+    ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.codec_bytes:
         codec_main(args.model or "smollm2-135m", args.codec_bytes)
         return
     args.model = args.model or "smollm2-135m-q4_1"
     path = pull(args.model, quiet=True)
-    n = args.tokens
-    text = (REPO / "corpora" / "canterbury" / "alice29.txt").read_bytes()
-    backend = LlamaBackend(path, n_seq=args.streams, n_ctx=max(n, args.steps) + 8)
-    tokens = [backend.bos, *backend.tokenize(text[: n * 8])[:n].tolist()]
-    n_bytes = len(backend.detokenize(tokens[1:]))
-
-    llama_steps, llama_step_s = timed(
-        lambda: np.array([backend.step([0], [t], [i])[0] for i, t in enumerate(tokens[:-1])])
-    )
-    _, llama_prefill_s = timed(lambda: backend.prefill(0, tokens[:-1]))
-    llama_bits = bits_per_token(llama_steps.astype(np.float64), tokens[1:])
-    backend.close()
-
-    model, load_s = timed(lambda: PortableModel(path, n_seq=args.streams, n_ctx=n + 8))
-    ours, prefill_s = timed(lambda: model.prefill(0, tokens[:-1], all_logits=True))
-    ours_bits = bits_per_token(ours, tokens[1:])
-    m = args.steps
-    model.clear(0)
-    _, step_s = timed(lambda: [model.step([0], [t], [i]) for i, t in enumerate(tokens[:m])])
-    seqs = list(range(args.streams))
-    for s in seqs:
-        model.clear(s)
-    _, multi_s = timed(
-        lambda: [
-            model.step(seqs, [t] * len(seqs), [i] * len(seqs)) for i, t in enumerate(tokens[:m])
-        ]
-    )
-
+    n, m = args.tokens, args.steps
+    if args.worker is not None:
+        print(json.dumps(worker(path, n, m, args.worker)))
+        return
+    results = {}
+    for threads in [int(t) for t in args.threads.split(",")]:
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
+        cmd = [sys.executable, __file__, "--worker", str(threads), "--model", args.model]
+        cmd += ["--tokens", str(n), "--steps", str(m)]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+        results[threads] = json.loads(done.stdout.strip().splitlines()[-1])
+    _, n_bytes = _alice_tokens(path, n)
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    threads = os.environ.get("OPENBLAS_NUM_THREADS")
-    env = f"OPENBLAS_NUM_THREADS={threads} " if threads else ""
-    cmd = f"{env}python scripts/bench_portable.py --tokens {n} --steps {m} --streams {args.streams}"
-    b = args.streams
-    print("## portable engine\n")
-    print(f"Model {path.name}; first {n} tokens of canterbury/alice29.txt ({n_bytes} bytes) after")
-    print("BOS. llama.cpp: nacrith's LlamaBackend, 1 thread; portable: PortableModel (numpy,")
-    print(f"OpenBLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}).\n")
-    print("| engine | bits/token | bits/byte | prefill tok/s | step tok/s (1 stream) |")
-    print("|---|---|---|---|---|")
+    load = os.getloadavg()
+    print(f"Model {path.name}; first {n} tokens of canterbury/alice29.txt ({n_bytes} bytes)")
+    print("after BOS. llama.cpp: nacrith's LlamaBackend (n_threads as the row says); portable:")
+    print("PortableModel, arithmetic revisions 1 and 2 (numpy, OpenBLAS threads as the row says).")
+    print(f"Steps: {m} lockstep steps of 1, 4 and 8 streams, tokens/s of all streams together.\n")
     print(
-        f"| llama.cpp | {llama_bits:.4f} | {llama_bits * n / n_bytes:.4f} | "
-        f"{n / llama_prefill_s:.1f} | {n / llama_step_s:.1f} |"
+        "| engine | threads | bits/token | bits/byte | prefill tok/s | step tok/s, 1 stream "
+        "| 4 streams | 8 streams |"
     )
-    print(
-        f"| portable | {ours_bits:.4f} | {ours_bits * n / n_bytes:.4f} | "
-        f"{n / prefill_s:.1f} | {m / step_s:.2f} |"
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for threads, rows in results.items():
+        for name, r in rows.items():
+            st = r["steps"]
+            print(
+                f"| {name} | {threads} | {r['bits']:.4f} | {r['bits'] * n / n_bytes:.4f} | "
+                f"{r['prefill']:.1f} | {st['1']:.1f} | {st['4']:.1f} | {st['8']:.1f} |"
+            )
+    loads = ", ".join(
+        f"rev {name[-1]} {r['load']:.1f} s"
+        for name, r in results[next(iter(results))].items()
+        if "load" in r
     )
-    print(
-        f"\nPortable, {b} streams stepped together: {b * m / multi_s:.2f} tok/s in all. "
-        f"Loading the GGUF into exact fixed-point weights: {load_s:.1f} s."
-    )
-    print(f"\n_Machine: {cpu_name()}, {os.cpu_count()} logical cores; Python ")
-    print(f"{platform.python_version()}, numpy {np.__version__}; {date}. Command: `{cmd}`._")
+    print(f"\nLoading the weights (disk cache of converted weights): {loads}.")
+    print(f"\n_Machine: {cpu_name()}, {os.cpu_count()} logical cores, load average")
+    print(f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) at the end; Python")
+    print(f"{platform.python_version()}, numpy {np.__version__}; {date}. Command:")
+    print(f"`python scripts/bench_portable.py --tokens {n} --steps {m} --threads {args.threads}`._")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,14 @@ def main(model: str) -> None:
     for f in (exact.exp, exact.sin, exact.cos, exact.silu):
         funcs.update(f(grid).tobytes())
     funcs.update(exact.log(np.abs(grid)).tobytes())
+    # revision 2, with append and a window shift (sink tokens kept)
+    pm2 = PortableModel(model, n_ctx=64, revision=2)
+    h2 = hashlib.sha256()
+    h2.update(pm2.prefill(0, TOKENS[:20], all_logits=True).tobytes())
+    h2.update(pm2.append(0, TOKENS[20:], all_logits=True).tobytes())
+    pm2.shift(0, 4, 9)
+    h2.update(np.array([pm2.step([0], [t], [pm2.length(0)])[0] for t in STEPS]).tobytes())
+    h2.update(pm2.hidden_states().tobytes())
     rng = np.random.default_rng(1)
     control = hashlib.sha256()  # float BLAS and numpy's exp: these may change with the settings
     control.update((rng.normal(size=(64, 576)) @ rng.normal(size=(576, 512))).tobytes())
@@ -62,6 +70,7 @@ def main(model: str) -> None:
         json.dumps(
             {
                 "logits": h.hexdigest(),
+                "revision2": h2.hexdigest(),
                 "functions": funcs.hexdigest(),
                 "float_blas": blas_control,
                 "features": features,
