@@ -84,8 +84,8 @@ def measure(methods: list[str], llm_max: int) -> tuple[list[str], list[str]]:
     for name, data in inputs():
         peers = [peer_size(cmd, data) for _label, cmd in PEERS]
         for method in methods:
-            if method == "llm" and len(data) > llm_max:
-                notes.append(f"{name}: llm skipped (over --llm-max-bytes {llm_max})")
+            if method in ("llm", "auto") and len(data) > llm_max:
+                notes.append(f"{name}: {method} skipped (over --llm-max-bytes {llm_max})")
                 continue
             v2 = nacrith.compress(data, method=method, workers=1)
             if nacrith.decompress(v2) != data:
@@ -114,7 +114,7 @@ def measure(methods: list[str], llm_max: int) -> tuple[list[str], list[str]]:
 def main() -> None:
     """Run the benchmark; print the table, and write it into BENCHMARKS.md with --write."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--methods", default="fast,zstd,llm")
+    parser.add_argument("--methods", default="fast,zstd,auto")
     parser.add_argument("--llm-max-bytes", type=int, default=1500)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()

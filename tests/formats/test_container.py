@@ -261,3 +261,10 @@ def test_max_output_size_and_reader_settings() -> None:
     reader = MemberReader(io.BytesIO(archive(b"hello", method="zstd")))
     assert reader.codec_params == {"zstd": {"level": 19}}
     assert reader.original_size == 5 and reader.version == 2
+
+
+def test_settings_size_limit() -> None:
+    big = {"x": "a" * ((1 << 20) - 20)}
+    assert _params_read_back("mine", big) == big
+    with pytest.raises(ValueError, match="1 MiB settings limit"):
+        _member({"mine": {"x": "a" * (1 << 20)}}, [])

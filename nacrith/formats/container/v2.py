@@ -85,9 +85,11 @@ def encode_entry(codec_id: str, params: Mapping[str, Any]) -> bytes:
     for b in own:
         if encode_settings(thaw(BASELINES[b][1])) == canon:
             return varint(2 * b + 1)
-    forms = [
-        varint(2 * b + 2) + _blob(encode_settings(_diff(thaw(BASELINES[b][1]), plain))) for b in own
-    ]
+    forms = []
+    for b in own:
+        diff = encode_settings(_diff(thaw(BASELINES[b][1]), plain))
+        if len(diff) <= MAX_SETTINGS:
+            forms.append(varint(2 * b + 2) + _blob(diff))
     cid = codec_id.encode("ascii")
     forms.append(varint(0) + bytes([len(cid)]) + cid + _blob(canon))
     return min(forms, key=len)
