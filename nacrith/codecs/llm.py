@@ -38,6 +38,7 @@ import numpy as np
 
 from nacrith.codecs.base import Codec
 from nacrith.codecs.llm_params import (
+    DEFAULT_SKIP_RUN,
     ENGINES,
     FORMAT_VERSION,
     HASH_HEX,
@@ -45,6 +46,7 @@ from nacrith.codecs.llm_params import (
     WINDOW_VERSION,
     StoredParams,
     cached_sha256,
+    make_window,
     model_for,
     other_device,
     registered_name,
@@ -63,7 +65,8 @@ from nacrith.errors import (
 from nacrith.formats.text import Escapes, Reader, bad_codepoint_pattern, prepare, restore
 from nacrith.formats.varint import put_varint
 from nacrith.models.llm import registry
-from nacrith.models.llm.lockstep import Window, run_streams
+from nacrith.models.llm.lockstep import run_streams
+from nacrith.models.llm.skipping import run_skipping
 from nacrith.models.online.ensemble import Ensemble, EnsembleSettings
 
 __all__ = ["LLMCodec"]
@@ -75,21 +78,6 @@ PROBE_TEXT = b"The quick brown fox jumps over the lazy dog.\n  Alice said: `42 -
 #: the probe hash of each portable configuration, computed once per process (it is the same
 #: on every machine, so it never needs recomputing)
 _portable_probes: dict[tuple[Any, ...], str] = {}
-
-#: the default window of new archives where the engine can shift its cache: the attention-sink
-#: positions kept, and the positions dropped at each slide as a fraction of n_ctx
-#: (BENCHMARKS.md, "Speed: window policy and skip")
-DEFAULT_SINK = 4
-DROP_DIVISOR = 4
-
-
-def _can_shift(engine: str) -> bool:
-    """Whether `engine`'s backend can shift its cache (the sink-and-shift window)."""
-    if engine == "llama":
-        return True
-    from nacrith.models.portable.backend import PortableBackend
-
-    return hasattr(PortableBackend, "shift")
 
 
 def _default_engine(path: Path, gpu: bool) -> str:
@@ -107,11 +95,14 @@ class LLMCodec(Codec):
     - `n_ctx`: context length per stream, in tokens (the model allows up to its training
       context; default: the registered model's `context`, else 2048).
     - `sink`, `drop`: how a full context makes room. `sink` > 0: keep the first `sink`
-      positions (BOS and attention-sink tokens), drop the next `drop` (default
-      n_ctx // DROP_DIVISOR) and shift the rest down, with no re-prefill (format 6). `sink` 0:
-      clear and re-prefill BOS plus the last `keep` tokens, as formats 1-5 do. Default: the
-      shift with `DEFAULT_SINK` where the engine can shift its cache, else the re-prefill.
+      positions (BOS and attention-sink tokens), drop the next `drop` and shift the rest
+      down, with no re-prefill (format 6). `sink` 0: clear and re-prefill BOS plus the last
+      `keep` tokens, as formats 1-5 do. Defaults (`llm_params.make_window`): the shift where
+      the engine can shift its cache, else the re-prefill.
     - `keep`: tokens of history re-prefilled when the context slides (default n_ctx // 2).
+    - `skip`, `skip_run`: confidence skip (format 6, shifting window only): a position whose
+      model-free mixture (n-gram, match) gives some token at least `skip` is coded without the
+      model, at most `skip_run` positions in a row; the model catches up in one batch. 0: off.
     - `bias_lr`, `ngram_order`, `ngram_discount`, `match`, `mixer_lr`, `column`, `cache_size`,
       `cache_theta`: predictor settings (see `nacrith.models.online.ensemble.EnsembleSettings`).
     - `crlf`: turn CRLF into LF before the model sees the text (reversible).
@@ -151,6 +142,8 @@ class LLMCodec(Codec):
         keep: int | None = None,
         sink: int | None = None,
         drop: int | None = None,
+        skip: float = 0.0,
+        skip_run: int = DEFAULT_SKIP_RUN,
         bias_lr: float = 0.5,
         ngram_order: int = 4,
         ngram_discount: float = 0.75,
@@ -183,15 +176,7 @@ class LLMCodec(Codec):
         if not isinstance(max_streams, int) or max_streams < 1:
             raise ValueError(f"max_streams must be a positive integer, got {max_streams!r}")
         self.engine = self._check_engine(engine, bool(gpu))
-        if sink is None:
-            sink = DEFAULT_SINK if _can_shift(self.engine) else 0
-        if sink:
-            if not _can_shift(self.engine):
-                raise ValueError(f"the {self.engine} engine cannot shift its cache; use sink=0")
-            self.window = Window.sink_shift(sink, n_ctx // DROP_DIVISOR if drop is None else drop)
-        else:
-            self.window = Window.reprefill(keep)
-        self.window.check(n_ctx)
+        self.window, self.skip = make_window(self.engine, n_ctx, keep, sink, drop, skip, skip_run)
         self.settings = EnsembleSettings(
             bias_lr=bias_lr,
             ngram_order=ngram_order,
@@ -324,6 +309,7 @@ class LLMCodec(Codec):
                         cached_sha256(self.model_path),
                         self.n_ctx,
                         self.window,
+                        self.skip,
                         tuple(sorted(self.settings.to_dict().items())),
                     )
                     if key not in _portable_probes:
@@ -338,7 +324,7 @@ class LLMCodec(Codec):
         # a batched prefill, as at every slide of the window
         h.update(be.prefill(0, [be.bos, *toks.tolist()]).tobytes())
         exact = self.exact
-        ens = Ensemble(self.settings, 1, be.n_vocab, be.pieces(), be.n_embd, exact=exact)
+        ens = self._ensemble(be, 1)
         enc = RangeEncoder()
         seen: list[int] = []
 
@@ -350,7 +336,7 @@ class LLMCodec(Codec):
             h.update(quantize(probs[probs >= HEAD_MIN], exact=exact).tobytes())
             return tok
 
-        run_streams(be, ens, [len(toks)], code, window=self.window, weights=[0.0])  # no progress
+        self._loop(be, ens, [len(toks)], code, weights=[0.0])  # weights 0: no progress
         h.update(enc.finish())
         return h.hexdigest()
 
@@ -373,7 +359,7 @@ class LLMCodec(Codec):
             "sha256": cached_sha256(self.model_path)[:HASH_HEX],
             "tokenizer": self.tokenizer_hash()[:HASH_HEX],
             "n_ctx": self.n_ctx,
-            **window_params(self.window),
+            **window_params(self.window, self.skip),
             "crlf": self.crlf,
             "reflow": self.reflow,
             "head_min": HEAD_MIN,
@@ -403,6 +389,8 @@ class LLMCodec(Codec):
                 keep=stored.keep,
                 sink=stored.window.sink,
                 drop=stored.window.drop or None,
+                skip=stored.skip.threshold if stored.skip else 0.0,
+                skip_run=stored.skip.run if stored.skip else DEFAULT_SKIP_RUN,
                 crlf=stored.crlf,
                 reflow=stored.reflow,
                 engine=stored.engine,
@@ -539,23 +527,47 @@ class LLMCodec(Codec):
     def _back(self, text: bytes, side: bytes, raw_size: int) -> bytes:
         return restore(text, side, raw_size, reflow=self.reflow)
 
-    def _run(self, lengths: list[int], code, known=None, weights=None) -> list[list[int]]:
-        """Run the lockstep loop; `weights`: the raw bytes each stream's token stands for."""
-        be = self._get_backend(len(lengths))
-        ens = Ensemble(
-            self.settings, len(lengths), be.n_vocab, be.pieces(), be.n_embd, exact=self.exact
+    def _ensemble(self, be, n_streams: int) -> Ensemble:
+        return Ensemble(
+            self.settings,
+            n_streams,
+            be.n_vocab,
+            be.pieces(),
+            be.n_embd,
+            exact=self.exact,
+            skipping=self.skip is not None,
         )
-        try:
-            return run_streams(
+
+    def _loop(self, be, ens: Ensemble, lengths, code, known=None, weights=None, overlap=True):
+        """The lockstep loop this codec's format runs: with confidence skip or without."""
+        if self.skip is not None:
+            return run_skipping(
                 be,
                 ens,
                 lengths,
                 code,
                 window=self.window,
-                overlap=self.overlap,
+                skip=self.skip,
                 known=known,
                 weights=weights,
             )
+        return run_streams(
+            be,
+            ens,
+            lengths,
+            code,
+            window=self.window,
+            overlap=overlap,
+            known=known,
+            weights=weights,
+        )
+
+    def _run(self, lengths: list[int], code, known=None, weights=None) -> list[list[int]]:
+        """Run the lockstep loop; `weights`: the raw bytes each stream's token stands for."""
+        be = self._get_backend(len(lengths))
+        ens = self._ensemble(be, len(lengths))
+        try:
+            return self._loop(be, ens, lengths, code, known, weights, self.overlap)
         except NacrithError:
             raise
         except (IndexError, ValueError, OverflowError) as exc:

@@ -23,12 +23,14 @@ from nacrith.coders.range_coder import HEAD_MIN
 from nacrith.errors import FormatError, ModelMismatchError, ModelNotFoundError
 from nacrith.models.llm import registry
 from nacrith.models.llm.lockstep import Window
+from nacrith.models.llm.skipping import Skip
 from nacrith.models.online.ensemble import EnsembleSettings
 
 if TYPE_CHECKING:
     from nacrith.codecs.llm import LLMCodec
 
 __all__ = [
+    "DEFAULT_SKIP_RUN",
     "ENGINES",
     "FINGERPRINT_HEX",
     "FORMAT_VERSION",
@@ -39,6 +41,7 @@ __all__ = [
     "cached_sha256",
     "engine_note",
     "engine_of",
+    "make_window",
     "model_for",
     "other_device",
     "registered_name",
@@ -110,6 +113,7 @@ class StoredParams:
     probe: str
     engine: str
     window: Window
+    skip: Skip | None
 
     @classmethod
     def read(cls, params: Mapping[str, Any]) -> StoredParams:
@@ -128,6 +132,9 @@ class StoredParams:
                 raise ValueError(f"unknown engine {engine!r}")
             window = read_window(params, version)
             window.check(params["n_ctx"])
+            skip = read_skip(params, version)
+            if skip is not None:
+                skip.check(window, params["n_ctx"])
             stored = cls(
                 model=params["model"],
                 settings=EnsembleSettings.from_dict(dict(params["predictors"])),
@@ -141,6 +148,7 @@ class StoredParams:
                 probe=params["probe"],
                 engine=engine,
                 window=window,
+                skip=skip,
             )
             for value in (stored.sha256, stored.tokenizer, stored.probe):
                 if not isinstance(value, str) or len(value) != FINGERPRINT_HEX[version]:
@@ -150,15 +158,75 @@ class StoredParams:
         return stored
 
 
-# -- the window policy's params (format 6) -------------------------------------------------------
+# -- the window policy's and confidence skip's params (format 6) ---------------------------------
+
+#: the default window of new archives where the engine can shift its cache: the attention-sink
+#: positions kept, and the positions dropped at each slide as a fraction of n_ctx
+#: (BENCHMARKS.md, "Speed: window policy and skip")
+DEFAULT_SINK = 4
+DROP_DIVISOR = 4
+#: most positions in a row that confidence skip may code without the model
+DEFAULT_SKIP_RUN = 16
 
 
-def window_params(window: Window) -> dict[str, Any]:
+def can_shift(engine: str) -> bool:
+    """Whether `engine`'s backend can shift its cache (the sink+shift window)."""
+    if engine == "llama":
+        return True
+    from nacrith.models.portable.backend import PortableBackend
+
+    return hasattr(PortableBackend, "shift")
+
+
+def make_window(
+    engine: str,
+    n_ctx: int,
+    keep: int,
+    sink: int | None,
+    drop: int | None,
+    skip: float,
+    skip_run: int,
+) -> tuple[Window, Skip | None]:
+    """The window policy and skip rule of the codec's settings (see `LLMCodec`); `ValueError`
+    when they do not fit."""
+    if sink is None:
+        sink = DEFAULT_SINK if can_shift(engine) else 0
+    if sink:
+        if not can_shift(engine):
+            raise ValueError(f"the {engine} engine cannot shift its cache; use sink=0")
+        window = Window.sink_shift(sink, n_ctx // DROP_DIVISOR if drop is None else drop)
+    else:
+        window = Window.reprefill(keep)
+    window.check(n_ctx)
+    rule = Skip(float(skip), skip_run) if skip else None
+    if rule is not None:
+        rule.check(window, n_ctx)
+    return window, rule
+
+
+def window_params(window: Window, skip: Skip | None = None) -> dict[str, Any]:
     """The params that name `window`: ``keep`` for a re-prefill (formats 1-5), ``window``
-    (``{"sink": S, "drop": D}``) for a shifting window (format 6)."""
-    if window.shifts:
-        return {"window": {"sink": window.sink, "drop": window.drop}}
-    return {"keep": window.keep}
+    (``{"sink": S, "drop": D}``) for a shifting window (format 6), and ``skip``
+    (``{"threshold": p, "run": n}``) when confidence skip is on (format 6)."""
+    if not window.shifts:
+        return {"keep": window.keep}
+    out: dict[str, Any] = {"window": {"sink": window.sink, "drop": window.drop}}
+    if skip is not None:
+        out["skip"] = {"threshold": skip.threshold, "run": skip.run}
+    return out
+
+
+def read_skip(params: Mapping[str, Any], version: int) -> Skip | None:
+    """The confidence skip rule of params of format `version` (None: off)."""
+    if version < WINDOW_VERSION or "skip" not in params:
+        return None
+    k = params["skip"]
+    if not isinstance(k, Mapping) or set(k) != {"threshold", "run"}:
+        raise ValueError(f"bad skip {k!r}")
+    t, run = k["threshold"], k["run"]
+    if not isinstance(t, float) or not isinstance(run, int) or isinstance(run, bool):
+        raise ValueError(f"bad skip {k!r}")
+    return Skip(t, run)
 
 
 def read_window(params: Mapping[str, Any], version: int) -> Window:

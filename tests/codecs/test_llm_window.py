@@ -68,8 +68,8 @@ def test_shift_and_append_on_the_llama_backend(shift_codec) -> None:
     be.clear(1)
     parts = be.append(1, [be.bos, *toks[:20]])
     rest = be.append(1, toks[20:], all_logits=True)
-    assert parts.shape == (1, be.n_vocab) and rest.shape == (20, be.n_vocab)
-    assert np.array_equal(parts[0], whole[20])  # the same batch so far
+    assert parts.shape == (be.n_vocab,) and rest.shape == (20, be.n_vocab)
+    assert np.array_equal(parts, whole[20])  # the same batch so far
     np.testing.assert_allclose(rest, whole[21:], atol=0.1)  # other batches: rounding only
     assert (rest.argmax(axis=1) == whole[21:].argmax(axis=1)).mean() > 0.9
     # a shifted stream continues at the position after its last one, as does its twin
@@ -78,7 +78,7 @@ def test_shift_and_append_on_the_llama_backend(shift_codec) -> None:
     be.shift(1, SINK, DROP)
     a = be.step([0], [toks[0]], [41 - DROP])
     b = be.append(1, [toks[0]])
-    assert np.array_equal(a, b)
+    assert np.array_equal(a[0], b)
     with pytest.raises(ValueError, match="start >= 0 and count >= 1"):
         be.shift(0, 1, 0)
     with pytest.raises(ValueError, match="does not fit"):
@@ -149,4 +149,59 @@ def test_golden_format_6_keeps_decoding(shift_codec) -> None:
         pytest.fail(f"{path} is missing; create it with NACRITH_REGEN_GOLDEN=1")
     decoder = LLMCodec.from_params(json.loads(params_path.read_text()))
     assert decoder.decode(path.read_bytes(), len(data)) == data
+    decoder.close()
+
+
+class _RecordingAppends(_Recording):
+    def append(self, seq, tokens, *, all_logits=False):
+        self.calls.append(("append", seq, list(map(int, tokens))))
+        return self._backend.append(seq, tokens, all_logits=all_logits)
+
+
+def test_confidence_skip_round_trips_with_the_same_calls_and_skips_repeats() -> None:
+    from nacrith.codecs.llm import LLMCodec
+    from nacrith.models.llm.skipping import run_skipping
+
+    line = b"2026-12-06 10:00:01 INFO worker 7 heartbeat ok\n"
+    data = line * 6 + _text()[:200]
+    codec = LLMCodec(n_ctx=SMALL_CTX, sink=SINK, drop=DROP, skip=0.5, skip_run=8, engine="llama")
+    params = codec.params()
+    assert params["skip"] == {"threshold": 0.5, "run": 8} and params["version"] == 6
+    decoder = LLMCodec.from_params(params, overlap=False)
+    assert decoder.skip == codec.skip
+    calls = []
+    for side in (codec, decoder):
+        rec = _RecordingAppends(side._get_backend(1))
+        side._backend = rec
+        try:
+            if side is codec:
+                payload = codec.encode(data)
+            else:
+                assert decoder.decode(payload, len(data)) == data
+        finally:
+            side._backend = rec._backend
+        calls.append(rec.calls)
+    assert calls[0] == calls[1]
+    appends = [c for c in calls[0] if c[0] == "append"]
+    assert appends and max(len(c[2]) for c in appends) <= 9  # a run of 8 skips, then its token
+    # the skip count, and the same tokens as the loop without skipping
+    be = codec._get_backend(1)
+    toks = be.tokenize(data).tolist()
+    skipped = [0]
+    coded: list[int] = []
+
+    def follow(stream: int, probs) -> int:
+        coded.append(toks[len(coded)])
+        return coded[-1]
+
+    ens = codec._ensemble(be, 1)
+    got = run_skipping(
+        be, ens, [len(toks)], follow, window=codec.window, skip=codec.skip, skipped=skipped
+    )
+    assert got == [toks] and skipped[0] > len(toks) // 10
+    with pytest.raises(ValueError, match="confidence skip needs the sink\\+shift window"):
+        LLMCodec(n_ctx=SMALL_CTX, sink=0, skip=0.5, engine="llama")
+    with pytest.raises(FormatError, match="skip"):
+        LLMCodec.from_params(dict(params, skip={"threshold": 0.5}))
+    codec.close()
     decoder.close()

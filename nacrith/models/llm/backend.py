@@ -278,7 +278,7 @@ class LlamaBackend(_Vocabulary):
         self, seq: int, tokens: Sequence[int] | np.ndarray, *, all_logits: bool = False
     ) -> np.ndarray:
         """Feed `tokens` to stream `seq` at its next positions as one batch (nothing cleared);
-        the logits of the last token as (1, V), or of every token as (n, V) with `all_logits`."""
+        the logits of the last token as (V,), or of every token as (n, V) with `all_logits`."""
         n = len(tokens)
         start = int(self._lib.llama_memory_seq_pos_max(self._mem, seq)) + 1
         if not 1 <= n <= self.n_batch or start + n > self.n_ctx:
@@ -296,7 +296,7 @@ class LlamaBackend(_Vocabulary):
         # with `hidden`, llama.cpp outputs every token whatever the flags say
         rows = self._decode(n, n if self.hidden else 1)
         self._kept = slice(-1, None)
-        return rows[-1:]
+        return rows[-1]
 
     def shift(self, seq: int, start: int, count: int) -> None:
         """Drop positions start..start+count-1 of stream `seq` and move every later position

@@ -99,6 +99,7 @@ class Ensemble:
         pieces: list[bytes] | None = None,
         n_embd: int | None = None,
         exact: bool = False,
+        skipping: bool = False,
     ) -> None:
         self.settings = settings
         self.exact = exact
@@ -121,6 +122,22 @@ class Ensemble:
             n_streams, n_inputs, n_orders * N_BUCKETS, settings.mixer_lr, init=init, exact=exact
         )
         self._prefetched: tuple[np.ndarray, list[np.ndarray], np.ndarray] | None = None
+        #: `skipping`: a mixer of the model-free predictors alone (`predict_free`), which learns
+        #: at every position and codes the positions the model skips
+        self.free_mixer = None
+        self._free: np.ndarray | None = None
+        self._free_rows: tuple[np.ndarray, list[np.ndarray], np.ndarray] | None = None
+        if skipping:
+            if n_inputs < 2:
+                raise ValueError("skipping needs the n-gram or the match model")
+            self.free_mixer = LinearMixer(
+                n_streams,
+                n_inputs - 1,
+                n_orders * N_BUCKETS,
+                settings.mixer_lr,
+                init=[w / sum(init[1:]) for w in init[1:]],
+                exact=exact,
+            )
         self.cache = self.cache_mixer = None
         if settings.cache_size:
             if not n_embd:
@@ -183,6 +200,54 @@ class Ensemble:
             others.append(self.match.predict(streams))
             ctx += self.match.buckets
         return streams, others, ctx
+
+    def predict_free(self, streams: np.ndarray) -> np.ndarray:
+        """The model-free mixture (len(streams), V) of the active `streams` (needs `skipping`).
+
+        Each step of a skipping loop calls it first, for every active stream: it decides which
+        streams skip the model, and the next `predict` of a sub-array `part` of these streams
+        reuses its n-gram and match rows (call `prefetch_part` with the part's mask). After the
+        step's tokens are known, `update_free` teaches the free mixer.
+        """
+        if self.free_mixer is None:
+            raise RuntimeError("this ensemble was made without skipping=True")
+        free = self._model_free(streams)
+        self._free_rows = free
+        inputs = [o.copy() for o in free[1]]  # the mixer scales them in place
+        self._free = self.free_mixer.mix(streams, inputs, free[2])
+        return self._free
+
+    def prefetch_part(self, part: np.ndarray, mask: np.ndarray) -> None:
+        """Let the next `predict(part, ...)` reuse the rows of the last `predict_free` where
+        `mask` (over its streams) is true."""
+        assert self._free_rows is not None
+        _, others, ctx = self._free_rows
+        self._prefetched = (part, [o[mask] for o in others], ctx[mask])
+
+    def finish_free(self, part: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The distributions of the skipped streams `part` (`mask` over the last
+        `predict_free`'s streams): the free mixture, through the column model."""
+        assert self._free is not None
+        probs = self._free[mask]
+        if self.column is not None:
+            probs = self.column.apply(part, probs)
+        return probs
+
+    def update_skipped(self, part: np.ndarray, tokens: np.ndarray) -> None:
+        """Teach the model-free predictors the tokens of the skipped streams `part` (after
+        `finish_free`); the bias head, the neural cache and the main mixer saw nothing."""
+        if self.column is not None:
+            self.column.update(part, tokens)
+        if self.ngram is not None:
+            self.ngram.update(part, tokens)
+        if self.match is not None:
+            self.match.update(part, tokens)
+
+    def update_free(self, tokens: np.ndarray) -> None:
+        """Teach the free mixer every active stream's token of the last `predict_free`."""
+        if self.free_mixer is not None:
+            self.free_mixer.update(tokens)
+        self._free = None
 
     def update(self, streams: np.ndarray, tokens: np.ndarray) -> None:
         """Teach every predictor the actual `tokens` of `streams` (after `predict`)."""
