@@ -35,6 +35,8 @@ BATCH_BYTES = 4 << 20
 BATCH_CHUNKS = 64
 #: with method auto, inputs up to this size are also tried as plain zstd (see compress_stream)
 SMALL_INPUT = 64 << 10
+#: bytes of the input that choose the text codec of methods `auto` and `fast`
+SAMPLE = 65536
 #: codecs that load a model: built only for a member with chunks they may code
 _LOADS_MODEL = frozenset({"llm"})
 
@@ -317,6 +319,12 @@ def compress_stream(
                 codec.close()
 
 
+def _looks_like_logs(sample: bytes) -> bool:
+    from nacrith.formats.logs.detect import looks_like_logs
+
+    return looks_like_logs(sample)
+
+
 def _compress_long_range(
     first: bytes,
     reader: IO[bytes],
@@ -333,12 +341,17 @@ def _compress_long_range(
     The pass searches the first `LONG_RANGE_LOOKAHEAD` bytes (read ahead and held) and is
     kept only when its estimated saving clears `formats.long_range.reader.pays`; the member is
     otherwise written byte for byte as without the pass. A kept pass runs over the whole
-    input with a sliding window, so memory stays bounded for any input size.
+    input with a sliding window, so memory stays bounded for any input size. Input that
+    looks like logs keeps its lines whole for the `logs` codec (no pass with `auto`, `fast`).
     """
     distance = LONG_RANGE_MIN_DISTANCE
     if settings.method in ("zstd", "xz"):
         distance = max(MIN_MATCH, settings.chunk_size or DEFAULT_CHUNK_SIZE)
-    if settings.method in NO_LONG_RANGE or len(first) < distance + MIN_MATCH:
+    if (
+        settings.method in NO_LONG_RANGE
+        or len(first) < distance + MIN_MATCH
+        or (settings.method in ("auto", "fast") and _looks_like_logs(first[:SAMPLE]))
+    ):
         return _compress_member(
             first, reader, writer, settings, original_size, progress, cache, source
         )
@@ -371,7 +384,14 @@ def _compress_long_range(
     head = _read_block(stream, BLOCK_SIZE)
     member_progress = input_progress if progress is not None else None
     return _compress_member(
-        head, stream, writer, settings, original_size, member_progress, cache, long_range=True
+        head,
+        stream,
+        writer,
+        settings,
+        original_size,
+        member_progress,
+        cache,
+        sample=first[:SAMPLE],
     )
 
 
@@ -384,12 +404,14 @@ def _compress_member(
     progress: Progress | None,
     cache: dict[str, Codec],
     source: Any = None,
-    long_range: bool = False,
+    sample: bytes | None = None,
 ) -> int:
     """One member from the block `first` and whatever `reader` still holds (`source`: the
-    shared file they come from, for a cluster run; `long_range`: they are a long-range
-    stream of `original_size` input bytes)."""
-    plan = _Plan(settings, first[:65536], cache)
+    shared file they come from, for a cluster run). With `sample` (the input's first
+    `SAMPLE` bytes, which pick the text codec), they are instead a long-range stream of
+    `original_size` input bytes."""
+    long_range = sample is not None
+    plan = _Plan(settings, first[:SAMPLE] if sample is None else sample, cache)
     first_chunks = list(plan.chunks(first))
     # a block shorter than BLOCK_SIZE is the whole input: only its chunks' candidates count
     complete = len(first) < BLOCK_SIZE

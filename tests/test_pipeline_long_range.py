@@ -15,6 +15,7 @@ from nacrith.errors import CorruptDataError, OutputLimitError
 from nacrith.formats.container import MemberWriter, iter_members
 from nacrith.formats.long_range import LongRangeEncoder
 from nacrith.pipeline import Settings, compress_stream, decompress_stream
+from tests.samples import synthetic_log
 
 MiB = 1 << 20
 
@@ -79,18 +80,18 @@ def test_repeat_1_mib_back_is_long_range_coded_and_workers_do_not_change_bytes()
 
 def test_input_without_far_repeats_keeps_its_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     data = _text(1_500_000, seed=2) + random.Random(3).randbytes(700_000)
-    archive = nacrith.compress(data, method="fast")
+    archive = nacrith.compress(data, method="zstd", chunk_size=MiB)
     assert _long_range(archive) == [False]
-    monkeypatch.setattr(pipeline, "NO_LONG_RANGE", frozenset({"fast"}))
-    assert nacrith.compress(data, method="fast") == archive
+    monkeypatch.setattr(pipeline, "NO_LONG_RANGE", frozenset({"zstd"}))
+    assert nacrith.compress(data, method="zstd", chunk_size=MiB) == archive
 
 
-def test_fast_and_binary_round_trip_streamed() -> None:
+def test_binary_round_trip_streamed() -> None:
     rng = random.Random(4)
     binary = rng.randbytes(1_300_000)
     data = binary + _text(300_000, seed=5) + binary[100_000:600_000]
     out = io.BytesIO()
-    settings = Settings(method="fast")
+    settings = Settings(method="zstd", chunk_size=MiB)
     compress_stream(_Trickle(data, 65_537), out, settings, original_size=len(data))
     archive = out.getvalue()
     assert _long_range(archive) == [True]
@@ -98,6 +99,15 @@ def test_fast_and_binary_round_trip_streamed() -> None:
     restored = io.BytesIO()
     assert decompress_stream(_Trickle(archive, 4099), restored) == len(data)
     assert restored.getvalue() == data
+
+
+def test_logs_keep_their_lines_whole() -> None:
+    log = synthetic_log(16_000, seed=9)
+    data = log + log[:200_000]
+    assert len(log) > MiB
+    archive = nacrith.compress(data, method="fast")
+    assert _long_range(archive) == [False]
+    assert nacrith.decompress(archive) == data
 
 
 def test_output_limit_counts_expanded_bytes() -> None:
