@@ -1,15 +1,14 @@
 """Encoder of the `fib` event streams (payload version 2), mostly vectorised.
 
 The decoder (`models.fib.events.EventDecoder`) works event by event. The encoder knows every event
-up front, so it lays them out as arrays (keys, symbols, update times), lets `models.fib.chain`
-compute what each order-1/2 context holds at each use and `models.fib.ranks` the recency ranks,
-codes the small-context rows as one array, and walks the events in Python only to lay them out, for
+up front, so it lays them out as arrays (keys, symbols, update times: `models.fib.layout`), lets
+`models.fib.chain` compute what each order-1/2 context holds at each use and `models.fib.ranks` the
+recency ranks, codes the small-context rows as one array, and walks the events in Python only for
 the large contexts and for the rare details of new words and phrases.
 """
 
 from __future__ import annotations
 
-from array import array
 from typing import Any
 
 import constriction
@@ -23,11 +22,10 @@ from nacrith.models.fib.events import (
     NEW_PHRASE,
     NEW_WORD,
     OFFSET_SPLIT,
-    START1,
-    START2,
     Details,
     ModelParams,
 )
+from nacrith.models.fib.layout import event_layout
 from nacrith.models.fib.ranks import recency_ranks
 from nacrith.models.fib.tables import encode_rows
 
@@ -36,92 +34,6 @@ Uniform = constriction.stream.model.Uniform
 RangeEncoder = constriction.stream.queue.RangeEncoder
 
 __all__ = ["encode_events"]
-
-
-def _layout(
-    ops: list[int],
-    words_of: list[list[int] | None],
-    lengths: tuple[int, ...],
-    levels: list[int],
-    interval: int,
-) -> tuple[np.ndarray, ...]:
-    """Per event: dense context keys (order 2: numbered in order of appearance; order 1: the
-    previous word + 1), update symbol (-1: none) and touch position (uses recorded before the
-    event); per phrase definition: (event of its last word, phrase id, dense keys where it
-    began); the touches (recency uses) and the touch positions of the recency merges, all as
-    the decoder makes them; the number of order-2 keys."""
-    n = len(ops)
-    # flat C arrays, not lists: a list of a million ints costs 36 bytes an entry, not 8
-    k2s = array("q", bytes(8 * n))
-    k1s = array("q", bytes(8 * n))
-    upd = array("q", [-1]) * n
-    tpos = array("q", bytes(8 * n))
-    ends: list[tuple[int, int, int, int]] = []
-    touches = array("q")
-    merges = array("q")
-    k2, k1 = START2, START1
-    p1 = START1
-    key2 = {k2: 0}
-    d2 = 0
-    n_ids = 0
-    nl = 0
-    def_left = 0
-    def_k2 = def_k1 = 0
-    left = interval
-    for e, sym in enumerate(ops):
-        k2s[e] = d2
-        k1s[e] = k1 + 1
-        tpos[e] = len(touches)
-        if sym == NEW_PHRASE:
-            def_left = lengths[levels[nl]]
-            nl += 1
-            def_k2, def_k1 = d2, k1 + 1
-            continue
-        if sym == NEW_WORD:
-            sym = n_ids
-            n_ids += 1
-            words = None
-        else:
-            words = words_of[sym]
-        upd[e] = sym
-        if words is None:
-            touches.append(sym)
-            left -= 1
-            k2 = (p1 << 32) | sym
-            k1 = p1 = sym
-        else:
-            touches.extend(words)
-            touches.append(sym)
-            left -= len(words) + 1
-            p1 = words[-1]
-            k2 = (words[-2] << 32) | p1
-            k1 = p1
-        d2 = key2.setdefault(k2, len(key2))
-        if left <= 0:
-            merges.append(len(touches))
-            left = interval
-        if def_left:
-            def_left -= 1
-            if not def_left:
-                ends.append((e, n_ids, def_k2, def_k1))
-                touches.append(n_ids)
-                left -= 1
-                n_ids += 1
-    return (
-        _int64(k2s),
-        _int64(k1s),
-        _int64(upd),
-        _int64(tpos),
-        np.array(ends, dtype=np.int64).reshape(-1, 4),
-        _int64(touches),
-        _int64(merges),
-        len(key2),
-    )
-
-
-def _int64(values: array) -> np.ndarray:
-    """An int64 view of an array('q') (no copy)."""
-    return np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, np.int64)
 
 
 def _chain(
@@ -297,7 +209,7 @@ def encode_events(
     `EventDecoder.decode_events`). Returns (encoder of stream D, still open for the case
     flags; words of streams A1, A2, B, C)."""
     ops_a = np.array(ops, dtype=np.int64)
-    k2s, k1s, upd, tpos, end, touches, merges, n_keys2 = _layout(
+    k2s, k1s, upd, tpos, end, touches, merges, n_keys2 = event_layout(
         ops, words_of, lengths, levels, params.interval
     )
     s2, s1, q1, o0, path = _chain(ops_a, k2s, k1s, upd, end, params, n_keys2)
