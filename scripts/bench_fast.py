@@ -165,6 +165,10 @@ def collect(quick: bool, folder: Path) -> tuple[list[tuple[BenchFile, str]], lis
     return files, missing
 
 
+#: ncz contender name -> its last archive (payload sizes are read from it)
+LAST_ARCHIVE: dict[str, bytes] = {}
+
+
 def ncz_contender(label: str, method: str, workers: int | None) -> Contender:
     """Round trips through the library (what the CLI does, without process start-up)."""
     from nacrith.api import Compressor, Decompressor
@@ -176,10 +180,26 @@ def ncz_contender(label: str, method: str, workers: int | None) -> Contender:
         compressor.close()
         decompressor.close()
 
+    def compress(data: bytes) -> bytes:
+        LAST_ARCHIVE[label] = blob = compressor.compress(data)
+        return blob
+
     settings = f"nacrith.Compressor({method!r}, workers={workers})"
-    return Contender(
-        label, "ncz", compressor.compress, decompressor.decompress, settings, close=close
-    )
+    return Contender(label, "ncz", compress, decompressor.decompress, settings, close=close)
+
+
+def payload_summary(blob: bytes) -> str:
+    """The chunks' coded bytes without the container's framing, and their codecs."""
+    import io
+
+    from nacrith.formats.container import iter_members
+
+    coded: dict[str, int] = {}
+    for member in iter_members(io.BytesIO(blob)):
+        for record in member.chunks:
+            coded[record.codec_id] = coded.get(record.codec_id, 0) + record.coded_size
+    total = sum(coded.values())
+    return f"{total:,} ({'+'.join(sorted(coded))}; framing {len(blob) - total:,})"
 
 
 def default_fast_method() -> str:
@@ -208,6 +228,10 @@ def run(
                 contender.decompress(contender.compress(data[:WARM_UP]))
             result = measure(contender, bench_file, data, min_time)
             row[contender.name] = result
+            if contender.kind == "ncz" and contender.name in LAST_ARCHIVE:
+                PAYLOADS[(bench_file.label, contender.name)] = payload_summary(
+                    LAST_ARCHIVE.pop(contender.name)
+                )
             print(
                 f"{bench_file.label:32} {contender.name:16} {result.compressed or 0:>10,}"
                 f" {_rate(result, 'c'):>7} {_rate(result, 'd'):>7} {result.error or ''}",
@@ -215,6 +239,10 @@ def run(
                 flush=True,
             )
     return results
+
+
+#: (file label, ncz contender) -> payload summary (`payload_summary`)
+PAYLOADS: dict[tuple[str, str], str] = {}
 
 
 def _rate(result: Result | None, way: str) -> str:
@@ -266,6 +294,24 @@ def render(
     return size_rows, speed_rows, (wins, total)
 
 
+def payload_table(files: Sequence[tuple[BenchFile, str]], names: Sequence[str]) -> list[str]:
+    """Lines of the payload table: what the codecs wrote, apart from the container's framing
+    (so codec gains and framing gains can be told apart)."""
+    rows = [
+        f"| {f.label} | " + " | ".join(PAYLOADS.get((f.label, n), "-") for n in names) + " |"
+        for f, _ in files
+    ]
+    return [
+        "",
+        "Payload bytes of the ncz archives: the chunks' coded bytes without the container "
+        "(codecs used; the container's framing bytes):",
+        "",
+        f"| file | {' | '.join(names)} |",
+        "|---|" + "---:|" * len(names),
+        *rows,
+    ]
+
+
 def markdown(
     files: Sequence[tuple[BenchFile, str]],
     results: dict[str, dict[str, Result]],
@@ -297,6 +343,7 @@ def markdown(
         f"| file | {head} |",
         "|---|" + "---:|" * len(names),
         *speed_rows,
+        *payload_table(files, [c.name for c in contenders if c.kind == "ncz"]),
         "",
         "Contenders: "
         + "; ".join(f"`{c.name}`: {c.settings}" for c in contenders)
