@@ -4,6 +4,9 @@
     python scripts/bench_speed.py --file alice29.txt --chunk-size 24k --workers 2
     python scripts/bench_speed.py --gpu --workers 1    # on a CUDA build of llama-cpp-python
     python scripts/bench_speed.py --file alice29.txt --run default:1 --run default:1:serial
+    python scripts/bench_speed.py --file alice29.txt --limit 30000 --workers 1 \
+        --variant reprefill:engine=llama,sink=0 --variant shift:engine=llama \
+        --variant shift+skip:engine=llama,skip=0.9
 
 For each file, chunk size and worker count: compress and decompress through `nacrith` (method
 llm), check the round trip byte for byte, and report KB/s and tokens/s. Then run bare llama.cpp
@@ -87,7 +90,7 @@ def _raw_batch(args: tuple[str, int, int, int, bool, list[int]]) -> float:
     from nacrith.models.llm.backend import LlamaBackend
     from nacrith.models.llm.lockstep import run_streams
 
-    model, max_streams, n_ctx, keep, gpu, lengths = args
+    model, max_streams, n_ctx, window, gpu, lengths = args
     backend = _RAW_BACKENDS.get(model)
     if backend is None:
         backend = LlamaBackend(
@@ -107,7 +110,7 @@ def _raw_batch(args: tuple[str, int, int, int, bool, list[int]]) -> float:
             _LogitsOnly(),  # type: ignore[arg-type]
             group,
             lambda s, row: int(rng.integers(0, backend.n_vocab)),
-            keep=keep,
+            window=window,
             overlap=False,  # nothing to overlap: the model calls alone
         )
     return time.perf_counter() - start
@@ -141,7 +144,7 @@ def raw_seconds(
             model,
             codec.max_streams,
             codec.n_ctx,
-            codec.keep,
+            codec.window,
             gpu,
             sorted((t for _, t in b if t), reverse=True),
         )
@@ -154,12 +157,91 @@ def raw_seconds(
         # warm-up: load the model in every process before timing
         list(
             pool.map(
-                _raw_batch, [(model, codec.max_streams, codec.n_ctx, codec.keep, gpu, [1])] * procs
+                _raw_batch,
+                [(model, codec.max_streams, codec.n_ctx, codec.window, gpu, [1])] * procs,
             )
         )
         start = time.perf_counter()
         list(pool.map(_raw_batch, jobs))
         return time.perf_counter() - start
+
+
+def plain_bytes_per_second(model: str, data: bytes, n_tokens: int = 2000) -> float:
+    """Plain token-by-token llama.cpp (one thread, one stream, no predictors) over the first
+    `n_tokens` tokens of `data`: input bytes per second. Model load not timed."""
+    from nacrith.models.llm import registry
+    from nacrith.models.llm.backend import LlamaBackend
+
+    be = LlamaBackend(registry.resolve_model(model), n_ctx=2048, n_threads=1)
+    toks = be.tokenize(data).tolist()[: min(n_tokens, 2046)]
+    start = time.perf_counter()
+    be.prefill(0, [be.bos])
+    for i, tok in enumerate(toks[:-1]):
+        be.step([0], [tok], [i + 1])
+    elapsed = time.perf_counter() - start
+    size = len(be.detokenize(toks))
+    be.close()
+    return size / elapsed
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """'label:key=value,key=value' -> (label, llm options); values are ints, floats or words."""
+    label, _, rest = text.partition(":")
+    opts: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        for kind in (int, float):
+            try:
+                opts[key] = kind(value)
+                break
+            except ValueError:
+                continue
+        else:
+            opts[key] = value
+    return label, opts
+
+
+def variants_section(args: argparse.Namespace, opts: dict[str, Any]) -> list[dict[str, Any]]:
+    """One compress/decompress row per `--variant`, and plain llama.cpp in the same run."""
+    rows = []
+    for name in args.file or list(FILES):
+        data = find(name).read_bytes()[: args.limit]
+        plain = plain_bytes_per_second(opts.get("model"), data)
+        for label, extra in map(parse_variant, args.variant):
+            row = bench_file(
+                name, data, args.workers[0] if args.workers else 1, {**opts, **extra}, None
+            )
+            row.pop("chunk_list")
+            row.update(variant=label, plain=plain)
+            print(row, flush=True)
+            rows.append(row)
+    lines = [
+        "## Speed: window policy and skip",
+        "",
+        "Whole `nacrith.compress` / `decompress` calls (method llm; model load, probe and "
+        "worker start-up included) against plain token-by-token llama.cpp (one thread, one "
+        "stream, no predictors) over the same text's first 2,000 tokens, in the same run. "
+        "x plain: our bytes/s over plain llama.cpp's bytes/s.",
+        "",
+        "| file | bytes | variant | workers | compress B/s | decompress B/s | plain llama.cpp B/s "
+        "| x plain (comp/dec) | bpb | round trip |",
+        "|---|---:|---|---:|---:|---:|---:|---|---:|---|",
+    ]
+    for r in rows:
+        cb, db = r["bytes"] / r["compress_s"], r["bytes"] / r["decompress_s"]
+        lines.append(
+            f"| {r['file']} | {r['bytes']:,} | {r['variant']} | {r['workers']} | {cb:.0f} | "
+            f"{db:.0f} | {r['plain']:.0f} | {cb / r['plain']:.2f}x / {db / r['plain']:.2f}x | "
+            f"{8 * r['archive'] / r['bytes']:.4f} | {'byte-exact' if r['ok'] else 'MISMATCH'} |"
+        )
+    lines += ["", f"Load (1-minute average) at the end: `{os.getloadavg()[0]:.1f}`."]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        update_section(
+            "speed-window", text, " ".join(["python scripts/bench_speed.py", *sys.argv[1:]])
+        )
+    return rows
 
 
 def size_label(size: int | None) -> str:
@@ -223,6 +305,15 @@ def main() -> int:
         "--chunk-size x --workers product); ':serial' runs the model calls in the predictors' "
         "thread instead of overlapping them",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=None,
+        metavar="LABEL:KEY=VALUE,...",
+        help="llm options of one row of the 'Speed: window policy and skip' table, e.g. "
+        "reprefill:engine=llama,sink=0 or skip:engine=llama,skip=0.9 (repeatable; replaces "
+        "the other tables)",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
@@ -235,6 +326,9 @@ def main() -> int:
         opts["model"] = args.model
     if args.max_streams:
         opts["max_streams"] = args.max_streams
+    if args.variant:
+        rows = variants_section(args, opts)
+        return 0 if all(r["ok"] for r in rows) else 1
     probe_codec = LLMCodec(**opts)
     model = args.model or probe_codec.model_name
 

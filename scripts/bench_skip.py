@@ -1,0 +1,135 @@
+"""Confidence skip: skip rate and ratio cost per kind of text, in the same run.
+
+    python scripts/bench_skip.py
+    python scripts/bench_skip.py --tokens 800 --threshold 0.9 --threshold 0.97
+
+For each text's first tokens, the llama engine runs the model at every position once (sink+shift
+window, the codec's default), and several predictor ensembles follow it side by side: one that
+never skips (the baseline) and one per skip threshold, which at a confident position codes the
+token from the model-free mixture and does not learn from the model there, exactly as
+`nacrith.models.llm.skipping` decides. The model's rows at the positions that do use it are
+those of the non-skipping schedule (the real loop feeds skipped tokens in one batch, which
+changes only llama.cpp's float rounding). Ideal code length (no coder). Results go to the
+`skip` section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmd import update_section
+
+REPO = Path(__file__).resolve().parent.parent
+TEXTS = {
+    "prose (alice29.txt)": "corpora/canterbury/alice29.txt",
+    "wiki markup (enwik6)": "corpora/enwik/enwik6",
+    "source code (fields.c)": "corpora/canterbury/fields.c",
+    "logs (Linux_2k.log)": "corpora/loghub/Linux/Linux_2k.log",
+}
+
+
+def measure(tokens: list[int], thresholds: list[float], n_ctx: int) -> list[dict[str, float]]:
+    """Ideal bits and skip counts: the baseline first, then one row per threshold."""
+    from nacrith.codecs.llm import LLMCodec
+    from nacrith.models.llm.lockstep import _ModelFeed
+    from nacrith.models.llm.skipping import Skip
+
+    codec = LLMCodec(engine="llama", n_ctx=n_ctx)
+    be = codec._get_backend(1)
+    base = codec._ensemble(be, 1)
+    from nacrith.models.online.ensemble import Ensemble
+
+    skippers = [
+        Ensemble(codec.settings, 1, be.n_vocab, be.pieces(), be.n_embd, skipping=True)
+        for _ in thresholds
+    ]
+    rules = [Skip(t, 16) for t in thresholds]
+    feed = _ModelFeed(be, [len(tokens)], [tokens], [codec.window], base.wants_hidden)
+    one = np.zeros(1, dtype=np.int64)
+    bits = np.zeros(1 + len(thresholds))
+    skips = np.zeros(1 + len(thresholds))
+    runs = [0] * len(thresholds)
+    for i, tok in enumerate(tokens):
+        rows, states = feed.step(i)
+        t = np.array([tok], dtype=np.int64)
+        p = base.predict(one, rows, states)
+        bits[0] -= np.log2(max(float(p[0, tok]), 1e-300))
+        base.update(one, t)
+        for k, (ens, rule) in enumerate(zip(skippers, rules)):
+            free = ens.predict_free(one)
+            skip = i > 0 and float(free[0].max()) >= rule.threshold and runs[k] < rule.run
+            mask = np.array([True])
+            if skip:
+                p = ens.finish_free(one, mask)
+                bits[k + 1] -= np.log2(max(float(p[0, tok]), 1e-300))
+                ens.update_skipped(one, t)
+            else:
+                ens.prefetch_part(one, mask)
+                p = ens.predict(one, rows, states)
+                bits[k + 1] -= np.log2(max(float(p[0, tok]), 1e-300))
+                ens.update(one, t)
+            ens.update_free(t)
+            runs[k] = runs[k] + 1 if skip else 0
+            skips[k + 1] += skip
+    codec.close()
+    return [{"bits": float(b), "skipped": float(s)} for b, s in zip(bits, skips)]
+
+
+def main() -> int:
+    """Command-line entry."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tokens", type=int, default=600)
+    parser.add_argument("--threshold", action="append", type=float, default=None)
+    parser.add_argument("--n-ctx", type=int, default=512)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    thresholds = args.threshold or [0.8, 0.9, 0.97]
+
+    from nacrith.models.llm.backend import LlamaVocab
+    from nacrith.models.llm.registry import resolve_model
+
+    vocab = LlamaVocab(resolve_model(None))
+    lines = [
+        "## Confidence skip: skip rate and ratio cost (ideal code length)",
+        "",
+        f"Each text's first {args.tokens:,} tokens, llama engine (SmolLM2-135M Q4_1), n_ctx "
+        f"{args.n_ctx}, sink+shift window, default predictors. A position skips the model when "
+        "the n-gram+match mixture's top probability is at least the threshold (at most 16 in "
+        "a row). Skip rate: share of positions coded without the model; cost: ideal code "
+        "length against the same predictors without skipping, same run. The model's rows "
+        "where it runs are those of the unskipped schedule (see the script's docstring).",
+        "",
+        "| text | tokens | threshold | skip rate | bits/token | cost |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, rel in TEXTS.items():
+        data = (REPO / rel).read_bytes()[: args.tokens * 8]
+        tokens = vocab.tokenize(data).tolist()[: args.tokens]
+        rows = measure(tokens, thresholds, args.n_ctx)
+        n = len(tokens)
+        lines.append(f"| {name} | {n:,} | off | 0.0% | {rows[0]['bits'] / n:.4f} | |")
+        for t, r in zip(thresholds, rows[1:]):
+            lines.append(
+                f"| {name} | {n:,} | {t} | {r['skipped'] / n:.1%} | {r['bits'] / n:.4f} | "
+                f"{r['bits'] / rows[0]['bits'] - 1:+.2%} |"
+            )
+        print("\n".join(lines[-1 - len(thresholds) :]), flush=True)
+    vocab.close()
+    lines += ["", f"Load (1-minute average) at the end: `{os.getloadavg()[0]:.1f}`."]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        update_section("skip", text, " ".join(["python scripts/bench_skip.py", *sys.argv[1:]]))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    sys.exit(main())
