@@ -351,8 +351,10 @@ class FibCodec(Codec):
         cased_v = [is_cased(w) for w in word_bytes]
         cls_v = [token_class(w) if w else 3 for w in word_bytes]
         pos, flags = _decode_case(tok_ids, cased_v, cls_v, CaseCoder(), ed.dec_d)
-        out = [word_bytes[t] for t in tok_ids]
-        for i, flag in zip(pos.tolist(), flags):
-            if flag:
-                out[i] = apply_case(out[i], flag)
-        return b"".join(out)
+        # each id as is, Capitalised and in ALL CAPS (case flags 0, 1, 2), picked per token
+        n_ids = len(word_bytes)
+        spelled = word_bytes + [apply_case(w, 1) for w in word_bytes]
+        spelled += [apply_case(w, 2) for w in word_bytes]
+        pick = np.array(tok_ids, dtype=np.int64)
+        pick[pos] += n_ids * np.array(flags, dtype=np.int64)
+        return b"".join(map(spelled.__getitem__, pick.tolist()))
