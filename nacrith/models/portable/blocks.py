@@ -14,7 +14,11 @@ magnitude, times a power of two per block. Then:
 
 For (2) the block exponents of one activation row are kept within `span` binary places of the
 row's largest (a smaller block is then quantized a little coarser); `span` is derived at
-construction from the scales, mins and integer ranges, which proves the bound.
+construction from the scales, mins and integer ranges, which proves the bound. The bound also
+covers the whole row product ``sum_j x_j * W[r, j]`` of the quantized activations and the exact
+float64 weights, so a float64 GEMM over the dequantized weights (`widen`) gives the very same
+numbers: an exact sum has one value however it is computed. A widened matrix uses that GEMM for
+several rows at once (no per-block intermediates), the float32 blocks for one.
 """
 
 from __future__ import annotations
@@ -89,6 +93,7 @@ class BlockMatrix:
         )
         self.scale_t = np.ascontiguousarray(scale.T[:, None, :])
         self.mins_t = None if mins is None else np.ascontiguousarray(mins.T)
+        self.values_t: np.ndarray | None = None
 
     def _precision(
         self, qmax: float, scale: np.ndarray, mins: np.ndarray | None
@@ -100,7 +105,9 @@ class BlockMatrix:
         while a >= 8 and block * qmax * (2**a - 1) >= _F32_EXACT:
             a -= 1
         while a >= 8:
-            limit = float(2**a - 1)
+            # |x| < 2**a grid steps bounds the block path (|ints| <= 2**a - 1) and the widened
+            # one (x = ints * sx, summed over whole rows) alike
+            limit = float(2**a)
             bound = np.sum(np.abs(scale), axis=1) * (block * qmax * limit)
             if mins is not None:
                 bound = bound + np.sum(np.abs(mins), axis=1) * (block * limit)
@@ -126,6 +133,7 @@ class BlockMatrix:
         out.act_limit = float(2**out.act_bits - 1)
         # a lower activation precision shrinks the bounds, so each part's span still holds
         out.span = min(p.span for p in parts)
+        out.values_t = None
         out.qt = np.concatenate([p.qt for p in parts], axis=2)
         out.scale_t = np.concatenate([p.scale_t for p in parts], axis=2)
         if all(p.mins_t is None for p in parts):
@@ -152,10 +160,22 @@ class BlockMatrix:
         out.cols = out.n_blocks * out.block
         out.act_bits, out.span = int(act_bits), int(span)
         out.act_limit = float(2**out.act_bits - 1)
+        out.values_t = None
         out.qt = np.ascontiguousarray(qt, dtype=np.float32)
         out.scale_t = np.ascontiguousarray(scale_t, dtype=np.float64)
         out.mins_t = None if mins_t is None else np.ascontiguousarray(mins_t, dtype=np.float64)
         return out
+
+    def widen(self) -> None:
+        """Also keep the exact float64 values (cols, rows), for products of several rows at once
+        (the same bits as the block products; twice the memory of the float32 integers)."""
+        if self.values_t is None:
+            values = np.empty((self.cols, self.rows))
+            step = max(1, _CHUNK // max(self.cols, 1))
+            for lo in range(0, self.rows, step):
+                rows = np.arange(lo, min(lo + step, self.rows))
+                values[:, lo : lo + step] = self.row_values(rows).T
+            self.values_t = values
 
     def ints(self) -> np.ndarray:
         """The integers as (rows, cols) float32."""
@@ -163,6 +183,8 @@ class BlockMatrix:
 
     def row_values(self, rows: np.ndarray) -> np.ndarray:
         """The float64 values of the given rows, (len(rows), cols) (exact)."""
+        if self.values_t is not None:
+            return self.values_t[:, rows].T
         q = self.qt[:, :, rows].astype(np.float64)  # (nb, block, n)
         q *= self.scale_t[:, :, rows]
         if self.mins_t is not None:
@@ -195,14 +217,20 @@ class BlockMatrix:
         _, top = np.frexp(np.where(dead, 1.0, peak))
         _, e = np.frexp(np.where(peak_b > 0, peak_b, 0.0))
         shift = np.maximum(e, (top - self.span)[:, None]) - self.act_bits
-        ints = np.rint(np.ldexp(xb, -shift[..., None]))
-        np.clip(ints, -self.act_limit, self.act_limit, out=ints)
+        ints = xb * np.ldexp(1.0, -shift)[..., None]  # powers of two: exact, as ldexp
+        np.rint(ints, out=ints)
+        np.minimum(ints, self.act_limit, out=ints)
+        np.maximum(ints, -self.act_limit, out=ints)
         ints[dead] = 0.0
         return ints, np.ldexp(1.0, shift)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """x @ W.T for x of shape (n, cols), with x quantized per block (`quantize`); float64."""
         n = x.shape[0]
+        if self.values_t is not None and n > 1:
+            ints, sx = self.quantize(x)
+            ints *= sx[..., None]  # powers of two: exact
+            return ints.reshape(n, self.cols) @ self.values_t  # exact sums, as the blocks'
         out = np.empty((n, self.rows))
         step = max(1, _CHUNK // (self.n_blocks * self.rows))
         for lo in range(0, n, step):
@@ -213,9 +241,8 @@ class BlockMatrix:
         ints, sx = self.quantize(x)
         lhs = ints.astype(np.float32).transpose(1, 0, 2)  # (nb, n, block)
         dots = np.matmul(lhs, self.qt)  # (nb, n, rows): exact integers
-        terms = dots.astype(np.float64)
-        terms *= self.scale_t
-        terms *= sx.T[:, :, None]
+        terms = self.scale_t * sx.T[:, :, None]
+        terms *= dots  # float32 integers widen exactly
         acc = np.sum(terms, axis=0)
         if self.mins_t is not None:
             acc += (np.sum(ints, axis=2) * sx) @ self.mins_t

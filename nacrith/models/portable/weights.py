@@ -6,7 +6,8 @@ times one power of two per output row (`FixedMatrix`). The integers are held in 
 that products go through BLAS; the bit budget of the integers is chosen so that every partial sum
 of a matrix product with activations of `ACT_BITS` bits stays below 2**53, where float64 holds
 integers exactly. Such a product has one correct answer, whatever kernel, summation order or
-thread count computes it.
+thread count computes it. That is arithmetic revision 1; revision 2 keeps the GGUF's blocks
+instead (`blocks.BlockMatrix`, exact float32 block products); `load_weights` builds either.
 """
 
 from __future__ import annotations

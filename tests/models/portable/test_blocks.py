@@ -50,6 +50,21 @@ def test_gguf_blocks_multiply_exactly(type_name):
     assert np.array_equal(dots, np.matmul(ints.astype(np.float32).transpose(1, 0, 2), matrix.qt))
 
 
+@pytest.mark.parametrize("type_name", ["Q4_1", "Q8_0"])
+def test_a_widened_matrix_gives_the_bits_of_the_block_products(type_name):
+    raw = gguf.quants.quantize(
+        RNG.normal(0.0, 0.05, (40, 512)).astype(np.float32),
+        getattr(gguf.GGMLQuantizationType, type_name),
+    )
+    matrix = block_tensor(type_name, raw, 512)
+    x = _activations(5, 512)
+    blocks = matrix(x)
+    matrix.widen()
+    assert np.array_equal(matrix.row_values(np.arange(40)), dequantize(type_name, raw, 512))
+    assert np.array_equal(matrix(x), blocks)  # several rows: one float64 GEMM
+    assert np.array_equal(matrix(x[2:3]), blocks[2:3])  # one row: the float32 blocks
+
+
 def test_sixteen_column_blocks_of_signed_six_bit_integers_with_integer_sub_scales():
     """The shape of a Q6_K tensor: scale = float16 d times an int8 sub-block scale."""
     ints = RNG.integers(-32, 32, (6, 512))
