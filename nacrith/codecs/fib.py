@@ -222,9 +222,17 @@ class FibCodec(Codec):
         ws_index: dict[bytes, int] = {}
         core_event: dict[bytes, int] = {}
 
+        event_get = event_of_token.get
+
         def words(lo: int, hi: int) -> None:
-            for t in ids_list[lo:hi]:
-                e = event_of_token.get(t)
+            span = ids_list[lo:hi]
+            known = list(map(event_get, span))
+            if None not in known:
+                ops.extend(known)
+                return
+            for t, e in zip(span, known):
+                if e is None:
+                    e = event_get(t)  # a new word may recur within the span
                 if e is not None:
                     ops.append(e)
                     continue

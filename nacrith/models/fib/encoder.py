@@ -229,7 +229,8 @@ def _code_details(ops: list[int], new_words: list[tuple[int, int]], levels: list
     enc_d = RangeEncoder()
     d = Details()
     nw = nl = 0
-    for sym in ops:
+    marks = np.array(ops, dtype=np.int64)
+    for sym in marks[marks < 0].tolist():  # NEW_WORD and NEW_PHRASE, in event order
         if sym == NEW_WORD:
             base, ws = new_words[nw]
             nw += 1
