@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import nacrith
 from nacrith.codecs.logs import MODE_IDENTS, MODE_MODEL, VERSION_IDENTS, LogsCodec
 from nacrith.errors import CorruptDataError, FormatError, NacrithError
 from nacrith.formats.logs import idents
@@ -379,3 +380,12 @@ def test_log_archive_search_over_version_2_chunks(tmp_path: Path) -> None:
         assert list(archive.search(pattern, regex=regex)) == want
     times = list(archive.search(b"INFO", since="2017-05-16 00:10", until="2017-05-16 00:20"))
     assert times and all(b" 00:1" in ln for ln in times)
+
+
+@pytest.mark.parametrize("method", ["logs", "fast", "auto"])
+def test_openstack_archive_is_smaller_than_xz_9e(method: str) -> None:
+    """The issue's file: `-m logs`, `--fast` and `auto` archives beat xz -9e and decode."""
+    data = OPENSTACK.read_bytes()
+    archive = nacrith.compress(data, method=method, workers=1)
+    assert nacrith.decompress(archive) == data
+    assert len(archive) < len(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
