@@ -38,9 +38,10 @@ parameters (equal canonical JSON: sorted keys, no spaces), else the smallest enc
 
 Chunk record (one per chunk, in order; chunks are independent)::
 
-    1     tag            1..n: a codec of the header; 0xFF: a codec named inline, with no header
-                         parameters (the decoder gets {}): then 1 byte length and the codec id;
-                         0: the end record instead (below); other values are errors
+    1     tag            1..n: a codec of the header; 0xFF: a codec the header lacks (say the
+                         pipeline's stored fallback), then a codec entry as in the header whose
+                         parameters must be empty (its decoder gets {}), not one of the header's
+                         codecs; 0: the end record instead (below); other values are errors
     v     raw size       bytes this chunk decodes to (at most MAX_CHUNK_RAW)
     v     coded size     payload bytes (at most MAX_CHUNK_CODED)
     4     CRC32 of the raw (decoded) bytes
