@@ -20,10 +20,13 @@ Identifier section (LEB128 integers)::
 
 *refs*, LEB128, shape by shape, each shape's identifiers in chunk order: 0 for an identifier
 not seen before in the chunk; 1 + r when it is the r-th most recently used distinct identifier
-of its shape (r below `WINDOW`); else `WINDOW` + 1 + its index among the shape's distinct
-identifiers in order of first use. *digits*: the new identifiers' digits, shape by shape, as
-an n x L matrix (n new identifiers of L digits) stored column by column, two digits a byte,
-high nibble first, the last byte of a shape padded with a zero nibble. *cases*: for shapes of
+of its shape (r from 0, below `WINDOW`); else `WINDOW` + 1 + its index among the shape's
+distinct identifiers in order of first use. After each identifier, new or not, it moves to the
+front of its shape's recency list, which keeps the `WINDOW` most recent.
+
+*digits*: the new identifiers' digits, shape by shape, as an n x L matrix (n new identifiers
+of L digits) stored column by column, two digits a byte, high nibble first, the last byte of
+a shape padded with a zero nibble. *cases*: for shapes of
 mixed case, per new identifier in order, one bit per letter digit (1: upper case), shape by
 shape, packed most significant bit first, each shape's last byte padded with zero bits.
 """
