@@ -26,9 +26,9 @@ front of its shape's recency list, which keeps the `WINDOW` most recent.
 
 *digits*: the new identifiers' digits, shape by shape, as an n x L matrix (n new identifiers
 of L digits) stored column by column, two digits a byte, high nibble first, the last byte of
-a shape padded with a zero nibble. *cases*: for shapes of
-mixed case, per new identifier in order, one bit per letter digit (1: upper case), shape by
-shape, packed most significant bit first, each shape's last byte padded with zero bits.
+a shape padded with a zero nibble. *cases*: for shapes of mixed case, per new identifier in
+order, one bit per letter digit (1: upper case), shape by shape, packed most significant bit
+first, each shape's last byte padded with zero bits.
 """
 
 from __future__ import annotations
