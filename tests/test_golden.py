@@ -32,7 +32,31 @@ FOUNDATION = {
     "v2-stored": "stored",
     "v2-zstd": "zstd",
     "v2-fast": "fast",
+    "v2-forms": "forms",
 }
+
+
+def _forms_archive(data: bytes) -> bytes:
+    """Two version-2 members holding every settings form and an inline codec: zstd level 3 (a
+    diff against its baseline), a stored chunk the header lacks, zstd with no parameters (the
+    explicit form) and xz preset 6 (a diff)."""
+    import io
+
+    from nacrith.codecs.basic import ZstdCodec
+    from nacrith.codecs.xz import XzCodec
+    from nacrith.formats.container import write_member
+
+    out = io.BytesIO()
+    first, second = data[:3000], data[3000:]
+    zstd3 = ZstdCodec(3)
+    chunks = [("zstd", first[:1500], zstd3.encode(first[:1500]))]
+    chunks.append(("stored", first[1500:], first[1500:]))
+    write_member(out, {"zstd": zstd3.params()}, chunks, len(first))
+    xz6 = XzCodec(6)
+    chunks = [("xz", second[:600], xz6.encode(second[:600]))]
+    chunks.append(("zstd", second[600:], ZstdCodec().encode(second[600:])))
+    write_member(out, {"zstd": {}, "xz": xz6.params()}, chunks)
+    return out.getvalue()
 
 
 def _regenerate() -> None:
@@ -40,7 +64,10 @@ def _regenerate() -> None:
         archive = GOLDEN / f"{name}.ncz"
         if archive.exists():
             continue
-        archive.write_bytes(nacrith.compress(INPUT, method=method, chunk_size=1500))
+        if method == "forms":
+            archive.write_bytes(_forms_archive(INPUT))
+        else:
+            archive.write_bytes(nacrith.compress(INPUT, method=method, chunk_size=1500))
         (GOLDEN / f"{name}.sha256").write_text(hashlib.sha256(INPUT).hexdigest() + "\n")
 
 

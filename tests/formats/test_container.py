@@ -268,3 +268,19 @@ def test_settings_size_limit() -> None:
     assert _params_read_back("mine", big) == big
     with pytest.raises(ValueError, match="1 MiB settings limit"):
         _member({"mine": {"x": "a" * (1 << 20)}}, [])
+
+
+def test_forms_golden_holds_every_form() -> None:
+    from tests.paths import GOLDEN
+
+    golden = (GOLDEN / "v2-forms.ncz").read_bytes()
+    f = io.BytesIO(golden)
+    starts, inline = [], []
+    for member in iter_members(f):
+        starts.append(f.tell() - member.reader.header_size)
+        inline += [r.codec_id for r in member.chunks if r.codec_id not in member.codec_params]
+    assert inline == ["stored"]
+    first, second = starts
+    assert golden[first + 4] == 0x21 and golden[first + 7] == 1  # size known (2 bytes), 1 codec
+    assert golden[first + 8] % 2 == 0 < golden[first + 8]  # a diff against a baseline
+    assert golden[second + 4 : second + 7] == b"\x20\x02\x00"  # no size, 2 codecs, explicit
