@@ -75,7 +75,7 @@ def test_real_manifest_groups_and_columns() -> None:
     groups = manifest.corpora()
     assert len(groups["canterbury"]) == 11
     assert len(groups["canterbury-large"]) == 3
-    assert len(groups["loghub"]) == 10
+    assert len(groups["loghub"]) == 11
     for name in ("enwik6", "enwik8-3M", "enwik8", "enwik9"):
         assert manifest.select(name) == [manifest.entry(name)]
     enwik8, enwik9 = manifest.entry("enwik8"), manifest.entry("enwik9")
@@ -92,7 +92,7 @@ def test_real_manifest_groups_and_columns() -> None:
 def test_committed_files_are_present_and_verified() -> None:
     manifest = corpora.Manifest.load()
     committed = [e for e in manifest if e.availability == "committed"]
-    assert len(committed) == 22
+    assert len(committed) == 23
     for entry in committed:
         path = REPO / "corpora" / entry.path
         assert corpora.locate(manifest, entry) == path
