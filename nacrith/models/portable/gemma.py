@@ -93,6 +93,8 @@ class GemmaModel:
         if weights.revision != revision:
             raise ValueError(f"weights of revision {weights.revision}, not {revision}")
         self.revision = revision
+        if revision == 2:
+            weights.embed.widen()  # type: ignore[union-attr]  # several output rows: one GEMM
         if n_seq < 1 or not 8 <= n_ctx <= MAX_CTX:
             raise ValueError(f"need n_seq >= 1 and 8 <= n_ctx <= {MAX_CTX}, got {n_seq}, {n_ctx}")
         cfg: GemmaConfig = weights.config
