@@ -35,6 +35,10 @@ def _describe_archive(name: str, verbose: int) -> list[str]:
                         f"{record.raw_size:>12} -> {record.coded_size:>12}"
                     )
             if verbose:
+                details.append(
+                    f"  member {members}: container version {member.reader.version}"
+                    + (", long-range stream" if member.long_range else "")
+                )
                 for codec_id, params in sorted(member.codec_params.items()):
                     details.append(f"  member {members} {codec_id} params: {params}")
                     if codec_id == "llm":
