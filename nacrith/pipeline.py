@@ -338,12 +338,12 @@ def _compress_long_range(
     """One member, long-range coded where that pays (see `formats.long_range`), else as
     `_compress_member` writes it.
 
-    The pass searches the first `LONG_RANGE_LOOKAHEAD` bytes (read ahead and held) and is
-    kept only when its estimated saving clears `formats.long_range.reader.pays`; the member is
-    otherwise written byte for byte as without the pass. A kept pass runs over the whole
-    input with a sliding window, so memory stays bounded for any input size. Input that
-    looks like logs keeps its lines whole for the `logs` codec (no pass with `auto`, `fast`).
-    """
+    The pass searches up to the first `LONG_RANGE_LOOKAHEAD` bytes (read ahead and held, a
+    block at a time until the estimated saving clears `formats.long_range.reader.pays`) and is
+    kept only when it does; the member is otherwise written byte for byte as without the
+    pass. A kept pass runs over the whole input with a sliding window, so memory stays
+    bounded for any input size. Input that looks like logs keeps its lines whole for the
+    `logs` codec (no pass with `auto`, `fast`)."""
     distance = LONG_RANGE_MIN_DISTANCE
     if settings.method in ("zstd", "xz"):
         distance = max(MIN_MATCH, settings.chunk_size or DEFAULT_CHUNK_SIZE)
@@ -358,7 +358,11 @@ def _compress_long_range(
     encoder = LongRangeEncoder(distance, LONG_RANGE_WINDOW_LOG)
     blocks = [first]
     frames = [encoder.frame(first)]
-    while len(blocks[-1]) == BLOCK_SIZE and len(blocks) * BLOCK_SIZE < LONG_RANGE_LOOKAHEAD:
+    while (
+        len(blocks[-1]) == BLOCK_SIZE
+        and len(blocks) * BLOCK_SIZE < LONG_RANGE_LOOKAHEAD
+        and not pays(encoder.stats, first)
+    ):
         block = _read_block(reader, BLOCK_SIZE)
         if not block:
             break

@@ -8,10 +8,11 @@ unless `--auto` is given: on text it runs the neural codec, hours for these file
 (`nacrith.pipeline.NO_LONG_RANGE`), measured in the same run. Every round trip is checked byte
 for byte; one timed run each (`--min-time` for more).
 
-Results go to the `long-range` section of BENCHMARKS.md (`--no-write`: print only).
+Results go to the `long-range` section of BENCHMARKS.md (`--no-write`: print only);
+`--pass-only` measures the pass alone (no chunk codec) into section `long-range-pass`.
 
 Usage: OPENBLAS_NUM_THREADS=1 python scripts/bench_long_range.py [--no-write] [--quick]
-       [--auto] [--workers N] [--min-time S]
+       [--auto] [--workers N] [--min-time S] [--pass-only]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import random
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -152,6 +154,54 @@ def markdown(
     )
 
 
+def pass_costs(quick: bool) -> str:
+    """The pass alone (`formats.long_range`, frames of `pipeline.BLOCK_SIZE`): MB/s of the
+    encoder and decoder, matched bytes and stream size, as a BENCHMARKS.md section."""
+    from nacrith.formats.long_range import LongRangeDecoder, LongRangeEncoder
+
+    rows = []
+    for name, make in GENERATED.items():
+        if quick and "40M" in name:
+            continue
+        data = make()
+        step = pipeline.BLOCK_SIZE
+        start = time.perf_counter()
+        encoder = LongRangeEncoder(pipeline.LONG_RANGE_MIN_DISTANCE, pipeline.LONG_RANGE_WINDOW_LOG)
+        frames = [encoder.header()]
+        frames += [encoder.frame(data[i : i + step]) for i in range(0, len(data), step)]
+        stream = b"".join([*frames, encoder.end()])
+        encode_s = time.perf_counter() - start
+        out: list[bytes] = []
+        start = time.perf_counter()
+        decoder = LongRangeDecoder(out.append)
+        decoder.feed(stream)
+        decoder.finish()
+        decode_s = time.perf_counter() - start
+        if b"".join(out) != data:
+            raise SystemExit(f"{name}: the long-range stream does not expand to the input")
+        stats = encoder.stats
+        rows.append(
+            f"| {name} | {len(data):,} | {stats.matched:,} | {stats.matches:,} | "
+            f"{len(stream):,} | {len(data) / MB / encode_s:.1f} | {len(data) / MB / decode_s:.1f} |"
+        )
+    return "\n".join(
+        [
+            "### Long range: the pass alone",
+            "",
+            "The long-range stream of each file (minimum distance "
+            f"{pipeline.LONG_RANGE_MIN_DISTANCE >> 20} MiB, window "
+            f"2^{pipeline.LONG_RANGE_WINDOW_LOG}, frames of "
+            f"{pipeline.BLOCK_SIZE >> 20} MiB), before any chunk codec: bytes covered by "
+            "matches, stream size, and MB/s of the encoder (search included) and decoder "
+            f"(1-minute load average {os.getloadavg()[0]:.1f}, a shared 2-core machine).",
+            "",
+            "| file | bytes | matched | matches | stream | encode MB/s | decode MB/s |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+            *rows,
+        ]
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-write", action="store_true", help="print, do not touch BENCHMARKS")
@@ -159,7 +209,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--auto", action="store_true", help="also `ncz auto` (the neural codec)")
     parser.add_argument("--workers", type=int, default=None, help="ncz workers (default: none)")
     parser.add_argument("--min-time", type=float, default=0.0, help="seconds of runs per timing")
+    parser.add_argument(
+        "--pass-only", action="store_true", help="the pass alone (section long-range-pass)"
+    )
     args = parser.parse_args(argv)
+    if args.pass_only:
+        text = pass_costs(args.quick)
+        print(text)
+        if not args.no_write:
+            update_section("long-range-pass", text)
+        return
     contenders = [
         ncz("fast", args.workers),
         ncz("fast", args.workers, long_range=False),
