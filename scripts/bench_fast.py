@@ -16,7 +16,7 @@ in MB/s of original bytes (1 MB = 10^6 bytes).
 Results go to the `fast` section of BENCHMARKS.md (`--section` to write another one).
 
 Usage: NACRITH_CORPORA_PATH=/path/to/corpora python scripts/bench_fast.py [--quick] [--no-write]
-       [--also METHOD] [--workers N] [--section NAME]
+       [--also METHOD] [--workers N] [--files LABEL,...] [--section NAME]
 """
 
 from __future__ import annotations
@@ -140,15 +140,18 @@ GENERATED = {
 }
 
 
-def collect(quick: bool, folder: Path) -> tuple[list[tuple[BenchFile, str]], list[str]]:
-    """The files to measure with their kinds, and the corpus files found nowhere."""
+def collect(
+    quick: bool, folder: Path, only: Sequence[str] = ()
+) -> tuple[list[tuple[BenchFile, str]], list[str]]:
+    """The files to measure with their kinds (`only`: these labels), and the corpus files found
+    nowhere."""
     from nacrith.corpora import Manifest, local_path
 
     manifest = Manifest.load()
     files: list[tuple[BenchFile, str]] = []
     missing = []
     for name, kind in CORPUS_FILES:
-        if quick and name not in QUICK_FILES:
+        if (quick and name not in QUICK_FILES) or (only and name not in only):
             continue
         entry = manifest.entry(name)
         path = local_path(entry.path, manifest)
@@ -157,7 +160,7 @@ def collect(quick: bool, folder: Path) -> tuple[list[tuple[BenchFile, str]], lis
             continue
         files.append((BenchFile(name, path, entry.bytes, entry.corpus), kind))
     for name, (kind, make) in GENERATED.items():
-        if quick and "json" not in name:
+        if (quick and "json" not in name) or (only and name not in only):
             continue
         path = folder / Path(name).name
         path.write_bytes(make())
@@ -369,6 +372,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--also", action="append", default=[], metavar="METHOD", help="another ncz method to time"
     )
+    parser.add_argument("--files", default="", help="comma-separated file labels (default: all)")
     parser.add_argument("--section", default="fast", help="BENCHMARKS.md section to write")
     parser.add_argument("--title", default="`--fast` and `auto` against xz, zstd and brotli")
     args = parser.parse_args(argv)
@@ -382,7 +386,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     load_before = _load()
     try:
         with tempfile.TemporaryDirectory(prefix="bench_fast-") as tmp:
-            files, missing = collect(args.quick, Path(tmp))
+            only = [f for f in args.files.split(",") if f]
+            files, missing = collect(args.quick, Path(tmp), only)
             results = run(files, contenders, args.min_time)
             text = markdown(files, results, contenders, missing, args.title)
     finally:
