@@ -16,7 +16,7 @@ __all__ = ["ChainReader", "LongRangeReader", "pays"]
 #: the pass is written only where it saves at least this many bytes (estimated) ...
 MIN_SAVING = 4096
 #: ... and at least this share of the input's estimated compressed size
-MIN_SHARE = 0.005
+MIN_SHARE = 0.01
 #: input bytes compressed (zlib, level 1) for the estimate of the chunk codecs' ratio
 RATIO_SAMPLE = 1 << 20
 
