@@ -185,3 +185,45 @@ def test_match_finder_settings_are_checked() -> None:
         MatchFinder(MIN_MATCH - 1, MiB)
     with pytest.raises(ValueError, match="window_log"):
         LongRangeEncoder(MIN_MATCH, window_log=31)
+
+
+def test_pays_only_for_a_clear_saving() -> None:
+    from nacrith.formats.long_range import Stats
+    from nacrith.formats.long_range.reader import pays
+
+    text = b"the quick brown fox jumps over the lazy dog; " * 2000
+    assert not pays(Stats(scanned=10 * MiB), text)
+    assert pays(Stats(scanned=10 * MiB, matched=2 * MiB, matches=500, table_bytes=3000), text)
+    # a saving well under a percent of the input's estimated compressed size
+    assert not pays(Stats(scanned=100 * MiB, matched=40_000, matches=10, table_bytes=60), text)
+    # tables that cost more than the matches save
+    assert not pays(Stats(scanned=MiB, matched=64_000, matches=1000, table_bytes=60_000), text)
+
+
+def test_chain_reader_and_long_range_reader() -> None:
+    import io
+
+    from nacrith.formats.long_range.reader import ChainReader, LongRangeReader
+
+    chain = ChainReader([b"abc", b"", b"de"], io.BytesIO(b"fgh"))
+    assert [chain.read(2), chain.read(5), chain.read(5), chain.read(5), chain.read()] == [
+        b"ab",
+        b"c",
+        b"de",
+        b"fgh",
+        b"",
+    ]
+    data = _repeating(MiB, 200_000, seed=11)
+    encoder = LongRangeEncoder(MiB // 2, window_log=21)
+    first = data[:300_000]
+    reader = LongRangeReader(
+        encoder, [(len(first), encoder.frame(first))], io.BytesIO(data[300_000:]), 400_000
+    )
+    parts = []
+    while part := reader.read(77_777):
+        parts.append(part)
+    assert _decode(b"".join(parts)) == data
+    total = sum(map(len, parts))
+    assert reader.input_done(0) == 0
+    assert reader.input_done(total) == len(data)
+    assert 0 < reader.input_done(total // 2) < len(data)
