@@ -227,3 +227,23 @@ def test_chain_reader_and_long_range_reader() -> None:
     assert reader.input_done(0) == 0
     assert reader.input_done(total) == len(data)
     assert 0 < reader.input_done(total // 2) < len(data)
+
+
+def test_a_long_copy_at_a_short_distance_is_expanded_at_once() -> None:
+    # a crafted frame: 64 literal bytes, then one match 64 bytes back of MAX_FRAME - 64 bytes
+    import struct
+    import zlib
+
+    import numpy as np
+
+    from nacrith.formats.long_range import MAX_FRAME
+    from nacrith.formats.varint import encode_varints
+
+    literals = bytes(range(64))
+    size = MAX_FRAME
+    expected = literals * (size // 64)
+    table = encode_varints(np.array([64, 64, size - 64 - MIN_MATCH], dtype=np.uint64))
+    head = varint(size) + varint(1) + varint(len(table)) + varint(len(literals))
+    crc = struct.pack("<I", zlib.crc32(expected) & 0xFFFFFFFF)
+    stream = bytes([1, 20]) + head + table + literals + crc + varint(0)
+    assert _decode(stream, piece=len(stream)) == expected

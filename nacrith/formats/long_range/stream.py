@@ -231,11 +231,11 @@ class LongRangeDecoder:
             src = here - distance
             if src < 0:
                 raise CorruptDataError("long-range match reaches outside the window")
-            while length:
-                piece = min(length, distance)
-                hist += hist[src : src + piece]
-                src += piece
-                length -= piece
+            if distance >= length:
+                hist += hist[src : src + length]
+            else:  # the copy repeats the last `distance` bytes
+                pattern = bytes(hist[src:])
+                hist += (pattern * (length // distance + 1))[:length]
         hist += literals[lit:]
         frame = bytes(hist[start:])
         excess = len(hist) - self._window
