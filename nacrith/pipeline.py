@@ -93,8 +93,8 @@ FAST_MIN_REGION = 64 << 10
 #: cut to `DEFAULT_CHUNK_SIZE`
 FAST_CHUNK_SIZE = BLOCK_SIZE + BLOCK_SIZE // 8
 
-#: the long-range pass (`formats.long_range`): repeats at least this far back become references
-#: (methods `zstd` and `xz`: a chunk, which their own window covers)
+#: the long-range pass (`formats.long_range`): repeats at least a text chunk back (what the
+#: chunk's codec sees), and never nearer than this, become references
 LONG_RANGE_MIN_DISTANCE = 1 << 20
 #: ... and at most 2^this far back (the decoder keeps that much output)
 LONG_RANGE_WINDOW_LOG = 28
@@ -319,6 +319,23 @@ def compress_stream(
                 codec.close()
 
 
+def _long_range_distance(settings: Settings) -> int:
+    """The nearest repeat the long-range pass takes: a text chunk of `settings` (repeats
+    nearer than that mostly lie in one chunk, whose codec sees them), at least
+    `LONG_RANGE_MIN_DISTANCE` unless chunks were asked smaller."""
+    from nacrith.codecs.registry import codec_class, known_codecs
+
+    if settings.chunk_size is not None:
+        return max(MIN_MATCH, settings.chunk_size)
+    if settings.method == "fast":
+        return FAST_CHUNK_SIZE
+    text = "llm" if settings.method == "auto" else settings.method
+    chunk = DEFAULT_CHUNK_SIZE
+    if text in known_codecs():
+        chunk = getattr(codec_class(text), "default_chunk_size", DEFAULT_CHUNK_SIZE)
+    return max(LONG_RANGE_MIN_DISTANCE, chunk)
+
+
 def _looks_like_logs(sample: bytes) -> bool:
     from nacrith.formats.logs.detect import looks_like_logs
 
@@ -344,9 +361,7 @@ def _compress_long_range(
     pass. A kept pass runs over the whole input with a sliding window, so memory stays
     bounded for any input size. Input that looks like logs keeps its lines whole for the
     `logs` codec (no pass with `auto`, `fast`)."""
-    distance = LONG_RANGE_MIN_DISTANCE
-    if settings.method in ("zstd", "xz"):
-        distance = max(MIN_MATCH, settings.chunk_size or DEFAULT_CHUNK_SIZE)
+    distance = _long_range_distance(settings)
     if (
         settings.method in NO_LONG_RANGE
         or len(first) < distance + MIN_MATCH

@@ -158,8 +158,8 @@ def test_damaged_bytes_raise_and_never_yield_wrong_bytes() -> None:
 
 
 def test_unknown_version_is_a_format_error() -> None:
-    with pytest.raises(FormatError, match="version 2 is not supported"):
-        LongRangeDecoder(lambda _b: None).feed(bytes([2, 28, 0]))
+    with pytest.raises(FormatError, match="version 3 is not supported"):
+        LongRangeDecoder(lambda _b: None).feed(bytes([3, 28, 0]))
 
 
 def test_window_out_of_range_is_corrupt() -> None:
@@ -245,5 +245,33 @@ def test_a_long_copy_at_a_short_distance_is_expanded_at_once() -> None:
     table = encode_varints(np.array([64, 64, size - 64 - MIN_MATCH], dtype=np.uint64))
     head = varint(size) + varint(1) + varint(len(table)) + varint(len(literals))
     crc = struct.pack("<I", zlib.crc32(expected) & 0xFFFFFFFF)
-    stream = bytes([1, 20]) + head + table + literals + crc + varint(0)
+    stream = bytes([2, 20]) + head + literals + table + crc + varint(0)
     assert _decode(stream, piece=len(stream)) == expected
+
+
+def _as_version_1(stream: bytes) -> bytes:
+    """The same stream in version 1's layout (each frame's table before its literals)."""
+    from nacrith.formats.varint import get_varint
+
+    out = bytearray([1, stream[1]])
+    pos = 2
+    while True:
+        size, at = get_varint(stream, pos)
+        if size == 0:
+            return bytes(out + stream[pos:at])
+        _count, at = get_varint(stream, at)
+        table_len, at = get_varint(stream, at)
+        literal_len, at = get_varint(stream, at)
+        literals = stream[at : at + literal_len]
+        table = stream[at + literal_len : at + literal_len + table_len]
+        crc = stream[at + literal_len + table_len : at + literal_len + table_len + 4]
+        out += stream[pos:at] + table + literals + crc
+        pos = at + literal_len + table_len + 4
+
+
+def test_version_1_streams_still_decode() -> None:
+    data, stream = _small_stream()
+    assert stream[0] == 2
+    old = _as_version_1(stream)
+    assert old != stream
+    assert _decode(old, piece=5003) == data

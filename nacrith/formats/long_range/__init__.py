@@ -8,22 +8,26 @@ as literal bytes, in order, so the chunk codecs still see text as text. The chun
 the stream; decoding the chunks gives the stream back and `LongRangeDecoder` expands it with
 plain copies. Only the encoder searches; the decoder follows the references.
 
-Stream format, version 1 (frozen; a change is a new version byte). Numbers are unsigned LEB128
+Stream format, version 2 (frozen; a change is a new version byte). Numbers are unsigned LEB128
 (`nacrith.formats.varint`) unless a width is given; CRC32 is zlib's::
 
-    stream  := version (1 byte, 1)  window_log (1 byte, 20..30)  frame*  end
+    stream  := version (1 byte, 2)  window_log (1 byte, 20..30)  frame*  end
     end     := varint 0
     frame   := size           varint, bytes the frame expands to (1 .. MAX_FRAME)
                count          varint, matches in the frame (at most size // MIN_MATCH)
                table_length   varint, bytes of the table
                literal_length varint, bytes of the literals
+               literals       the bytes not covered by a match, in order
                table          3 * count varints: first every match's literal run (literal
                               bytes before it, counted from the end of the previous match or
                               the frame's start), then every match's distance (0: the previous
                               match's distance in this frame), then every match's length minus
                               MIN_MATCH
-               literals       the bytes not covered by a match, in order
                crc32          4 bytes, little-endian: CRC32 of the frame's expanded bytes
+
+Version 1 (read, no longer written) is the same with the table before the literals; version 2
+puts the literals first, so a chunk that starts with a frame starts with the input's own bytes
+(the chunk codecs judge a chunk by samples of its start).
 
 A match copies `length` bytes from `distance` bytes before the position where it starts
 (1 <= distance <= 2^window_log and not before the start of the stream's output; a distance

@@ -25,7 +25,9 @@ __all__ = [
     "Stats",
 ]
 
-STREAM_VERSION = 1
+STREAM_VERSION = 2
+#: versions read: 1 (the table before the literals), 2
+READ_VERSIONS = (1, 2)
 MIN_WINDOW_LOG = 20
 MAX_WINDOW_LOG = 30
 DEFAULT_WINDOW_LOG = 28
@@ -114,7 +116,7 @@ def _pack_frame(data: bytes, start: int, matches: list[Match]) -> bytes:
     literals += data[prev_end - start :]
     table = encode_varints(np.array(runs + distances + extras, dtype=np.uint64))
     head = varint(len(data)) + varint(len(matches)) + varint(len(table)) + varint(len(literals))
-    return head + table + literals + _U32.pack(zlib.crc32(data) & 0xFFFFFFFF)
+    return head + literals + table + _U32.pack(zlib.crc32(data) & 0xFFFFFFFF)
 
 
 class _Short(NacrithError):
@@ -134,6 +136,7 @@ class LongRangeDecoder:
         self._pending = bytearray()
         self._history = bytearray()
         self._window = 0
+        self._version = 0
         self._ended = False
         self.produced = 0
 
@@ -158,11 +161,12 @@ class LongRangeDecoder:
 
     def _read_header(self) -> None:
         version, window_log = self._pending[0], self._pending[1]
-        if version != STREAM_VERSION:
+        if version not in READ_VERSIONS:
             raise FormatError(
                 f"long-range stream version {version} is not supported "
-                f"(this nacrith reads version {STREAM_VERSION}); upgrade nacrith"
+                f"(this nacrith reads versions {READ_VERSIONS}); upgrade nacrith"
             )
+        self._version = version
         if not MIN_WINDOW_LOG <= window_log <= MAX_WINDOW_LOG:
             raise CorruptDataError(f"long-range stream window 2^{window_log} is out of range")
         self._window = 1 << window_log
@@ -194,8 +198,13 @@ class LongRangeDecoder:
             return False
         if self._limit is not None and self.produced + size > self._limit:
             raise OutputLimitError(f"archive holds more than max_output_size ({self._limit}) bytes")
-        table = decode_varints(bytes(buf[pos : pos + table_len]), 3 * count, "long-range table")
-        literals = bytes(buf[pos + table_len : end - 4])
+        if self._version == 1:
+            table_at, literals_at = pos, pos + table_len
+        else:
+            table_at, literals_at = pos + literal_len, pos
+        table_bytes = bytes(buf[table_at : table_at + table_len])
+        table = decode_varints(table_bytes, 3 * count, "long-range table")
+        literals = bytes(buf[literals_at : literals_at + literal_len])
         (crc,) = _U32.unpack(buf[end - 4 : end])
         frame = self._expand(size, table, count, literals)
         if zlib.crc32(frame) & 0xFFFFFFFF != crc:
