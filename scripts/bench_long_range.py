@@ -12,7 +12,7 @@ Results go to the `long-range` section of BENCHMARKS.md (`--no-write`: print onl
 `--pass-only` measures the pass alone (no chunk codec) into section `long-range-pass`.
 
 Usage: OPENBLAS_NUM_THREADS=1 python scripts/bench_long_range.py [--no-write] [--quick]
-       [--auto] [--workers N] [--min-time S] [--pass-only]
+       [--auto] [--workers N] [--min-time S] [--pass-only] [--file PART] [--skip NAME]
 """
 
 from __future__ import annotations
@@ -212,6 +212,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--pass-only", action="store_true", help="the pass alone (section long-range-pass)"
     )
+    parser.add_argument("--file", default="", help="only files whose name holds this")
+    parser.add_argument(
+        "--skip", action="append", default=[], metavar="NAME", help="leave a contender out"
+    )
     args = parser.parse_args(argv)
     if args.pass_only:
         text = pass_costs(args.quick)
@@ -221,19 +225,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     contenders = [
         ncz("fast", args.workers),
-        ncz("fast", args.workers, long_range=False),
-        ncz("xz", args.workers),
-        ncz("xz", args.workers, long_range=False),
-        *([ncz("auto", args.workers)] if args.auto else []),
         PEERS["xz"](),
         PEERS["zstd"](),
+        ncz("xz", args.workers),
+        *([ncz("auto", args.workers)] if args.auto else []),
+        ncz("fast", args.workers, long_range=False),
+        ncz("xz", args.workers, long_range=False),
     ]
+    contenders = [c for c in contenders if c.name not in args.skip]
     results: dict[str, dict[str, Result]] = {}
     files = []
     try:
         with tempfile.TemporaryDirectory(prefix="bench_long_range-") as tmp:
             for name, make in GENERATED.items():
-                if args.quick and "40M" in name:
+                if (args.quick and "40M" in name) or args.file not in name:
                     continue
                 path = Path(tmp) / Path(name).name
                 path.write_bytes(make())
