@@ -15,8 +15,8 @@ the same bits on every machine, and llama.cpp, faster and GPU-capable but machin
 
 Chunks given together to `encode_many` / `decode_many` run as lockstep streams of one model
 context. Each stream's numbers do not depend on its companions (one new token per stream per
-step, a KV cache per stream, slides prefilled per stream), so how chunks are grouped is free on
-both sides; the tests check it.
+step, a KV cache per stream, slides and skips decided per stream), so how chunks are grouped
+is free on both sides; the tests check it.
 
 The header params pin everything the decoder needs: engine, model name and file sha256,
 tokenizer hash, context geometry, predictor settings (and, for llama, the llama-cpp-python
