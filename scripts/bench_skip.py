@@ -39,11 +39,11 @@ def measure(tokens: list[int], thresholds: list[float], n_ctx: int) -> list[dict
     from nacrith.codecs.llm import LLMCodec
     from nacrith.models.llm.lockstep import _ModelFeed
     from nacrith.models.llm.skipping import Skip
+    from nacrith.models.online.ensemble import Ensemble
 
     codec = LLMCodec(engine="llama", n_ctx=n_ctx)
     be = codec._get_backend(1)
     base = codec._ensemble(be, 1)
-    from nacrith.models.online.ensemble import Ensemble
 
     skippers = [
         Ensemble(codec.settings, 1, be.n_vocab, be.pieces(), be.n_embd, skipping=True)
