@@ -376,14 +376,14 @@ def _compress_long_range(
     while (
         len(blocks[-1]) == BLOCK_SIZE
         and len(blocks) * BLOCK_SIZE < LONG_RANGE_LOOKAHEAD
-        and not pays(encoder.stats, first)
+        and not pays(encoder.stats)
     ):
         block = _read_block(reader, BLOCK_SIZE)
         if not block:
             break
         blocks.append(block)
         frames.append(encoder.frame(block))
-    if not pays(encoder.stats, first):
+    if not pays(encoder.stats):
         del frames, encoder
         rest = ChainReader(blocks[1:], reader)
         return _compress_member(

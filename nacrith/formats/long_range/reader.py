@@ -17,18 +17,16 @@ __all__ = ["ChainReader", "LongRangeReader", "pays"]
 MIN_SAVING = 4096
 #: ... and at least this share of the input's estimated compressed size
 MIN_SHARE = 0.01
-#: input bytes compressed (zlib, level 1) for the estimate of the chunk codecs' ratio
-RATIO_SAMPLE = 1 << 20
 
 
-def pays(stats: Stats, sample: bytes) -> bool:
+def pays(stats: Stats) -> bool:
     """Whether a long-range stream with these `stats` is worth writing: the bytes its matches
-    cover, costed at zlib's ratio on `sample` (cheap, and above what the chunk codecs reach on
-    text, so the estimate errs towards the pass), must outweigh the tables by a margin."""
-    if not stats.matched or not sample:
+    cover, costed at zlib's ratio (level 6) on the sample of them (cheap, and above what the
+    chunk codecs reach, so the estimate errs towards the pass), must outweigh the tables by a
+    margin."""
+    if not stats.matched or not stats.sample:
         return False
-    sample = sample[:RATIO_SAMPLE]
-    ratio = len(zlib.compress(sample, 1)) / len(sample)
+    ratio = len(zlib.compress(bytes(stats.sample), 6)) / len(stats.sample)
     saving = stats.estimated_saving(ratio)
     return saving >= max(MIN_SAVING, MIN_SHARE * stats.scanned * ratio)
 

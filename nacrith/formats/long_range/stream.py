@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,15 +38,22 @@ _U32 = struct.Struct("<I")
 _VARINT_MAX = 10
 
 
+#: matched bytes kept in `Stats.sample` (at most this many from each match)
+SAMPLE_BYTES = 1 << 20
+SAMPLE_PER_MATCH = 64 << 10
+
+
 @dataclass
 class Stats:
-    """What the encoder has done so far: input bytes, bytes covered by matches, matches, and
-    stream bytes written (header, tables and literals)."""
+    """What the encoder has done so far: input bytes, bytes covered by matches, matches, the
+    bytes of the frames' headers and tables, and a sample of the matched bytes (the first
+    `SAMPLE_PER_MATCH` of each match, `SAMPLE_BYTES` in all)."""
 
     scanned: int = 0
     matched: int = 0
     matches: int = 0
     table_bytes: int = 0
+    sample: bytearray = field(default_factory=bytearray, repr=False)
 
     def estimated_saving(self, ratio: float) -> float:
         """Bytes saved in the archive if the chunk codecs code a byte at `ratio` (their
@@ -96,6 +103,11 @@ class LongRangeEncoder:
         matches = self.finder.find(self._history, self._base, start, start + len(data))
         out = _pack_frame(data, start, matches)
         matched = sum(m.length for m in matches)
+        for m in matches:
+            if len(self.stats.sample) >= SAMPLE_BYTES:
+                break
+            offset = m.start - start
+            self.stats.sample += data[offset : offset + min(m.length, SAMPLE_PER_MATCH)]
         self.stats.scanned += len(data)
         self.stats.matched += matched
         self.stats.matches += len(matches)
