@@ -54,12 +54,14 @@ def _rope_tables(n_ctx: int, head_dim: int, base: float) -> tuple[np.ndarray, np
 
 
 class _Cache:
-    """Keys and values of one stream, all layers, as exact integers with power-of-two scales."""
+    """Keys and values of one stream, all layers, as exact integers with power-of-two scales;
+    stored in the narrowest type that holds them exactly (float32 for keys of QK_BITS bits,
+    int32 for values of V_BITS bits), widened to float64 for the products."""
 
     def __init__(self, n_layer: int, n_ctx: int, n_head_kv: int, head_dim: int) -> None:
-        self.k_int = np.zeros((n_layer, n_ctx, n_head_kv, head_dim))
+        self.k_int = np.zeros((n_layer, n_ctx, n_head_kv, head_dim), dtype=np.float32)
         self.k_scale = np.zeros((n_layer, n_ctx, n_head_kv))
-        self.v_int = np.zeros((n_layer, n_ctx, n_head_kv * head_dim))
+        self.v_int = np.zeros((n_layer, n_ctx, n_head_kv * head_dim), dtype=np.int32)
         self.length = 0
 
 
@@ -323,7 +325,7 @@ class GemmaModel:
         v_grid = self._v_scale[layer] * 2.0**-P_BITS
         for g in range(cfg.n_head_kv):
             heads = slice(g * group, (g + 1) * group)
-            keys = cache.k_int[layer, first:total, g]
+            keys = cache.k_int[layer, first:total, g].astype(np.float64)
             dots = q_int[:, heads].reshape(t * group, hd) @ keys.T
             scores = dots * q_scale[:, heads].reshape(-1, 1) * cache.k_scale[layer, first:total, g]
             scores[hidden] = -np.inf
@@ -332,7 +334,7 @@ class GemmaModel:
             sums = np.sum(weights, axis=1, keepdims=True)  # integers below 2**53: exact
             weights = np.rint(np.ldexp(weights, P_BITS) / sums)
             chans = slice(g * hd, (g + 1) * hd)
-            mixed = weights @ cache.v_int[layer, first:total, chans]
+            mixed = weights @ cache.v_int[layer, first:total, chans].astype(np.float64)
             mixed *= v_grid[chans]
             mixed += 0.0  # -0.0 -> +0.0: masked terms must not change a zero's sign
             out[:, heads] = mixed.reshape(t, group, hd)
