@@ -18,7 +18,8 @@ construction from the scales, mins and integer ranges, which proves the bound. T
 covers the whole row product ``sum_j x_j * W[r, j]`` of the quantized activations and the exact
 float64 weights, so a float64 GEMM over the dequantized weights (`widen`) gives the very same
 numbers: an exact sum has one value however it is computed. A widened matrix uses that GEMM for
-several rows at once (no per-block intermediates), the float32 blocks for one.
+several rows at once (no per-block intermediates), the float32 blocks for one; any matrix uses
+it, widened for the one product, for many rows (a prefill).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = ["BlockMatrix", "block_tensor"]
 _F32_EXACT = 2.0**24  # float32 holds every integer below this
 _F64_EXACT_BITS = 53
 _CHUNK = 1 << 23  # float64 elements of one product's intermediate block terms
+_WIDE_ROWS = 16  # from this many activation rows on, one float64 GEMM beats the blocks
 
 
 def _grid_bits(values: np.ndarray) -> int:
@@ -227,10 +229,13 @@ class BlockMatrix:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """x @ W.T for x of shape (n, cols), with x quantized per block (`quantize`); float64."""
         n = x.shape[0]
-        if self.values_t is not None and n > 1:
+        if (self.values_t is not None and n > 1) or n >= _WIDE_ROWS:
+            values_t = self.values_t
+            if values_t is None:  # many rows (a prefill): widen for this product only
+                values_t = self.row_values(np.arange(self.rows)).T
             ints, sx = self.quantize(x)
             ints *= sx[..., None]  # powers of two: exact
-            return ints.reshape(n, self.cols) @ self.values_t  # exact sums, as the blocks'
+            return ints.reshape(n, self.cols) @ values_t  # exact sums, as the blocks'
         out = np.empty((n, self.rows))
         step = max(1, _CHUNK // (self.n_blocks * self.rows))
         for lo in range(0, n, step):

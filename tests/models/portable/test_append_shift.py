@@ -32,6 +32,15 @@ def test_append_of_k_tokens_has_the_bits_of_k_steps(model):
     assert np.array_equal(model.prefill(2, TOKENS, all_logits=True)[4:], steps)
 
 
+def test_a_long_prefill_has_the_bits_of_steps(model):
+    """Enough tokens that revision 2 multiplies them with one float64 GEMM per matrix."""
+    tokens = TOKENS + TOKENS[1:9]
+    batched = model.prefill(0, tokens, all_logits=True)
+    model.clear(1)
+    steps = np.array([model.step([1], [t], [i])[0] for i, t in enumerate(tokens)])
+    assert np.array_equal(batched, steps)
+
+
 def _shifted_run(model: PortableModel, seq: int) -> np.ndarray:
     model.prefill(seq, TOKENS)
     model.shift(seq, 2, 5)  # keep the first two positions (sinks), drop the next five

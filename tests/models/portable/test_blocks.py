@@ -65,6 +65,17 @@ def test_a_widened_matrix_gives_the_bits_of_the_block_products(type_name):
     assert np.array_equal(matrix(x[2:3]), blocks[2:3])  # one row: the float32 blocks
 
 
+def test_many_rows_give_the_bits_of_one_row_at_a_time():
+    raw = gguf.quants.quantize(
+        RNG.normal(0.0, 0.05, (24, 256)).astype(np.float32), gguf.GGMLQuantizationType.Q4_1
+    )
+    matrix = block_tensor("Q4_1", raw, 256)
+    x = _activations(40, 256)
+    one_by_one = np.concatenate([matrix(x[i : i + 1]) for i in range(40)])
+    assert np.array_equal(matrix(x), one_by_one)  # 40 rows: one float64 GEMM
+    assert matrix.values_t is None  # widened for that product only
+
+
 def test_sixteen_column_blocks_of_signed_six_bit_integers_with_integer_sub_scales():
     """The shape of a Q6_K tensor: scale = float16 d times an int8 sub-block scale."""
     ints = RNG.integers(-32, 32, (6, 512))
