@@ -64,6 +64,7 @@ CORPUS_FILES: tuple[tuple[str, str], ...] = (
             "Hadoop",
             "Linux",
             "OpenSSH",
+            "OpenStack",
             "Proxifier",
             "Spark",
             "Zookeeper",
