@@ -41,7 +41,8 @@ def gemma_cache_path(gguf: str | os.PathLike[str], revision: int = 1) -> Path:
     `revision`."""
     base = cache_path(gguf, revision)
     h = hashlib.sha256(base.stem.encode())
-    for module in (gemma_weights, gguf_index, kquants, blocks):
+    modules = (gemma_weights, gguf_index, kquants) + ((blocks,) if revision != 1 else ())
+    for module in modules:
         h.update(Path(module.__file__ or "").read_bytes())
     return base.with_name(f"gemma-{h.hexdigest()[:32]}.npz")
 
