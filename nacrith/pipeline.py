@@ -364,7 +364,7 @@ def _compress_long_range(
     distance = _long_range_distance(settings)
     if (
         settings.method in NO_LONG_RANGE
-        or len(first) < distance + MIN_MATCH
+        or len(first) < min(BLOCK_SIZE, distance + MIN_MATCH)
         or (settings.method in ("auto", "fast") and _looks_like_logs(first[:SAMPLE]))
     ):
         return _compress_member(

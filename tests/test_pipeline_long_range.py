@@ -154,9 +154,10 @@ def test_member_whose_stream_ends_early_or_disagrees_with_its_size() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("distance", [17 * MiB, 40 * MiB])
 def test_repeats_17_and_40_mib_back(distance: int) -> None:
+    # 16 MiB chunks: the pass takes repeats at least a block back, decided after the first
     data = _far_repeat(distance, 2 * MiB, seed=distance)
-    options = {"zstd": {"level": 3}}
-    archive = nacrith.compress(data, method="zstd", workers=2, options=options)
+    kw: dict = {"method": "zstd", "chunk_size": 16 * MiB, "options": {"zstd": {"level": 3}}}
+    archive = nacrith.compress(data, workers=2, **kw)
     assert _long_range(archive) == [True]
     assert nacrith.decompress(archive, workers=2) == data
-    assert nacrith.compress(data, method="zstd", workers=1, options=options) == archive
+    assert nacrith.compress(data, workers=1, **kw) == archive
