@@ -47,3 +47,29 @@ def test_cached_weights_are_the_converted_ones(portable_model_path, tmp_path, mo
     _assert_same(cached_weights(portable_model_path), want)
     _assert_same(cached_weights(portable_model_path), want)  # replaced by a whole one
     assert entry.stat().st_size > 2 * Path(portable_model_path).stat().st_size
+
+
+def _same_blocks(a, b) -> bool:
+    return (
+        np.array_equal(a.qt, b.qt)
+        and np.array_equal(a.scale_t, b.scale_t)
+        and (a.mins_t is None) == (b.mins_t is None)
+        and (a.mins_t is None or np.array_equal(a.mins_t, b.mins_t))
+        and (a.act_bits, a.span, a.block) == (b.act_bits, b.span, b.block)
+    )
+
+
+def test_revision_two_has_its_own_entry_with_the_same_blocks(
+    portable_model_path, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_path(portable_model_path, 2) != cache_path(portable_model_path, 1)
+    want = load_weights(portable_model_path, 2)
+    cached_weights(portable_model_path, 2)  # converts and writes the entry
+    got = cached_weights(portable_model_path, 2)  # read back
+    assert got.revision == 2 and got.config == want.config
+    assert _same_blocks(got.embed, want.embed) and got.output is got.embed
+    for g, w in zip(got.layers, want.layers, strict=True):
+        for name in ("qkv", "out", "gate_up", "down"):
+            assert _same_blocks(getattr(g, name), getattr(w, name)), name
+    assert not cache_path(portable_model_path, 1).exists()
