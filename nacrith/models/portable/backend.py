@@ -22,6 +22,10 @@ import numpy as np
 from nacrith.errors import NacrithError
 from nacrith.models.llm.backend import LlamaVocab
 from nacrith.models.portable.engine import PortableModel
+from nacrith.models.portable.gemma import GemmaModel
+from nacrith.models.portable.gemma_cache import cached_gemma_weights
+from nacrith.models.portable.gemma_weights import GemmaWeights
+from nacrith.models.portable.support import gguf_summary
 from nacrith.models.portable.weight_cache import cached_weights
 from nacrith.models.portable.weights import ModelWeights
 
@@ -44,6 +48,23 @@ def shared_weights(path: str | os.PathLike[str], revision: int = 1) -> ModelWeig
         if weights is None:
             weights = cached_weights(path, revision)
             _weights[key] = weights
+        return weights
+
+
+_gemma: weakref.WeakValueDictionary[tuple[str, int, int, int], GemmaWeights] = (
+    weakref.WeakValueDictionary()
+)
+
+
+def shared_gemma_weights(path: str | os.PathLike[str], revision: int = 1) -> GemmaWeights:
+    """`shared_weights` for a Gemma 3 GGUF (through `gemma_cache`)."""
+    st = Path(path).stat()
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, revision)
+    with _weights_lock:
+        weights = _gemma.get(key)
+        if weights is None:
+            weights = cached_gemma_weights(path, revision)
+            _gemma[key] = weights
         return weights
 
 
@@ -70,9 +91,13 @@ class PortableBackend:
     ) -> None:
         self.path = Path(path)
         self.revision = revision
-        weights = shared_weights(self.path, revision)
         self._vocab = LlamaVocab(self.path)
-        self.model = PortableModel(n_seq=n_seq, n_ctx=n_ctx, weights=weights, revision=revision)
+        if gguf_summary(self.path)[0] == "gemma3":
+            gemma = shared_gemma_weights(self.path, revision)
+            self.model = GemmaModel(n_seq=n_seq, n_ctx=n_ctx, weights=gemma, revision=revision)
+        else:
+            weights = shared_weights(self.path, revision)
+            self.model = PortableModel(n_seq=n_seq, n_ctx=n_ctx, weights=weights, revision=revision)
         if self.model.n_vocab != self._vocab.n_vocab:
             self._vocab.close()
             raise NacrithError(

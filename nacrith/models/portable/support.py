@@ -17,7 +17,9 @@ __all__ = ["SUPPORTED_TYPES", "gguf_summary", "unsupported_reason"]
 
 #: GGML tensor types `weights.dequantize` reads, by GGML type id
 SUPPORTED_TYPES = {0: "F32", 1: "F16", 3: "Q4_1", 8: "Q8_0"}
-_ARCHITECTURES = ("llama",)
+#: GGML tensor types the Gemma graph reads (`kquants`), by GGML type id
+GEMMA_TYPES = {**SUPPORTED_TYPES, 6: "Q5_0", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K"}
+_ARCHITECTURES = ("llama", "gemma3")
 
 # GGUF metadata value types: fixed sizes; 8 = string, 9 = array
 _SCALAR_SIZE = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
@@ -92,7 +94,8 @@ def unsupported_reason(path: str | os.PathLike[str]) -> str | None:
     arch, types = gguf_summary(path)
     if arch not in _ARCHITECTURES:
         return f"the portable engine runs {', '.join(_ARCHITECTURES)} models, not {arch or '?'}"
-    other = sorted(types - set(SUPPORTED_TYPES))
+    known = GEMMA_TYPES if arch == "gemma3" else SUPPORTED_TYPES
+    other = sorted(types - set(known))
     if other:
         return f"the portable engine cannot read tensors of GGML types {other}"
     return None

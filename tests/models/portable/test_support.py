@@ -33,8 +33,10 @@ def test_the_header_names_architecture_and_tensor_types(tmp_path: Path) -> None:
     assert unsupported_reason(ok) is None
     half = _gguf(tmp_path / "half.gguf", "llama", {"a": np.zeros((4, 32), np.float16)})
     assert gguf_summary(half) == ("llama", {1})
-    other = _gguf(tmp_path / "gemma.gguf", "gemma3", {"a": np.zeros((4, 32), np.float32)})
-    assert unsupported_reason(other) == "the portable engine runs llama models, not gemma3"
+    gemma = _gguf(tmp_path / "gemma.gguf", "gemma3", {"a": np.zeros((4, 32), np.float32)})
+    assert unsupported_reason(gemma) is None
+    other = _gguf(tmp_path / "qwen.gguf", "qwen2", {"a": np.zeros((4, 32), np.float32)})
+    assert unsupported_reason(other) == "the portable engine runs llama, gemma3 models, not qwen2"
     q4k = np.zeros((4, 144), np.uint8)  # one Q4_K block (256 values) per row
     kquant = _gguf(tmp_path / "q4k.gguf", "llama", {"a": q4k}, gguf.GGMLQuantizationType.Q4_K)
     assert (
@@ -57,10 +59,12 @@ def test_the_codec_picks_llama_cpp_for_models_the_portable_engine_cannot_run(
 ) -> None:
     from nacrith.codecs.llm import LLMCodec
 
+    qwen = _gguf(tmp_path / "qwen.gguf", "qwen2", {"a": np.zeros((4, 32), np.float32)})
+    assert LLMCodec(str(qwen)).engine == "llama"
+    with pytest.raises(ValueError, match="portable engine runs llama, gemma3 models, not qwen2"):
+        LLMCodec(str(qwen), engine="portable")
     gemma = _gguf(tmp_path / "gemma.gguf", "gemma3", {"a": np.zeros((4, 32), np.float32)})
-    assert LLMCodec(str(gemma)).engine == "llama"
-    with pytest.raises(ValueError, match="portable engine runs llama models, not gemma3"):
-        LLMCodec(str(gemma), engine="portable")
+    assert LLMCodec(str(gemma)).engine == "portable"
     llama = _gguf(tmp_path / "llama.gguf", "llama", {"a": np.zeros((4, 32), np.float32)})
     assert LLMCodec(str(llama)).engine == "portable"
     assert LLMCodec(str(llama), gpu=True).engine == "llama"  # a GPU is llama.cpp's
