@@ -1,12 +1,15 @@
 """A disk cache of converted weights: reading a GGUF into fixed-point matrices takes seconds,
 reading the integers back takes a fraction of that.
 
-An entry is one uncompressed ``.npz`` under the model cache directory, named by the sha256 of
-the GGUF, the arithmetic revision and the code that converts it (`weights`, `blocks` and
-`nacrith.exact`), so a change to the conversion never reads stale integers. Revision 2 entries
-hold the block integers as int8 (int16 where they need it). Entries are written to a temporary
-file and renamed into place (atomic); a cache that cannot be written or read is skipped, never
-an error.
+An entry is one uncompressed ``.npz`` under the model cache directory, named
+``{graph}-{GGUF sha256}-r{revision}-{code}.npz`` where `code` hashes the modules that convert
+it (`weights`, `blocks`, `nacrith.exact`, and the graph's own), so a change to the conversion
+never reads stale integers; writing an entry removes the entries of the same GGUF, graph and
+revision made by other code, and those of earlier releases' naming (an upgrade leaves no stale
+copy behind). Revision 2 entries hold
+the block integers as int8 (int16 where they need it). Entries are written to a temporary file
+and renamed into place (atomic); a cache that cannot be written or read is skipped, never an
+error.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -35,27 +39,60 @@ from nacrith.models.portable.weights import (
     load_weights,
 )
 
-__all__ = ["cache_path", "cached_weights"]
+__all__ = ["cache_path", "cached_weights", "entry_path", "get_matrix", "put_matrix", "write_entry"]
 
 _MATRICES = ("qkv", "out", "gate_up", "down")
+#: entry names of earlier releases, which named entries by one hash (never read any more)
+_UNVERSIONED = re.compile(r"(gemma-)?[0-9a-f]{32}\.npz")
 _VECTORS = ("attn_norm", "ffn_norm")
 
 
-def cache_path(gguf: str | os.PathLike[str], revision: int = 1) -> Path:
-    """Where the converted weights of the GGUF at `gguf` are cached, for arithmetic
-    `revision`."""
-    h = hashlib.sha256(registry.file_sha256(gguf).encode())
-    modules = (weights_module, exact) if revision == 1 else (weights_module, blocks_module, exact)
+def entry_path(
+    gguf: str | os.PathLike[str], revision: int, graph: str, modules: tuple[Any, ...]
+) -> Path:
+    """Where the `graph`'s converted weights of the GGUF at `gguf` are cached, for arithmetic
+    `revision`, as converted by the code of `modules`."""
+    code = hashlib.sha256(f"revision {revision}".encode())
     for module in modules:
-        h.update(Path(module.__file__ or "").read_bytes())
-    if revision != 1:
-        h.update(f"revision {revision}".encode())
-    return registry.cache_dir() / "portable" / f"{h.hexdigest()[:32]}.npz"
+        code.update(Path(module.__file__ or "").read_bytes())
+    model = registry.file_sha256(gguf)[:16]
+    return (
+        registry.cache_dir()
+        / "portable"
+        / f"{graph}-{model}-r{revision}-{code.hexdigest()[:16]}.npz"
+    )
 
 
-def _put(
+def cache_path(gguf: str | os.PathLike[str], revision: int = 1) -> Path:
+    """Where the converted weights of the llama GGUF at `gguf` are cached, for arithmetic
+    `revision`."""
+    modules = (weights_module, exact) if revision == 1 else (weights_module, blocks_module, exact)
+    return entry_path(gguf, revision, "llama", modules)
+
+
+def write_entry(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    """Write the cache entry `path` atomically, then remove its stale siblings (the same
+    graph, GGUF and revision, other code)."""
+    arrays = {**arrays, "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    family = path.name.rsplit("-", 1)[0] + "-"
+    for stale in path.parent.glob("*.npz"):
+        if stale != path and (stale.name.startswith(family) or _UNVERSIONED.fullmatch(stale.name)):
+            stale.unlink(missing_ok=True)
+
+
+def put_matrix(
     arrays: dict[str, np.ndarray], meta: dict[str, Any], name: str, m: FixedMatrix | BlockMatrix
 ) -> None:
+    """Store matrix `m` as `name` in a cache entry's `arrays` and `meta`."""
     if isinstance(m, BlockMatrix):
         small = np.int8 if np.max(np.abs(m.qt), initial=0) <= 127 else np.int16
         arrays[name + ".qt"] = m.qt.astype(small)
@@ -72,7 +109,8 @@ def _put(
     meta[name] = {"bits": m.bits, "exact_rows": m.exact_rows}
 
 
-def _get(data: Any, meta: dict[str, Any], name: str) -> FixedMatrix | BlockMatrix:
+def get_matrix(data: Any, meta: dict[str, Any], name: str) -> FixedMatrix | BlockMatrix:
+    """The matrix `put_matrix` stored as `name`."""
     info = meta[name]
     if "span" in info:
         mins = data[name + ".mins_t"] if info["mins"] else None
@@ -89,33 +127,24 @@ def _save(path: Path, w: ModelWeights) -> None:
         "tied": w.output is w.embed,
         "revision": w.revision,
     }
-    _put(arrays, meta, "embed", w.embed)
+    put_matrix(arrays, meta, "embed", w.embed)
     if w.output is not w.embed:
-        _put(arrays, meta, "output", w.output)
+        put_matrix(arrays, meta, "output", w.output)
     for i, layer in enumerate(w.layers):
         for name in _MATRICES:
-            _put(arrays, meta, f"{i}.{name}", getattr(layer, name))
+            put_matrix(arrays, meta, f"{i}.{name}", getattr(layer, name))
         for name in _VECTORS:
             arrays[f"{i}.{name}"] = getattr(layer, name)
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_entry(path, arrays, meta)
 
 
 def _load(path: Path) -> ModelWeights:
     with np.load(path) as data:
         meta = json.loads(data["meta"].tobytes())
-        embed = _get(data, meta, "embed")
+        embed = get_matrix(data, meta, "embed")
         layers = [
             LayerWeights(
-                **{name: _get(data, meta, f"{i}.{name}") for name in _MATRICES},
+                **{name: get_matrix(data, meta, f"{i}.{name}") for name in _MATRICES},
                 **{name: data[f"{i}.{name}"] for name in _VECTORS},
             )
             for i in range(meta["config"]["n_layer"])
@@ -123,7 +152,7 @@ def _load(path: Path) -> ModelWeights:
         return ModelWeights(
             config=LlamaConfig(**meta["config"]),
             embed=embed,
-            output=embed if meta["tied"] else _get(data, meta, "output"),
+            output=embed if meta["tied"] else get_matrix(data, meta, "output"),
             output_norm=data["output_norm"],
             layers=layers,
             revision=meta.get("revision", 1),

@@ -73,3 +73,20 @@ def test_revision_two_has_its_own_entry_with_the_same_blocks(
         for name in ("qkv", "out", "gate_up", "down"):
             assert _same_blocks(getattr(g, name), getattr(w, name)), name
     assert not cache_path(portable_model_path, 1).exists()
+
+
+def test_a_new_entry_removes_the_stale_ones_of_its_family_only(
+    portable_model_path, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    entry = cache_path(portable_model_path, 2)
+    family, _code = entry.name.rsplit("-", 1)
+    entry.parent.mkdir(parents=True)
+    stale = entry.parent / f"{family}-0123456789abcdef.npz"  # made by other code
+    other_revision = entry.parent / f"{family.replace('-r2', '-r1')}-0123456789abcdef.npz"
+    other_model = entry.parent / "llama-fedcba9876543210-r2-0123456789abcdef.npz"
+    unversioned = entry.parent / "33a64bb77ad90f5e7404154f5e36ead5.npz"  # an earlier release's
+    for path in (stale, other_revision, other_model, unversioned):
+        path.write_bytes(b"old")
+    cached_weights(portable_model_path, 2)
+    assert sorted(entry.parent.iterdir()) == sorted([entry, other_revision, other_model])
