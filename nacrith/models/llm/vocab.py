@@ -169,6 +169,16 @@ class GGUFVocab:
         else:
             raise ModelNotFoundError(f"{self.path}: token types do not match the vocabulary")
         self.types = _loader_types(self.tokens, self.types)
+        #: the pre-tokenizer, BPE merges ("left right") and SentencePiece scores (the tokenizer's)
+        self.pre = str(fields.get("tokenizer.ggml.pre", "default"))
+        merges = fields.get("tokenizer.ggml.merges", [])
+        self.merges: list[bytes] = merges if isinstance(merges, list) else []
+        scores = fields.get("tokenizer.ggml.scores")
+        self.scores = (
+            scores.astype(np.float32)
+            if isinstance(scores, np.ndarray) and len(scores) == self.n_vocab
+            else np.zeros(self.n_vocab, dtype=np.float32)
+        )
         # llama.cpp's `_bos`: the BOS token, else the EOS (models without BOS start from EOS)
         bos = int(fields.get("tokenizer.ggml.bos_token_id", _DEFAULT_BOS[self.model]))  # type: ignore[call-overload]
         eos = int(fields.get("tokenizer.ggml.eos_token_id", _DEFAULT_EOS[self.model]))  # type: ignore[call-overload]

@@ -3,8 +3,9 @@
 `PortableBackend` has the methods and attributes of `nacrith.models.llm.backend.LlamaBackend`
 that the codec and `run_streams` use (tokenizer, `prefill`, `step`, `clear`, `hidden_states`,
 `n_vocab`, `n_embd`, `bos`, ...), with the portable engine computing the logits and hidden
-states (float64, the same bits on every machine). The tokenizer is llama.cpp's, loaded without
-weights: tokenizing and the vocabulary's byte pieces are integer work, the same everywhere.
+states (float64, the same bits on every machine). The vocabulary (byte pieces, BOS, size) is
+read from the GGUF alone (`GGUFVocab`), so decoding needs no llama.cpp; llama.cpp's tokenizer,
+loaded without weights, is loaded only when `tokenize` is first called.
 
 Loaded weights are shared by every backend of this process on the same file.
 """
@@ -16,11 +17,12 @@ import threading
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from nacrith.errors import NacrithError
-from nacrith.models.llm.backend import LlamaVocab
+from nacrith.models.llm.vocab import GGUFVocab
 from nacrith.models.portable.engine import PortableModel
 from nacrith.models.portable.gemma import GemmaModel
 from nacrith.models.portable.gemma_cache import cached_gemma_weights
@@ -91,7 +93,8 @@ class PortableBackend:
     ) -> None:
         self.path = Path(path)
         self.revision = revision
-        self._vocab = LlamaVocab(self.path)
+        self._vocab = GGUFVocab(self.path)
+        self._tokenizer: Any = None
         if gguf_summary(self.path)[0] == "gemma3":
             gemma = shared_gemma_weights(self.path, revision)
             self.model = GemmaModel(n_seq=n_seq, n_ctx=n_ctx, weights=gemma, revision=revision)
@@ -99,7 +102,6 @@ class PortableBackend:
             weights = shared_weights(self.path, revision)
             self.model = PortableModel(n_seq=n_seq, n_ctx=n_ctx, weights=weights, revision=revision)
         if self.model.n_vocab != self._vocab.n_vocab:
-            self._vocab.close()
             raise NacrithError(
                 f"{self.path}: the tokenizer has {self._vocab.n_vocab} tokens, the output "
                 f"layer {self.model.n_vocab}"
@@ -112,11 +114,16 @@ class PortableBackend:
         self.bos = self._vocab.bos
         self.hidden = bool(hidden)
 
-    # -- tokenizer (llama.cpp's vocabulary) -------------------------------------------------
+    # -- tokenizer ------------------------------------------------------------------------------
 
     def tokenize(self, text: bytes) -> np.ndarray:
-        """Token ids of `text` (no BOS, special tokens not parsed), as int32."""
-        return self._vocab.tokenize(text)
+        """Token ids of `text` (no BOS, special tokens not parsed), as int32: llama.cpp's
+        tokenizer, loaded on first use."""
+        if self._tokenizer is None:
+            from nacrith.models.llm.backend import LlamaVocab
+
+            self._tokenizer = LlamaVocab(self.path)
+        return self._tokenizer.tokenize(text)
 
     def pieces(self) -> list[bytes]:
         """The byte pieces of the whole vocabulary, indexed by token id."""
@@ -166,8 +173,10 @@ class PortableBackend:
     # -- lifetime -------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Free the vocabulary and this backend's hold on the weights."""
-        self._vocab.close()
+        """Free the tokenizer and this backend's hold on the weights."""
+        if self._tokenizer is not None:
+            self._tokenizer.close()
+            self._tokenizer = None
         self.model = None  # type: ignore[assignment]
 
     def __enter__(self) -> PortableBackend:
