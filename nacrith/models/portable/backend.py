@@ -4,8 +4,9 @@
 that the codec and `run_streams` use (tokenizer, `prefill`, `step`, `clear`, `hidden_states`,
 `n_vocab`, `n_embd`, `bos`, ...), with the portable engine computing the logits and hidden
 states (float64, the same bits on every machine). The vocabulary (byte pieces, BOS, size) is
-read from the GGUF alone (`GGUFVocab`), so decoding needs no llama.cpp; llama.cpp's tokenizer,
-loaded without weights, is loaded only when `tokenize` is first called.
+read from the GGUF alone (`GGUFVocab`), so decoding needs no llama.cpp. `tokenize` (the encoder's)
+is llama.cpp's tokenizer, loaded without weights on first use, where llama-cpp-python imports,
+else the pure one (`GGUFTokenizer`); `pure_tokenize` is always the pure one.
 
 Loaded weights are shared by every backend of this process on the same file.
 """
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from nacrith.errors import NacrithError
+from nacrith.models.llm.tokenizer import GGUFTokenizer
 from nacrith.models.llm.vocab import GGUFVocab
 from nacrith.models.portable.engine import PortableModel
 from nacrith.models.portable.gemma import GemmaModel
@@ -95,6 +97,7 @@ class PortableBackend:
         self.revision = revision
         self._vocab = GGUFVocab(self.path)
         self._tokenizer: Any = None
+        self._pure: GGUFTokenizer | None = None
         if gguf_summary(self.path)[0] == "gemma3":
             gemma = shared_gemma_weights(self.path, revision)
             self.model = GemmaModel(n_seq=n_seq, n_ctx=n_ctx, weights=gemma, revision=revision)
@@ -118,12 +121,24 @@ class PortableBackend:
 
     def tokenize(self, text: bytes) -> np.ndarray:
         """Token ids of `text` (no BOS, special tokens not parsed), as int32: llama.cpp's
-        tokenizer, loaded on first use."""
+        tokenizer (loaded on first use) where llama-cpp-python imports, else the pure one."""
         if self._tokenizer is None:
-            from nacrith.models.llm.backend import LlamaVocab
+            if _llama_cpp_imports():
+                from nacrith.models.llm.backend import LlamaVocab
 
-            self._tokenizer = LlamaVocab(self.path)
+                self._tokenizer = LlamaVocab(self.path)
+            else:
+                self._tokenizer = self._pure_tokenizer()
         return self._tokenizer.tokenize(text)
+
+    def pure_tokenize(self, text: bytes) -> np.ndarray:
+        """`tokenize` by the pure tokenizer (`GGUFTokenizer`), which needs no llama.cpp."""
+        return self._pure_tokenizer().tokenize(text)
+
+    def _pure_tokenizer(self) -> GGUFTokenizer:
+        if self._pure is None:
+            self._pure = GGUFTokenizer(self._vocab)
+        return self._pure
 
     def pieces(self) -> list[bytes]:
         """The byte pieces of the whole vocabulary, indexed by token id."""
@@ -174,9 +189,9 @@ class PortableBackend:
 
     def close(self) -> None:
         """Free the tokenizer and this backend's hold on the weights."""
-        if self._tokenizer is not None:
+        if self._tokenizer is not None and self._tokenizer is not self._pure:
             self._tokenizer.close()
-            self._tokenizer = None
+        self._tokenizer = self._pure = None
         self.model = None  # type: ignore[assignment]
 
     def __enter__(self) -> PortableBackend:
@@ -184,3 +199,12 @@ class PortableBackend:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _llama_cpp_imports() -> bool:
+    """Whether llama-cpp-python imports here (its native library included)."""
+    try:
+        import llama_cpp  # noqa: F401
+    except (ImportError, OSError):
+        return False
+    return True
