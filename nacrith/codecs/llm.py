@@ -43,6 +43,9 @@ from nacrith.codecs.llm_params import (
     FORMAT_VERSION,
     HASH_HEX,
     LLAMA_VERSION,
+    PORTABLE_REVISION,
+    REVISION_VERSION,
+    REVISIONS,
     WINDOW_VERSION,
     StoredParams,
     cached_sha256,
@@ -110,10 +113,12 @@ class LLMCodec(Codec):
       model sees it (reversible; the width is found per chunk, and text that is not wrapped
       that way is left alone).
     - `engine`: what computes the model's probabilities: ``"portable"`` (exact arithmetic:
-      the archive decodes bit-exactly on any machine; llama-architecture models with F32, F16,
-      Q8_0 or Q4_1 tensors) or ``"llama"`` (llama.cpp: faster, may use a GPU, but the archive
-      decodes only where the probe matches, i.e. machine-bound). Default: portable when it
-      runs the model and no `gpu` is asked for, else llama.
+      the archive decodes bit-exactly on any machine; llama and Gemma 3 models with the tensor
+      types `nacrith.models.portable.support` lists) or ``"llama"`` (llama.cpp: faster, may use
+      a GPU, but the archive decodes only where the probe matches, i.e. machine-bound).
+      Default: portable when it runs the model and no `gpu` is asked for, else llama.
+    - `revision`: the portable engine's arithmetic revision (stored; format 7 for revision 2,
+      the default; revision 1 writes formats 5-6 as before).
     - `n_threads`: llama.cpp CPU threads (decoder's choice, not stored).
     - `gpu`: offload all layers to a GPU when llama.cpp has one (llama engine only; numerics
       are checked by the probe, so an archive made on a GPU decodes only where it matches).
@@ -155,6 +160,7 @@ class LLMCodec(Codec):
         crlf: bool = True,
         reflow: bool = True,
         engine: str | None = None,
+        revision: int | None = None,
         n_threads: int = 1,
         gpu: bool = False,
         max_streams: int = 8,
@@ -176,6 +182,7 @@ class LLMCodec(Codec):
         if not isinstance(max_streams, int) or max_streams < 1:
             raise ValueError(f"max_streams must be a positive integer, got {max_streams!r}")
         self.engine = self._check_engine(engine, bool(gpu))
+        self.revision = self._check_revision(revision)
         self.window, self.skip = make_window(self.engine, n_ctx, keep, sink, drop, skip, skip_run)
         self.settings = EnsembleSettings(
             bias_lr=bias_lr,
@@ -202,6 +209,17 @@ class LLMCodec(Codec):
         self._lock = threading.RLock()
         self._probe: str | None = None
         self._tokenizer_hash: str | None = None
+
+    def _check_revision(self, revision: int | None) -> int:
+        if self.engine == "llama":
+            if revision not in (None, 1):
+                raise ValueError("revision applies to the portable engine only")
+            return 1
+        if revision is None:
+            return PORTABLE_REVISION
+        if revision not in REVISIONS:
+            raise ValueError(f"revision must be one of {REVISIONS}, got {revision!r}")
+        return revision
 
     def _check_engine(self, engine: str | None, gpu: bool) -> str:
         """The engine to use: `engine`, or the default for this model; `ValueError` when it
@@ -260,7 +278,11 @@ class LLMCodec(Codec):
             from nacrith.models.portable.backend import PortableBackend
 
             return PortableBackend(
-                self.model_path, n_seq=n_streams, n_ctx=self.n_ctx, hidden=hidden
+                self.model_path,
+                n_seq=n_streams,
+                n_ctx=self.n_ctx,
+                hidden=hidden,
+                revision=self.revision,
             )
         from nacrith.models.llm.backend import LlamaBackend, gpu_available
 
@@ -353,6 +375,8 @@ class LLMCodec(Codec):
         )
         if self.window.shifts:
             engine = {**engine, "version": WINDOW_VERSION, "engine": self.engine}
+        if self.revision != 1:
+            engine = {**engine, "version": REVISION_VERSION, "revision": self.revision}
         return {
             **engine,
             "model": self.model_name,
@@ -394,6 +418,7 @@ class LLMCodec(Codec):
                 crlf=stored.crlf,
                 reflow=stored.reflow,
                 engine=stored.engine,
+                revision=stored.revision if stored.engine == "portable" else None,
                 **stored.settings.to_dict(),
                 **local,
             )

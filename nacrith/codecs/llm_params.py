@@ -36,6 +36,9 @@ __all__ = [
     "FORMAT_VERSION",
     "HASH_HEX",
     "LLAMA_VERSION",
+    "PORTABLE_REVISION",
+    "REVISIONS",
+    "REVISION_VERSION",
     "WINDOW_VERSION",
     "StoredParams",
     "cached_sha256",
@@ -49,22 +52,30 @@ __all__ = [
     "window_params",
 ]
 
+#: 7: the `revision` field: the portable engine's arithmetic revision (absent before: 1);
+#: `window` or, for a re-prefill, `keep`;
 #: 6: the `window` field (see `window_params`): a full context keeps its attention-sink
 #: positions and shifts the rest, with no re-prefill; written only for that policy;
 #: 5: the `engine` field (``portable``: probabilities the same on every machine);
 #: 4: the text front end may reflow hard-wrapped text (`reflow`; its side data is new);
 #: 3: predictor settings may turn on the neural cache (older decoders would reject its fields);
-#: 2: fingerprints are 128-bit prefixes; 1: full 256-bit fingerprints. All six decode.
+#: 2: fingerprints are 128-bit prefixes; 1: full 256-bit fingerprints. All seven decode.
 FORMAT_VERSION = 5
 #: archives whose window shifts (any engine) are written as format 6
 WINDOW_VERSION = 6
+#: portable archives of an arithmetic revision other than 1 are written as format 7
+REVISION_VERSION = 7
 #: llama-engine archives are written as format 4 (no `engine` field), byte for byte as before
 LLAMA_VERSION = 4
 ENGINES = ("portable", "llama")
+#: the portable engine's arithmetic revisions (`nacrith.models.portable`), and the one new
+#: archives use (BENCHMARKS.md, "portable engine")
+REVISIONS = (1, 2)
+PORTABLE_REVISION = 2
 
 #: hex digits of each fingerprint (model sha256, tokenizer, probe) by format version; the
 #: decoder compares the stored prefix of its own full hashes
-FINGERPRINT_HEX = {1: 64, 2: 32, 3: 32, 4: 32, 5: 32, 6: 32}
+FINGERPRINT_HEX = {1: 64, 2: 32, 3: 32, 4: 32, 5: 32, 6: 32, 7: 32}
 HASH_HEX = FINGERPRINT_HEX[FORMAT_VERSION]
 
 
@@ -114,6 +125,7 @@ class StoredParams:
     engine: str
     window: Window
     skip: Skip | None
+    revision: int
 
     @classmethod
     def read(cls, params: Mapping[str, Any]) -> StoredParams:
@@ -130,6 +142,9 @@ class StoredParams:
             engine = params["engine"] if version >= 5 else "llama"
             if engine not in ENGINES:
                 raise ValueError(f"unknown engine {engine!r}")
+            revision = params["revision"] if version >= REVISION_VERSION else 1
+            if revision not in REVISIONS or (engine == "llama" and revision != 1):
+                raise ValueError(f"unknown arithmetic revision {revision!r} of the {engine} engine")
             window = read_window(params, version)
             window.check(params["n_ctx"])
             skip = read_skip(params, version)
@@ -149,6 +164,7 @@ class StoredParams:
                 engine=engine,
                 window=window,
                 skip=skip,
+                revision=revision,
             )
             for value in (stored.sha256, stored.tokenizer, stored.probe):
                 if not isinstance(value, str) or len(value) != FINGERPRINT_HEX[version]:
@@ -230,8 +246,9 @@ def read_skip(params: Mapping[str, Any], version: int) -> Skip | None:
 
 
 def read_window(params: Mapping[str, Any], version: int) -> Window:
-    """The window policy of params of format `version` (formats 1-5: re-prefill `keep`)."""
-    if version < WINDOW_VERSION:
+    """The window policy of params of format `version` (formats 1-5, and 7 without `window`:
+    re-prefill `keep`)."""
+    if version < WINDOW_VERSION or (version >= REVISION_VERSION and "window" not in params):
         keep = params["keep"]
         if not isinstance(keep, int) or isinstance(keep, bool):
             raise ValueError(f"bad keep {keep!r}")

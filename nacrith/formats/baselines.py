@@ -94,6 +94,33 @@ _ENTRIES: tuple[tuple[str, dict[str, Any]], ...] = (
             "probe": "75323e5bfb962ca6797f206affddc4df",
         },
     ),
+    (
+        "llm",
+        {
+            "version": 7,
+            "engine": "portable",
+            "revision": 2,
+            "model": "smollm2-135m",
+            "sha256": "7b46609d11703c058397e5cfe4cc6e4b",
+            "tokenizer": "e8ec5f5bb9d770baf4582879cecd0d5b",
+            "n_ctx": 2048,
+            "window": {"sink": 4, "drop": 512},
+            "crlf": True,
+            "reflow": True,
+            "head_min": 6.103515625e-05,
+            "predictors": {
+                "bias_lr": 0.5,
+                "ngram_order": 4,
+                "ngram_discount": 0.75,
+                "match": True,
+                "mixer_lr": 0.5,
+                "column": True,
+                "cache_size": 8192,
+                "cache_theta": 35.0,
+            },
+            "probe": "5268318cf18f0eb972f7722bf0267414",
+        },
+    ),
     # append new baselines here, one entry each; never edit or reorder the entries above
 )
 

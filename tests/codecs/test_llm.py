@@ -109,7 +109,7 @@ def test_portable_params_and_self_test(llm_codec, llm_params) -> None:
     from nacrith.codecs.llm import LLMCodec
 
     p = llm_params
-    assert p["version"] == (6 if llm_codec.window.shifts else 5)
+    assert p["version"] == 7 and p["revision"] == llm_codec.revision == 2
     assert p["engine"] == "portable" and "llama_cpp" not in p
     again = LLMCodec.from_params(p, gpu=True)  # a GPU is the llama engine's; ignored here
     assert again.engine == "portable" and not again.gpu and again.probe().startswith(p["probe"])
@@ -120,9 +120,13 @@ def test_portable_params_and_self_test(llm_codec, llm_params) -> None:
         LLMCodec.from_params(dict(p, engine="cuda"))
     with pytest.raises(FormatError, match="engine"):
         LLMCodec.from_params({k: v for k, v in p.items() if k != "engine"})
+    with pytest.raises(FormatError, match="unknown arithmetic revision 3"):
+        LLMCodec.from_params(dict(p, revision=3))
+    with pytest.raises(FormatError, match="revision"):
+        LLMCodec.from_params({k: v for k, v in p.items() if k != "revision"})
     # decoders check the version first: they reject a later format by its number
-    with pytest.raises(FormatError, match="format 7 is not supported"):
-        LLMCodec.from_params(dict(p, version=7))
+    with pytest.raises(FormatError, match="format 8 is not supported"):
+        LLMCodec.from_params(dict(p, version=8))
 
 
 def test_engine_setting() -> None:
@@ -307,9 +311,18 @@ def test_corrupt_payloads_raise_nacrith_errors(llm_codec) -> None:
 
 
 # formats 1, 2 and 3 (3: with the neural cache), 4 (hard-wrapped text reflowed), all of the
-# llama engine; 5: the portable engine
+# llama engine; 5: the portable engine; 7: its arithmetic revision 2 (6: tests/codecs/
+# test_llm_window.py)
 @pytest.mark.parametrize(
-    "stem", ["llm_alice400", "llm2_alice400", "llm3_alice400", "llm4_alice400", "llm5_alice400"]
+    "stem",
+    [
+        "llm_alice400",
+        "llm2_alice400",
+        "llm3_alice400",
+        "llm4_alice400",
+        "llm5_alice400",
+        "llm7_alice400",
+    ],
 )
 def test_golden_payload_keeps_decoding(llm_codec, llm_params, stem: str) -> None:
     """A payload and its header params, written once, must decode forever."""
@@ -393,3 +406,25 @@ def test_default_context_follows_the_model(monkeypatch) -> None:
     gemma = LLMCodec("gemma3-270m")
     assert (gemma.n_ctx, gemma.keep) == (8192, 4096)
     assert LLMCodec("gemma3-270m", n_ctx=2048).n_ctx == 2048
+
+
+def test_revision_one_writes_the_earlier_formats_and_both_revisions_decode(llm_codec) -> None:
+    from nacrith.codecs.llm import LLMCodec
+
+    text = short_texts()[0]
+    old = LLMCodec(revision=1)
+    try:
+        params = old.params()
+        assert params["version"] == 6 and "revision" not in params
+        payload = old.encode(text)
+    finally:
+        old.close()
+    decoder = LLMCodec.from_params(params)
+    try:
+        assert decoder.revision == 1 and decoder.decode(payload, len(text)) == text
+    finally:
+        decoder.close()
+    with pytest.raises(ValueError, match="revision applies to the portable engine only"):
+        LLMCodec(engine="llama", revision=2)
+    with pytest.raises(ValueError, match="revision must be one of"):
+        LLMCodec(revision=9)
