@@ -35,20 +35,16 @@ __all__ = ["PRE_SPLITS", "GGUFTokenizer"]
 
 _GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?[{L}]+| ?[{N}]+| ?[^{S}{L}{N}]+|[{S}]+(?![^{S}])|[{S}]+"
 #: the pre-tokenizer's regular expressions by `tokenizer.ggml.pre` (llama.cpp's, applied in
-#: turn: each splits the pieces the previous one left, keeping what it does not match)
-PRE_SPLITS: dict[str, tuple[str, ...]] = {
-    "smollm": (r"[{N}]", _GPT2),
-    "starcoder": (r"[{N}]", _GPT2),
-    "refact": (r"[{N}]", _GPT2),
-    "gpt-2": (_GPT2,),
-}
+#: turn: each splits the pieces the previous one left, keeping what it does not match); only
+#: those of the registered models, whose tokenization the tests compare with llama.cpp's
+PRE_SPLITS: dict[str, tuple[str, ...]] = {"smollm": (r"[{N}]", _GPT2)}
 
 # llama.cpp's white space (Unicode White_Space)
 _SPACES = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _SPM_SPACE = "\u2581"
 # llama.cpp's UTF-8 sequence length by the high nibble of the lead byte
 _UTF8_LEN = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4)
-_USER_DEFINED, _CONTROL, _UNKNOWN = 4, 3, 2
+_USER_DEFINED = 4  # llama.cpp's token type of user-defined tokens
 
 
 @lru_cache(maxsize=1)
