@@ -305,7 +305,10 @@ def compress_stream(
         candidates = []
         for method in ("auto", "zstd", "xz"):
             out = io.BytesIO()
+            # the plain alternates take milliseconds: never a cluster (or pool) of their own
             alt = replace(settings, method=method)
+            if method != "auto":
+                alt = replace(alt, cluster=None, workers=None)
             _compress_member(first, io.BytesIO(), out, alt, len(first), None, cache)
             candidates.append(out.getvalue())
         best = min(candidates, key=len)

@@ -135,8 +135,17 @@ def json_document(records: int = 3000) -> bytes:
     return (json.dumps(items, indent=2) + "\n").encode()
 
 
+def long_range_text_40m() -> bytes:
+    """scripts/bench_long_range.py's 40 MB text, repeats 20-30 MiB apart (imported lazily: that
+    script imports this one)."""
+    from bench_long_range import long_range_text_40m as make
+
+    return make()
+
+
 GENERATED = {
     "generated/long-range-12M.txt": ("text", long_range_text),
+    "generated/long-range-40M.txt": ("text", long_range_text_40m),
     "generated/records.json": ("text", json_document),
 }
 

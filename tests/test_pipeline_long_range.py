@@ -161,3 +161,20 @@ def test_repeats_17_and_40_mib_back(distance: int) -> None:
     assert _long_range(archive) == [True]
     assert nacrith.decompress(archive, workers=2) == data
     assert nacrith.compress(data, workers=1, **kw) == archive
+
+
+def test_info_counts_expanded_bytes_and_log_archives_refuse_the_member(tmp_path) -> None:
+    from nacrith.errors import FormatError
+    from nacrith.logs.archive import LogArchive
+    from tests.cli.ncz import ncz
+
+    data = _far_repeat(1_100_000, 300_000, seed=8)
+    path = tmp_path / "far.bin.ncz"
+    path.write_bytes(nacrith.compress(data, method="zstd", chunk_size=MiB))
+    assert _long_range(path.read_bytes()) == [True]
+    done = ncz("info", "-v", path.name, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    assert f"1 member(s), {len(data)} bytes ->".encode() in done.stdout
+    assert b"long-range stream of" in done.stdout
+    with pytest.raises(FormatError, match="holds a long-range member"):
+        list(LogArchive(path, "r"))

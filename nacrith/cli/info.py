@@ -23,8 +23,9 @@ def _describe_archive(name: str, verbose: int) -> list[str]:
         members = 0
         for member in iter_members(source.handle):
             members += 1
+            member_raw = 0
             for index, record in enumerate(member.chunks):
-                raw_total += record.raw_size
+                member_raw += record.raw_size
                 stats = by_codec.setdefault(record.codec_id, [0, 0, 0])
                 stats[0] += 1
                 stats[1] += record.raw_size
@@ -34,10 +35,16 @@ def _describe_archive(name: str, verbose: int) -> list[str]:
                         f"  member {members} chunk {index}: {record.codec_id:7s} "
                         f"{record.raw_size:>12} -> {record.coded_size:>12}"
                     )
+            expanded = member.reader.original_size if member.long_range else None
+            raw_total += member_raw if expanded is None else expanded
             if verbose:
                 details.append(
                     f"  member {members}: container version {member.reader.version}"
-                    + (", long-range stream" if member.long_range else "")
+                    + (
+                        f", long-range stream of {member_raw} bytes -> {expanded} bytes"
+                        if member.long_range
+                        else ""
+                    )
                 )
                 for codec_id, params in sorted(member.codec_params.items()):
                     details.append(f"  member {members} {codec_id} params: {params}")

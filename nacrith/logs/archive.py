@@ -22,6 +22,7 @@ from filelock import FileLock
 
 from nacrith.codecs.base import Codec
 from nacrith.codecs.logs import LogsCodec
+from nacrith.errors import FormatError
 from nacrith.formats.container import decode_chunk, iter_members, write_member
 from nacrith.formats.logs.timestamps import parse_bound
 from nacrith.logs.matcher import Line, Matcher
@@ -211,6 +212,11 @@ class LogArchive:
         codecs: dict[tuple[str, str], Codec] = {}
         with open(self.path, "rb") as f:
             for member in iter_members(f):
+                if member.long_range:
+                    raise FormatError(
+                        f"{self.path}: holds a long-range member (made by ncz compress, not "
+                        "a log archive); decompress it with ncz -d"
+                    )
                 for record in member.chunks:
                     params = member.codec_params.get(record.codec_id, {})
                     key = (record.codec_id, repr(sorted(params.items())))
