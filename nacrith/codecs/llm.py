@@ -31,7 +31,6 @@ import hashlib
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,16 +38,15 @@ import numpy as np
 from nacrith.codecs.base import Codec
 from nacrith.codecs.llm_params import (
     DEFAULT_SKIP_RUN,
-    ENGINES,
     FORMAT_VERSION,
     HASH_HEX,
     LLAMA_VERSION,
-    PORTABLE_REVISION,
     REVISION_VERSION,
-    REVISIONS,
     WINDOW_VERSION,
     StoredParams,
     cached_sha256,
+    choose_engine,
+    choose_revision,
     make_window,
     model_for,
     other_device,
@@ -81,13 +79,6 @@ PROBE_TEXT = b"The quick brown fox jumps over the lazy dog.\n  Alice said: `42 -
 #: the probe hash of each portable configuration, computed once per process (it is the same
 #: on every machine, so it never needs recomputing)
 _portable_probes: dict[tuple[Any, ...], str] = {}
-
-
-def _default_engine(path: Path, gpu: bool) -> str:
-    """The portable engine when it runs the model (and no GPU is asked for), else llama.cpp."""
-    from nacrith.models.portable.support import unsupported_reason
-
-    return "llama" if gpu or unsupported_reason(path) else "portable"
 
 
 class LLMCodec(Codec):
@@ -181,8 +172,8 @@ class LLMCodec(Codec):
             raise ValueError(f"keep must be an integer in 1..{n_ctx - 2}, got {keep!r}")
         if not isinstance(max_streams, int) or max_streams < 1:
             raise ValueError(f"max_streams must be a positive integer, got {max_streams!r}")
-        self.engine = self._check_engine(engine, bool(gpu))
-        self.revision = self._check_revision(revision)
+        self.engine = choose_engine(engine, self.model_path, self.model_name, bool(gpu))
+        self.revision = choose_revision(self.engine, revision)
         self.window, self.skip = make_window(self.engine, n_ctx, keep, sink, drop, skip, skip_run)
         self.settings = EnsembleSettings(
             bias_lr=bias_lr,
@@ -209,34 +200,6 @@ class LLMCodec(Codec):
         self._lock = threading.RLock()
         self._probe: str | None = None
         self._tokenizer_hash: str | None = None
-
-    def _check_revision(self, revision: int | None) -> int:
-        if self.engine == "llama":
-            if revision not in (None, 1):
-                raise ValueError("revision applies to the portable engine only")
-            return 1
-        if revision is None:
-            return PORTABLE_REVISION
-        if revision not in REVISIONS:
-            raise ValueError(f"revision must be one of {REVISIONS}, got {revision!r}")
-        return revision
-
-    def _check_engine(self, engine: str | None, gpu: bool) -> str:
-        """The engine to use: `engine`, or the default for this model; `ValueError` when it
-        cannot run here."""
-        if engine is None:
-            return _default_engine(self.model_path, gpu)
-        if engine not in ENGINES:
-            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-        if engine == "portable":
-            from nacrith.models.portable.support import unsupported_reason
-
-            if gpu:
-                raise ValueError("the portable engine runs on the CPU; a GPU needs engine llama")
-            reason = unsupported_reason(self.model_path)
-            if reason:
-                raise ValueError(f"{reason} ({self.model_name}); use engine llama")
-        return engine
 
     @property
     def exact(self) -> bool:
@@ -342,7 +305,7 @@ class LLMCodec(Codec):
     def _compute_probe(self) -> str:
         be = self._get_backend()
         h = hashlib.sha256()
-        toks = be.tokenize(PROBE_TEXT)
+        toks = be.pure_tokenize(PROBE_TEXT) if self.exact else be.tokenize(PROBE_TEXT)
         # a batched prefill, as at every slide of the window
         h.update(be.prefill(0, [be.bos, *toks.tolist()]).tobytes())
         exact = self.exact

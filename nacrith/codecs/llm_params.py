@@ -42,6 +42,8 @@ __all__ = [
     "WINDOW_VERSION",
     "StoredParams",
     "cached_sha256",
+    "choose_engine",
+    "choose_revision",
     "engine_note",
     "engine_of",
     "make_window",
@@ -91,6 +93,39 @@ def cached_sha256(path: Path) -> str:
         if key not in _hash_cache:
             _hash_cache[key] = registry.file_sha256(path)
         return _hash_cache[key]
+
+
+def choose_engine(engine: str | None, path: Path, name: str, gpu: bool) -> str:
+    """The engine to run the model at `path` (registered as `name`) with: `engine`, or the
+    portable engine when it runs the model and no GPU is asked for, else llama.cpp;
+    `ValueError` when the asked engine cannot run it here."""
+    from nacrith.models.portable.support import unsupported_reason
+
+    if engine is None:
+        return "llama" if gpu or unsupported_reason(path) else "portable"
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "portable":
+        if gpu:
+            raise ValueError("the portable engine runs on the CPU; a GPU needs engine llama")
+        reason = unsupported_reason(path)
+        if reason:
+            raise ValueError(f"{reason} ({name}); use engine llama")
+    return engine
+
+
+def choose_revision(engine: str, revision: int | None) -> int:
+    """The arithmetic revision to code with on `engine` (`PORTABLE_REVISION` unless asked);
+    `ValueError` for one that does not exist or an engine that has none."""
+    if engine == "llama":
+        if revision not in (None, 1):
+            raise ValueError("revision applies to the portable engine only")
+        return 1
+    if revision is None:
+        return PORTABLE_REVISION
+    if revision not in REVISIONS:
+        raise ValueError(f"revision must be one of {REVISIONS}, got {revision!r}")
+    return revision
 
 
 def engine_of(params: Mapping[str, Any]) -> str:
