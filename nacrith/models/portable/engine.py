@@ -28,12 +28,12 @@ re-evaluation.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 
 import numpy as np
 
 from nacrith import exact
 from nacrith.errors import NacrithError
+from nacrith.models.portable.streams import Streams
 from nacrith.models.portable.weights import REVISIONS, ModelWeights, load_weights
 
 __all__ = ["KVCache", "PortableModel"]
@@ -63,7 +63,7 @@ def _rope_tables(n_ctx: int, head_dim: int, base: float) -> tuple[np.ndarray, np
     return exact.cos(angles), exact.sin(angles)
 
 
-class PortableModel:
+class PortableModel(Streams):
     """A llama GGUF evaluated with machine-independent arithmetic, `n_seq` streams of `n_ctx`.
 
     :param path: GGUF file (llama architecture, F32/F16/Q8_0/Q4_1 tensors).
@@ -128,39 +128,6 @@ class PortableModel:
 
     # -- streams ---------------------------------------------------------------------------------
 
-    def clear(self, seq: int) -> None:
-        """Forget everything stream `seq` has seen."""
-        self._caches[seq].length = 0
-
-    def length(self, seq: int) -> int:
-        """How many tokens stream `seq` holds."""
-        return self._caches[seq].length
-
-    def prefill(
-        self, seq: int, tokens: Sequence[int] | np.ndarray, *, all_logits: bool = False
-    ) -> np.ndarray:
-        """Clear stream `seq` and feed `tokens` at positions 0.. as one batch.
-
-        Returns the logits (float64) of the last token, or of every token when `all_logits`.
-        """
-        n = len(tokens)
-        if not 1 <= n <= self.n_ctx:
-            raise ValueError(f"prefill of {n} tokens does not fit a context of {self.n_ctx}")
-        self.clear(seq)
-        return self.append(seq, tokens, all_logits=all_logits)
-
-    def append(
-        self, seq: int, tokens: Sequence[int] | np.ndarray, *, all_logits: bool = False
-    ) -> np.ndarray:
-        """Feed `tokens` to stream `seq` at its next positions as one batch (the same bits as
-        feeding them one at a time). Returns the logits of the last token, or of every token
-        when `all_logits`."""
-        toks = np.asarray(tokens, dtype=np.int64).reshape(-1)
-        if toks.size == 0:
-            raise ValueError("append needs at least one token")
-        logits = self._forward([(seq, toks)], all_logits)
-        return logits if all_logits else logits[0]
-
     def shift(self, seq: int, start: int, count: int) -> None:
         """Drop positions [start, start + count) of stream `seq`; later entries move down by
         `count`, their keys rotated to their new positions (exact tables, fixed operation
@@ -187,31 +154,6 @@ class PortableModel:
         cache.k_scale[:, dst] = k_scale
         cache.v_int[:, dst] = cache.v_int[:, src]
         cache.length = n - count
-
-    def step(
-        self,
-        seqs: Sequence[int],
-        tokens: Sequence[int] | np.ndarray,
-        positions: Sequence[int] | np.ndarray,
-    ) -> np.ndarray:
-        """Feed one token to each stream in `seqs` at its next position; logits as (B, V)."""
-        if len(set(seqs)) != len(seqs):
-            raise ValueError("step feeds each stream at most once")
-        for s, p in zip(seqs, positions):
-            if int(p) != self._caches[s].length:
-                raise ValueError(f"stream {s} holds {self._caches[s].length} tokens, not {p}")
-        segments = [(int(s), np.asarray([t], dtype=np.int64)) for s, t in zip(seqs, tokens)]
-        return self._forward(segments, False)
-
-    def hidden_states(self) -> np.ndarray:
-        """Final hidden states (the output layer's input, float64) of the rows the last `prefill`
-        or `step` returned logits for, one row per logits row."""
-        return self._hidden.copy()
-
-    @staticmethod
-    def probabilities(logits: np.ndarray) -> np.ndarray:
-        """softmax of `logits` along the last axis, with the engine's exact rules (float64)."""
-        return exact.softmax(logits)
 
     # -- forward pass ----------------------------------------------------------------------------
 
