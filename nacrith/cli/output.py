@@ -43,14 +43,24 @@ class OutputSink:
         self.size = 0
 
     def write(self, data: bytes) -> int:
-        """Write all of `data`; an OSError becomes a `FileError` naming the output."""
+        """Write all of `data`; an OSError becomes a `FileError` naming the output.
+
+        An unbuffered writer (stdout under ``python -u`` or PYTHONUNBUFFERED) may take part of
+        `data` (a pipe whose reader left, a signal): the rest is written until all of it is
+        taken or the writer raises, never dropped.
+        """
+        view = memoryview(data).cast("B")
         with named_errors(self.name):
-            written = self._raw.write(data)
+            while view:
+                written = self._raw.write(view)
+                if written is None:  # a non-blocking writer that took nothing
+                    raise BlockingIOError(errno.EAGAIN, "output would block")
+                view = view[written:]
             if self.streaming:
                 self._raw.flush()
         self.hash.update(data)
         self.size += len(data)
-        return written
+        return len(data)
 
     def fileno(self) -> int | None:
         """The descriptor written to; None when the writer has none (e.g. captured output)."""

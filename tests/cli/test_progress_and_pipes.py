@@ -24,9 +24,17 @@ from tests.paths import CANTERBURY
 BIG = os.urandom(3 << 20) + bytes(6 << 20)
 
 
-def _stop_reading_after_one_byte(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def _stop_reading_after_one_byte(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run ncz ARGS with stdout a pipe; read one byte, close the pipe, wait for the exit."""
-    proc = subprocess.Popen([*NCZ, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*NCZ, *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=None if env is None else {**os.environ, **env},
+    )
     assert proc.stdout is not None and proc.stderr is not None
     first = proc.stdout.read(1)
     proc.stdout.close()
@@ -43,6 +51,19 @@ def test_closed_pipe_ends_quietly_as_gzip_does(tmp_path: Path, command: str) -> 
     r = _stop_reading_after_one_byte(args, tmp_path)
     assert r.stdout != b""  # output started before the end of the input
     assert r.returncode == 141  # what a shell reports for gzip killed by SIGPIPE
+    assert r.stderr == b""
+
+
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_a_partial_write_is_never_dropped(tmp_path: Path, unbuffered: str) -> None:
+    """Unbuffered stdout (PYTHONUNBUFFERED, python -u) takes part of a big write when the reader
+    leaves: the rest must be written (and fail), never dropped with status 0. A long-range
+    member writes its whole content at once."""
+    data = os.urandom(1 << 20) + bytes(5 << 20)
+    (tmp_path / "far.ncz").write_bytes(nacrith.compress(data, method="zstd", chunk_size=1 << 20))
+    r = _stop_reading_after_one_byte(["-dc", "far.ncz"], tmp_path, {"PYTHONUNBUFFERED": unbuffered})
+    assert r.stdout == data[:1]
+    assert r.returncode == 141, r.stderr
     assert r.stderr == b""
 
 
