@@ -350,7 +350,8 @@ def test_auto_keeps_the_smaller_of_plain_zstd_and_the_model_on_tiny_inputs() -> 
         sizes = {m: len(nacrith.compress(tiny, method=m)) for m in ("zstd", "llm")}
         auto = nacrith.compress(tiny, method="auto")
         assert sizes[winner] == min(sizes.values()), sizes
-        assert len(auto) <= sizes[winner], (len(auto), sizes)
+        # auto's header also names its zstd fallback: one byte in container version 2
+        assert len(auto) <= sizes[winner] + (winner == "llm"), (len(auto), sizes)
         used = {r.codec_id for m in iter_members(io.BytesIO(auto)) for r in m.chunks}
         assert ("llm" in used) == (winner == "llm"), used
         assert nacrith.decompress(auto) == tiny

@@ -208,7 +208,7 @@ def test_confidence_skip_round_trips_with_the_same_calls_and_skips_repeats() -> 
 
 
 def test_portable_engine_shifts_and_skips_exactly() -> None:
-    """The portable engine's format 6: sink+shift slides and confidence skip round-trip, and a
+    """The portable engine's format 6/7: sink+shift slides and confidence skip round-trip, and a
     second decoder (another grouping of calls: no lookahead, no overlap) gets the same bytes."""
     from nacrith.codecs.llm import LLMCodec
 
@@ -216,7 +216,7 @@ def test_portable_engine_shifts_and_skips_exactly() -> None:
     data = line * 4 + b"12:00:09 worker 3 restarted\n"
     codec = LLMCodec(n_ctx=32, sink=2, drop=8, skip=0.5, skip_run=4, engine="portable")
     params = codec.params()
-    assert params["version"] == 6 and params["engine"] == "portable"
+    assert params["version"] == 7 and params["engine"] == "portable" and "window" in params
     payload = codec.encode(data)
     decoder = LLMCodec.from_params(params, overlap=False)
     assert decoder.decode(payload, len(data)) == data

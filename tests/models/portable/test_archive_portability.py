@@ -65,7 +65,8 @@ def test_llama_engine_on_the_command_line_and_info_names_the_engine(tmp_path: Pa
     source.write_bytes(TEXT[:200])
     llama = tmp_path / "llama.ncz"
     _ncz(["compress", "-m", "llm", "--engine", "llama", "-o", str(llama), str(source)])
-    assert _llm_params(llama.read_bytes())[0]["version"] == 4  # as before the engine setting
+    params = _llm_params(llama.read_bytes())[0]
+    assert params["version"] == 6 and "engine" in params and "revision" not in params
     assert _ncz(["decompress", "-c", str(llama)]).stdout == TEXT[:200]
     info = _ncz(["info", "-v", str(llama)]).stdout.decode()
     assert "engine: llama (machine-bound" in info
