@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,13 @@ from nacrith.models.portable.gemma_weights import (
     GemmaWeights,
     load_gemma_weights,
 )
-from nacrith.models.portable.weight_cache import entry_path, get_matrix, put_matrix, write_entry
+from nacrith.models.portable.weight_cache import (
+    cached,
+    entry_path,
+    get_matrix,
+    put_matrix,
+    write_entry,
+)
 
 __all__ = ["cached_gemma_weights", "gemma_cache_path"]
 
@@ -74,18 +79,4 @@ def _load(path: Path) -> GemmaWeights:
 def cached_gemma_weights(gguf: str | os.PathLike[str], revision: int = 1) -> GemmaWeights:
     """The Gemma weights of the GGUF at `gguf` for arithmetic `revision`: from the cache when
     there, else converted and cached."""
-    path = gemma_cache_path(gguf, revision) if Path(gguf).is_file() else None
-    if path is not None and path.is_file():
-        try:
-            return _load(path)
-        except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
-            pass  # an unreadable entry: convert again and replace it
-    weights = load_gemma_weights(
-        gguf, revision
-    )  # ModelNotFoundError when the file is missing or unreadable
-    if path is not None:
-        try:
-            _save(path, weights)
-        except (OSError, ValueError):
-            pass
-    return weights
+    return cached(gguf, revision, gemma_cache_path, _load, load_gemma_weights, _save)

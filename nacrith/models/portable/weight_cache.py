@@ -21,8 +21,9 @@ import os
 import re
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -39,9 +40,19 @@ from nacrith.models.portable.weights import (
     load_weights,
 )
 
-__all__ = ["cache_path", "cached_weights", "entry_path", "get_matrix", "put_matrix", "write_entry"]
+__all__ = [
+    "cache_path",
+    "cached",
+    "cached_weights",
+    "entry_path",
+    "get_matrix",
+    "put_matrix",
+    "write_entry",
+]
 
 _MATRICES = ("qkv", "out", "gate_up", "down")
+#: weights of either graph (they carry their arithmetic `revision`)
+W = TypeVar("W")
 #: entry names of earlier releases, which named entries by one hash (never read any more)
 _UNVERSIONED = re.compile(r"(gemma-)?[0-9a-f]{32}\.npz")
 _VECTORS = ("attn_norm", "ffn_norm")
@@ -159,23 +170,35 @@ def _load(path: Path) -> ModelWeights:
         )
 
 
-def cached_weights(gguf: str | os.PathLike[str], revision: int = 1) -> ModelWeights:
-    """The weights of the GGUF at `gguf` for arithmetic `revision`: from the cache when there,
-    else converted and cached."""
-    path = cache_path(gguf, revision) if Path(gguf).is_file() else None
-    if path is not None and path.is_file():
+def cached(
+    gguf: str | os.PathLike[str],
+    revision: int,
+    path: Callable[[str | os.PathLike[str], int], Path],
+    read: Callable[[Path], W],
+    convert: Callable[[str | os.PathLike[str], int], W],
+    write: Callable[[Path, W], None],
+) -> W:
+    """Weights of the GGUF at `gguf` for arithmetic `revision`: `read` from the entry at
+    `path(gguf, revision)` when it is there and whole, else `convert`ed and `write`n there (a
+    cache that cannot be read or written is skipped, never an error)."""
+    entry = path(gguf, revision) if Path(gguf).is_file() else None
+    if entry is not None and entry.is_file():
         try:
-            weights = _load(path)
+            weights = read(entry)
             if weights.revision == revision:
                 return weights
         except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
             pass  # an unreadable entry: convert again and replace it
-    weights = load_weights(
-        gguf, revision
-    )  # ModelNotFoundError when the file is missing or unreadable
-    if path is not None:
+    weights = convert(gguf, revision)  # ModelNotFoundError when the file is missing or unreadable
+    if entry is not None:
         try:
-            _save(path, weights)
+            write(entry, weights)
         except (OSError, ValueError):
             pass
     return weights
+
+
+def cached_weights(gguf: str | os.PathLike[str], revision: int = 1) -> ModelWeights:
+    """The weights of the GGUF at `gguf` for arithmetic `revision`: from the cache when there,
+    else converted and cached."""
+    return cached(gguf, revision, cache_path, _load, load_weights, _save)
