@@ -33,8 +33,8 @@ import numpy as np
 
 from nacrith import exact
 from nacrith.errors import NacrithError
-from nacrith.models.portable.streams import Streams
-from nacrith.models.portable.weights import REVISIONS, ModelWeights, load_weights
+from nacrith.models.portable.streams import Streams, checked_setup
+from nacrith.models.portable.weights import ModelWeights, load_weights
 
 __all__ = ["KVCache", "PortableModel"]
 
@@ -42,7 +42,6 @@ QK_BITS = 22  # q and k per head vector; 64 products of 2**44 stay far below 2**
 SCORE_BITS = 38  # exp(score - max) as fixed point; n_ctx <= 2**14 keeps row sums < 2**53
 P_BITS = 26  # normalized attention weights
 V_BITS = 26  # values on their fixed grid; (2**26 + n_ctx) * 2**26 < 2**53
-MAX_CTX = 1 << 14
 
 
 class KVCache:
@@ -84,19 +83,10 @@ class PortableModel(Streams):
         weights: ModelWeights | None = None,
         revision: int = 1,
     ) -> None:
-        if revision not in REVISIONS:
-            raise ValueError(f"unknown arithmetic revision {revision}")
-        if weights is None:
-            if path is None:
-                raise ValueError("give a GGUF path or loaded weights")
-            weights = load_weights(path, revision)
-        if weights.revision != revision:
-            raise ValueError(f"weights of revision {weights.revision}, not {revision}")
+        weights = checked_setup(path, weights, revision, n_seq, n_ctx, load_weights)
         self.revision = revision
         if revision == 2:
             weights.output.widen()  # type: ignore[union-attr]  # lockstep rows: one GEMM
-        if n_seq < 1 or not 8 <= n_ctx <= MAX_CTX:
-            raise ValueError(f"need n_seq >= 1 and 8 <= n_ctx <= {MAX_CTX}, got {n_seq}, {n_ctx}")
         cfg = weights.config
         self.weights = weights
         self.config = cfg

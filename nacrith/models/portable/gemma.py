@@ -24,8 +24,7 @@ import numpy as np
 from nacrith import exact
 from nacrith.errors import NacrithError
 from nacrith.models.portable.gemma_weights import GemmaConfig, GemmaWeights, load_gemma_weights
-from nacrith.models.portable.streams import Streams
-from nacrith.models.portable.weights import REVISIONS
+from nacrith.models.portable.streams import Streams, checked_setup
 
 __all__ = ["GemmaModel", "gelu_tanh"]
 
@@ -33,7 +32,6 @@ QK_BITS = 22  # q and k per head vector: head_dim <= 512 products of 2**44 stay 
 SCORE_BITS = 38  # exp(score - max) as fixed point; n_ctx <= 2**14 keeps row sums < 2**53
 P_BITS = 26  # normalized attention weights
 V_BITS = 26  # values on their fixed grid; (2**26 + n_ctx) * 2**26 < 2**53
-MAX_CTX = 1 << 14
 _SQRT_2_OVER_PI = 0.7978845608028654  # the float64 nearest sqrt(2/pi)
 _GELU_C = 0.044715
 
@@ -86,19 +84,10 @@ class GemmaModel(Streams):
         weights: GemmaWeights | None = None,
         revision: int = 1,
     ) -> None:
-        if revision not in REVISIONS:
-            raise ValueError(f"unknown arithmetic revision {revision}")
-        if weights is None:
-            if path is None:
-                raise ValueError("give a GGUF path or loaded weights")
-            weights = load_gemma_weights(path, revision)
-        if weights.revision != revision:
-            raise ValueError(f"weights of revision {weights.revision}, not {revision}")
+        weights = checked_setup(path, weights, revision, n_seq, n_ctx, load_gemma_weights)
         self.revision = revision
         if revision == 2:
             weights.embed.widen()  # type: ignore[union-attr]  # several output rows: one GEMM
-        if n_seq < 1 or not 8 <= n_ctx <= MAX_CTX:
-            raise ValueError(f"need n_seq >= 1 and 8 <= n_ctx <= {MAX_CTX}, got {n_seq}, {n_ctx}")
         cfg: GemmaConfig = weights.config
         if cfg.head_dim > 512:
             raise NacrithError(f"head size {cfg.head_dim} is beyond the exact attention's budget")

@@ -9,14 +9,38 @@ batch and returns the logits of each segment's last token, or of every token.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
 from nacrith import exact
+from nacrith.models.portable.weights import REVISIONS
 
-__all__ = ["Streams"]
+__all__ = ["MAX_CTX", "Streams", "checked_setup"]
+
+#: the longest context of a stream: the exact softmax's row sums stay below 2**53
+MAX_CTX = 1 << 14
+
+W = TypeVar("W")
+
+
+def checked_setup(
+    path: Any, weights: W | None, revision: int, n_seq: int, n_ctx: int, load: Callable[..., W]
+) -> W:
+    """The weights a graph runs (`weights`, else `load(path, revision)`), after checking the
+    revision, the stream count and the context length; `ValueError` when one is wrong."""
+    if revision not in REVISIONS:
+        raise ValueError(f"unknown arithmetic revision {revision}")
+    if weights is None:
+        if path is None:
+            raise ValueError("give a GGUF path or loaded weights")
+        weights = load(path, revision)
+    if weights.revision != revision:  # type: ignore[attr-defined]
+        raise ValueError(f"weights of revision {weights.revision}, not {revision}")  # type: ignore[attr-defined]
+    if n_seq < 1 or not 8 <= n_ctx <= MAX_CTX:
+        raise ValueError(f"need n_seq >= 1 and 8 <= n_ctx <= {MAX_CTX}, got {n_seq}, {n_ctx}")
+    return weights
 
 
 class Streams:
