@@ -174,7 +174,7 @@ class LLMCodec(Codec):
             raise ValueError(f"max_streams must be a positive integer, got {max_streams!r}")
         self.engine = choose_engine(engine, self.model_path, self.model_name, bool(gpu))
         self.revision = choose_revision(self.engine, revision)
-        self.window, self.skip = make_window(self.engine, n_ctx, keep, sink, drop, skip, skip_run)
+        self.window, self.skip = make_window(n_ctx, keep, sink, drop, skip, skip_run)
         self.settings = EnsembleSettings(
             bias_lr=bias_lr,
             ngram_order=ngram_order,

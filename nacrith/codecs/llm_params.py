@@ -220,17 +220,7 @@ DROP_DIVISOR = 4
 DEFAULT_SKIP_RUN = 16
 
 
-def can_shift(engine: str) -> bool:
-    """Whether `engine`'s backend can shift its cache (the sink+shift window)."""
-    if engine == "llama":
-        return True
-    from nacrith.models.portable.backend import PortableBackend
-
-    return hasattr(PortableBackend, "shift")
-
-
 def make_window(
-    engine: str,
     n_ctx: int,
     keep: int,
     sink: int | None,
@@ -241,10 +231,8 @@ def make_window(
     """The window policy and skip rule of the codec's settings (see `LLMCodec`); `ValueError`
     when they do not fit."""
     if sink is None:
-        sink = DEFAULT_SINK if can_shift(engine) else 0
+        sink = DEFAULT_SINK  # both engines shift their caches
     if sink:
-        if not can_shift(engine):
-            raise ValueError(f"the {engine} engine cannot shift its cache; use sink=0")
         window = Window.sink_shift(sink, n_ctx // DROP_DIVISOR if drop is None else drop)
     else:
         window = Window.reprefill(keep)
