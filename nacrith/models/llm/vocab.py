@@ -12,39 +12,22 @@ of every token id, so that detokenizing is a table lookup. The pieces follow lla
 - control and unknown tokens (and unused ones) have an empty piece; user-defined tokens are
   their text as stored.
 
-The metadata arrays are parsed directly from the memory-mapped file (the `gguf` package's reader
-builds a numpy view per array element, far too slow for a large vocabulary).
+The tokenizer's metadata arrays are decoded by the shared header reader (`models.gguf_meta`); the
+`gguf` package's reader builds a numpy view per array element, far too slow for a large vocabulary.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
-import struct
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from nacrith.errors import ModelNotFoundError
+from nacrith.models.gguf_meta import read_gguf
 
 __all__ = ["GGUFVocab", "gpt2_byte_decoder"]
-
-# GGUF metadata value types (fixed sizes by struct format); 8 = string, 9 = array
-_SCALARS = {
-    0: "B",
-    1: "b",
-    2: "H",
-    3: "h",
-    4: "I",
-    5: "i",
-    6: "f",
-    7: "?",
-    10: "Q",
-    11: "q",
-    12: "d",
-}
-_STRING, _ARRAY = 8, 9
 
 # llama.cpp's token types (`tokenizer.ggml.token_type`)
 _NORMAL, _UNKNOWN, _CONTROL, _USER_DEFINED, _UNUSED, _BYTE = 1, 2, 3, 4, 5, 6
@@ -90,55 +73,6 @@ def gpt2_byte_decoder() -> dict[str, int]:
     return table
 
 
-def _read_metadata(buf: mmap.mmap) -> dict[str, object]:
-    """The GGUF metadata: scalars and strings as values, string arrays as lists of bytes,
-    numeric arrays as numpy arrays."""
-    pos = 0
-
-    def unpack(fmt: str) -> tuple:
-        nonlocal pos
-        values = struct.unpack_from("<" + fmt, buf, pos)
-        pos += struct.calcsize("<" + fmt)
-        return values
-
-    def raw_string() -> bytes:
-        nonlocal pos
-        (n,) = unpack("Q")
-        pos += n
-        return buf[pos - n : pos]
-
-    def value(kind: int) -> object:
-        nonlocal pos
-        if kind == _STRING:
-            return raw_string().decode("utf-8", "replace")
-        if kind == _ARRAY:
-            inner, count = unpack("IQ")
-            if inner in _SCALARS:
-                dtype = np.dtype("<" + _SCALARS[inner])
-                arr = np.frombuffer(buf, dtype=dtype, count=count, offset=pos).copy()
-                pos += count * dtype.itemsize
-                return arr
-            if inner == _STRING:
-                return [raw_string() for _ in range(count)]
-            return [value(inner) for _ in range(count)]
-        if kind in _SCALARS:
-            return unpack(_SCALARS[kind])[0]
-        raise ValueError(f"unknown GGUF value type {kind}")
-
-    magic, version, _n_tensors, n_kv = unpack("4sIQQ")
-    if magic != b"GGUF" or version < 2:
-        raise ValueError("not a GGUF file of version 2 or later")
-    fields: dict[str, object] = {}
-    for _ in range(n_kv):
-        key = raw_string().decode("utf-8", "replace")
-        (kind,) = unpack("I")
-        if key.startswith("tokenizer.") or kind != _ARRAY:
-            fields[key] = value(kind)
-        else:
-            value(kind)
-    return fields
-
-
 class GGUFVocab:
     """The vocabulary of the GGUF model at `path`: `n_vocab`, `bos`, `model` (the tokenizer
     model, "gpt2" or "llama"), `tokens` (each token's text as stored), `types` (llama.cpp's token
@@ -146,11 +80,11 @@ class GGUFVocab:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        try:
-            with self.path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-                fields = _read_metadata(m)
-        except (OSError, ValueError, struct.error) as exc:
-            raise ModelNotFoundError(f"cannot read the vocabulary of {self.path}: {exc}") from exc
+        fields = read_gguf(
+            self.path,
+            arrays=lambda key: key.startswith("tokenizer."),
+            what=f"the vocabulary of {self.path}",
+        ).fields
         model = fields.get("tokenizer.ggml.model")
         tokens = fields.get("tokenizer.ggml.tokens")
         if model not in _DEFAULT_BOS or not isinstance(tokens, list):
