@@ -22,8 +22,9 @@ from nacrith.formats.container import (
     iter_members,
     verify_chunk,
 )
-from nacrith.formats.long_range import MIN_MATCH, LongRangeDecoder, LongRangeEncoder
-from nacrith.formats.long_range.reader import ChainReader, LongRangeReader, pays
+from nacrith.formats.long_range import MIN_MATCH, LongRangeDecoder
+from nacrith.formats.long_range.lookahead import look_ahead
+from nacrith.formats.long_range.reader import ChainReader, LongRangeReader
 from nacrith.formats.segment import balanced_chunks, cut_chunks, segment
 from nacrith.workers import BatchRunner, CodecSet, DecodeItem, Runner, resolve_workers
 
@@ -359,11 +360,12 @@ def _compress_long_range(
     `_compress_member` writes it.
 
     The pass searches up to the first `LONG_RANGE_LOOKAHEAD` bytes (read ahead and held, a
-    block at a time until the estimated saving clears `formats.long_range.reader.pays`) and is
-    kept only when it does; the member is otherwise written byte for byte as without the
-    pass. A kept pass runs over the whole input with a sliding window, so memory stays
-    bounded for any input size. Input that looks like logs keeps its lines whole for the
-    `logs` codec (no pass with `auto`, `fast`)."""
+    block at a time until the estimated saving clears `formats.long_range.reader.pays`; a
+    sampled probe first, see `formats.long_range.lookahead`) and is kept only when it does;
+    the member is otherwise written byte for byte as without the pass. A kept pass runs over
+    the whole input with a sliding window, so memory stays bounded for any input size. Input
+    that looks like logs keeps its lines whole for the `logs` codec (no pass with `auto`,
+    `fast`)."""
     distance = _long_range_distance(settings)
     if (
         settings.method in NO_LONG_RANGE
@@ -373,26 +375,19 @@ def _compress_long_range(
         return _compress_member(
             first, reader, writer, settings, original_size, progress, cache, source
         )
-    encoder = LongRangeEncoder(distance, LONG_RANGE_WINDOW_LOG)
-    blocks = [first]
-    frames = [encoder.frame(first)]
-    while (
-        len(blocks[-1]) == BLOCK_SIZE
-        and len(blocks) * BLOCK_SIZE < LONG_RANGE_LOOKAHEAD
-        and not pays(encoder.stats)
-    ):
-        block = _read_block(reader, BLOCK_SIZE)
-        if not block:
-            break
-        blocks.append(block)
-        frames.append(encoder.frame(block))
-    if not pays(encoder.stats):
-        del frames, encoder
+    ahead = look_ahead(
+        first, reader, distance, LONG_RANGE_WINDOW_LOG, BLOCK_SIZE, LONG_RANGE_LOOKAHEAD
+    )
+    blocks, encoder, frames = ahead.blocks, ahead.encoder, ahead.frames
+    del ahead
+    if encoder is None or frames is None:
         rest = ChainReader(blocks[1:], reader)
         return _compress_member(
             first, rest, writer, settings, original_size, progress, cache, source
         )
-    stream = LongRangeReader(encoder, zip([len(b) for b in blocks], frames), reader, BLOCK_SIZE)
+    framed = zip([len(b) for b in blocks], frames)
+    rest = ChainReader(blocks[len(frames) :], reader)
+    stream = LongRangeReader(encoder, framed, rest, BLOCK_SIZE)
     del blocks, frames
     done = [0, 0]  # stream bytes coded, input bytes they stand for
 

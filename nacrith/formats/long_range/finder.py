@@ -8,6 +8,12 @@ found are always exact; a hash collision or a slot lost to a newer window only c
 match. Any repeat of at least `MIN_MATCH` bytes holds an aligned window, so repeats that long
 are found unless their slot was taken.
 
+A *sampled* finder (``sampled=True``) indexes the same windows but looks up only the
+positions p with ``p % SAMPLE_PERIOD < SAMPLE_RUN``: a cheap probe of how much of the input
+repeats far back. A repeat is found whole when one of its positions is looked up (it is
+extended both ways), so every repeat at least `SAMPLE_PERIOD` long is found, and a shorter one
+with a chance of about its length plus `SAMPLE_RUN` over `SAMPLE_PERIOD`.
+
 Memory: the table (`4 << table_bits` bytes), the history the caller keeps (the window), and a
 few arrays of 8 bytes per position of one `SUB_BLOCK`.
 """
@@ -18,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MIN_MATCH", "STRIDE", "WINDOW", "Match", "MatchFinder"]
+__all__ = ["MIN_MATCH", "SAMPLE_PERIOD", "SAMPLE_RUN", "STRIDE", "WINDOW", "Match", "MatchFinder"]
 
 #: bytes hashed per window (four 64-bit words)
 WINDOW = 32
@@ -28,6 +34,9 @@ STRIDE = 32
 MIN_MATCH = WINDOW + STRIDE
 #: positions looked up per vectorised step
 SUB_BLOCK = 1 << 20
+#: a sampled finder looks up the first SAMPLE_RUN positions of every SAMPLE_PERIOD
+SAMPLE_RUN = 256
+SAMPLE_PERIOD = 2048
 
 _MULT = (
     np.uint64(0x9E3779B97F4A7C15),
@@ -75,6 +84,21 @@ def _hash_every_position(
     return _mix(h, table_bits), words
 
 
+def _hash_sampled(
+    data: bytes, start: int, count: int, table_bits: int, first: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_hash_every_position` at only the offsets k < count with (first + k) % SAMPLE_PERIOD <
+    SAMPLE_RUN: (their table slots, the words, the offsets)."""
+    words = _words_at_every_position(data, start, count + WINDOW - 8)
+    run_starts = np.arange(-(first % SAMPLE_PERIOD), count, SAMPLE_PERIOD, dtype=np.int64)
+    offsets = (run_starts[:, None] + np.arange(SAMPLE_RUN, dtype=np.int64)).ravel()
+    offsets = offsets[(offsets >= 0) & (offsets < count)]
+    h = words[offsets] * _MULT[0]
+    for j in range(1, WINDOW // 8):
+        h = h + words[offsets + 8 * j] * _MULT[j]
+    return _mix(h, table_bits), words, offsets
+
+
 def _hash_aligned(data: bytes, start: int, count: int, table_bits: int) -> np.ndarray:
     """Table slot of the WINDOW bytes at positions start + k * STRIDE for k < count."""
     per = STRIDE // 8
@@ -114,15 +138,18 @@ class MatchFinder:
     The caller passes the buffer (bytes holding absolute positions `base` .. `base + len`),
     the frame's span in absolute positions, and gets the frame's matches in order, none
     overlapping another or reaching outside the frame. The result depends only on the bytes
-    and the three settings.
+    and the settings (`sampled`: look up only a sample of the positions, see the module).
     """
 
-    def __init__(self, min_distance: int, max_distance: int, table_bits: int = 23) -> None:
+    def __init__(
+        self, min_distance: int, max_distance: int, table_bits: int = 23, sampled: bool = False
+    ) -> None:
         if not MIN_MATCH <= min_distance <= max_distance:
             raise ValueError("need MIN_MATCH <= min_distance <= max_distance")
         self.min_distance = min_distance
         self.max_distance = max_distance
         self.table_bits = table_bits
+        self.sampled = sampled
         self._table = np.zeros(1 << table_bits, dtype=np.uint32)
         #: windows starting before this absolute position are in the table
         self._indexed = 0
@@ -172,14 +199,20 @@ class MatchFinder:
         covered: int,
         matches: list[Match],
     ) -> int:
-        slots, words = _hash_every_position(data, lo - base, hi - lo, self.table_bits)
+        if self.sampled:
+            slots, words, offsets = _hash_sampled(data, lo - base, hi - lo, self.table_bits, lo)
+        else:
+            slots, words = _hash_every_position(data, lo - base, hi - lo, self.table_bits)
         entries = self._table[slots]
         hit = np.flatnonzero(entries)
         if not hit.size:
             return covered
+        found = entries[hit].astype(np.int64)
+        if self.sampled:
+            hit = offsets[hit]
         positions = hit + lo
         current = (positions // STRIDE + 1) & _ENTRY_MASK
-        back = (current - entries[hit].astype(np.int64)) & _ENTRY_MASK
+        back = (current - found) & _ENTRY_MASK
         sources = (positions // STRIDE - back) * STRIDE
         distances = positions - sources
         ok = (

@@ -9,14 +9,19 @@ from collections import deque
 from collections.abc import Iterable
 from typing import IO
 
+from nacrith.formats.long_range.finder import SAMPLE_PERIOD, SAMPLE_RUN
 from nacrith.formats.long_range.stream import LongRangeEncoder, Stats
 
-__all__ = ["ChainReader", "LongRangeReader", "pays"]
+__all__ = ["ChainReader", "LongRangeReader", "may_pay", "pays"]
 
 #: the pass is written only where it saves at least this many bytes (estimated) ...
 MIN_SAVING = 4096
 #: ... and at least this share of the input's estimated compressed size
 MIN_SHARE = 0.01
+#: a sampled search (`finder.SAMPLE_RUN` of every `finder.SAMPLE_PERIOD` positions looked up)
+#: is taken to find at least this share of what the full search finds: a quarter of the
+#: share of positions it looks up, since a repeat found is counted whole
+PROBE_SHARE = SAMPLE_RUN / SAMPLE_PERIOD / 4
 
 
 def pays(stats: Stats) -> bool:
@@ -29,6 +34,14 @@ def pays(stats: Stats) -> bool:
     ratio = len(zlib.compress(bytes(stats.sample), 6)) / len(stats.sample)
     saving = stats.estimated_saving(ratio)
     return saving >= max(MIN_SAVING, MIN_SHARE * stats.scanned * ratio)
+
+
+def may_pay(probe: Stats) -> bool:
+    """Whether the full search may find a pass that `pays`, judged by the `stats` of a sampled
+    search over the same input: `pays` needs matched bytes of at least `MIN_SHARE` of the input
+    (and `MIN_SAVING`) whatever the ratio, and the sample is taken to find at least
+    `PROBE_SHARE` of them."""
+    return probe.matched >= PROBE_SHARE * max(MIN_SAVING, MIN_SHARE * probe.scanned)
 
 
 class ChainReader:

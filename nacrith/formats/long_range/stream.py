@@ -64,17 +64,23 @@ class Stats:
 class LongRangeEncoder:
     """Turns input frames into the stream: `header()`, `frame(data)` per frame, `end()`.
 
-    Matches lie between `min_distance` and ``1 << window_log`` bytes back.
+    Matches lie between `min_distance` and ``1 << window_log`` bytes back. `scan(data)` takes
+    the next input like `frame` but only counts its matches in `stats`; with ``sampled=True``
+    (a sampled `MatchFinder`) that is a cheap probe of how much the full search would find.
     """
 
     def __init__(
-        self, min_distance: int, window_log: int = DEFAULT_WINDOW_LOG, table_bits: int = 23
+        self,
+        min_distance: int,
+        window_log: int = DEFAULT_WINDOW_LOG,
+        table_bits: int = 23,
+        sampled: bool = False,
     ) -> None:
         if not MIN_WINDOW_LOG <= window_log <= MAX_WINDOW_LOG:
             raise ValueError(f"window_log must be in {MIN_WINDOW_LOG}..{MAX_WINDOW_LOG}")
         self.window_log = window_log
         self.window = 1 << window_log
-        self.finder = MatchFinder(min_distance, self.window, table_bits)
+        self.finder = MatchFinder(min_distance, self.window, table_bits, sampled)
         self.stats = Stats()
         self._history = bytearray()
         self._base = 0  # absolute position of _history[0]
@@ -91,6 +97,24 @@ class LongRangeEncoder:
     def frame(self, data: bytes) -> bytes:
         """One frame holding `data` (1 .. MAX_FRAME bytes), the input that follows the frames
         written so far."""
+        start, matches = self._find(data)
+        out = _pack_frame(data, start, matches)
+        matched = sum(m.length for m in matches)
+        for m in matches:
+            if len(self.stats.sample) >= SAMPLE_BYTES:
+                break
+            offset = m.start - start
+            self.stats.sample += data[offset : offset + min(m.length, SAMPLE_PER_MATCH)]
+        self.stats.table_bytes += len(out) - (len(data) - matched)
+        return out
+
+    def scan(self, data: bytes) -> None:
+        """Take `data` (1 .. MAX_FRAME bytes) as `frame` does, counting its input and matches
+        in `stats` (`scanned`, `matched`, `matches`) without writing a frame."""
+        self._find(data)
+
+    def _find(self, data: bytes) -> tuple[int, list[Match]]:
+        """Append `data` to the history; its absolute start and its matches (counted)."""
         if not 0 < len(data) <= MAX_FRAME:
             raise ValueError(f"a frame holds 1..{MAX_FRAME} bytes")
         start = self._base + len(self._history)
@@ -101,18 +125,10 @@ class LongRangeEncoder:
             self._base = keep_from
         self._history += data
         matches = self.finder.find(self._history, self._base, start, start + len(data))
-        out = _pack_frame(data, start, matches)
-        matched = sum(m.length for m in matches)
-        for m in matches:
-            if len(self.stats.sample) >= SAMPLE_BYTES:
-                break
-            offset = m.start - start
-            self.stats.sample += data[offset : offset + min(m.length, SAMPLE_PER_MATCH)]
         self.stats.scanned += len(data)
-        self.stats.matched += matched
+        self.stats.matched += sum(m.length for m in matches)
         self.stats.matches += len(matches)
-        self.stats.table_bytes += len(out) - (len(data) - matched)
-        return out
+        return start, matches
 
 
 def _pack_frame(data: bytes, start: int, matches: list[Match]) -> bytes:
