@@ -121,6 +121,33 @@ _ENTRIES: tuple[tuple[str, dict[str, Any]], ...] = (
             "probe": "5268318cf18f0eb972f7722bf0267414",
         },
     ),
+    (
+        "llm",
+        {
+            "version": 7,
+            "engine": "portable",
+            "revision": 2,
+            "model": "gemma3-270m",
+            "sha256": "a5fd3b62230aa5ec60212297dc9d20ea",
+            "tokenizer": "a6a0ca7356995bf3cbbac5c589d9ddd1",
+            "n_ctx": 8192,
+            "window": {"sink": 4, "drop": 2048},
+            "crlf": True,
+            "reflow": True,
+            "head_min": 6.103515625e-05,
+            "predictors": {
+                "bias_lr": 0.5,
+                "ngram_order": 4,
+                "ngram_discount": 0.75,
+                "match": True,
+                "mixer_lr": 0.5,
+                "column": True,
+                "cache_size": 8192,
+                "cache_theta": 35.0,
+            },
+            "probe": "c7348ffec1ad156122787bbca7befb90",
+        },
+    ),
     # append new baselines here, one entry each; never edit or reorder the entries above
 )
 

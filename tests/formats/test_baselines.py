@@ -20,6 +20,8 @@ RELEASED = (
     "fib: 91eeae65a3be0a7ed71bcaa37c492374",
     "llm: dc6f079c8768ac1860326ef1ad695f61",
     "llm: a1ec3a54bf71ebadff541b569c616c93",
+    "llm: 542fb3258e5a2a2cda525af21d0d9794",
+    "llm: f5463a74012bd9f26964f3b3a9d5074b",
 )
 
 
@@ -57,10 +59,11 @@ def test_default_params_have_a_baseline(cls) -> None:
 
 
 @pytest.mark.llm
-def test_default_llm_params_have_a_baseline() -> None:
+@pytest.mark.parametrize("model", [None, "gemma3-270m"])
+def test_default_llm_params_have_a_baseline(model: str | None) -> None:
     from nacrith.codecs.llm import LLMCodec
 
-    codec = LLMCodec()
+    codec = LLMCodec(model)
     try:
         _check_default("llm", codec.params())
     finally:
