@@ -66,7 +66,7 @@ from nacrith.errors import (
 from nacrith.formats.text import Escapes, Reader, bad_codepoint_pattern, prepare, restore
 from nacrith.formats.varint import put_varint
 from nacrith.models.llm import registry
-from nacrith.models.llm.lockstep import run_streams
+from nacrith.models.llm.lockstep import ENCODE_BATCH, run_streams
 from nacrith.models.llm.skipping import run_skipping
 from nacrith.models.online.ensemble import Ensemble, EnsembleSettings
 
@@ -117,6 +117,9 @@ class LLMCodec(Codec):
       token; the encoder, which knows every token, lets the model run one step ahead of the
       predictors and the coder (same distributions either way; a machine-local choice, not
       stored).
+    - `encode_batch`: on the exact (portable) engine, the encoder computes each stream's rows
+      for up to this many tokens in one model call, with the bits of token-by-token steps
+      (machine-local, not stored; 0: token by token, as the decoder runs).
     - `max_streams`: most chunks coded in lockstep in one context (memory: each stream holds
       its own KV cache and predictor state).
     """
@@ -156,6 +159,7 @@ class LLMCodec(Codec):
         gpu: bool = False,
         max_streams: int = 8,
         overlap: bool = True,
+        encode_batch: int = ENCODE_BATCH,
     ) -> None:
         self.model_path = registry.resolve_model(model)
         name = os.fspath(model) if model else os.environ.get(registry.ENV_MODEL) or ""
@@ -194,6 +198,9 @@ class LLMCodec(Codec):
         self.gpu = bool(gpu)
         self.max_streams = max_streams
         self.overlap = bool(overlap)
+        if not isinstance(encode_batch, int) or encode_batch < 0:
+            raise ValueError(f"encode_batch must be a non-negative integer, got {encode_batch!r}")
+        self.encode_batch = encode_batch
         self._backend = None
         self._backend_streams = 0
         self._pattern = None
@@ -216,6 +223,7 @@ class LLMCodec(Codec):
             "gpu": self.gpu,
             "max_streams": self.max_streams,
             "overlap": self.overlap,
+            "encode_batch": self.encode_batch,
         }
 
     def _get_backend(self, n_streams: int = 1):
@@ -359,7 +367,7 @@ class LLMCodec(Codec):
         """Decoder-side codec from header params; checks model, tokenizer and probe.
 
         `runtime` may set `model` (a path to use instead of the registered name), `n_threads`,
-        `gpu` (ignored for portable archives), `max_streams` and `overlap`.
+        `gpu` (ignored for portable archives), `max_streams`, `overlap` and `encode_batch`.
         """
         stored = StoredParams.read(params)
         model = runtime.pop("model", None)
@@ -548,6 +556,7 @@ class LLMCodec(Codec):
             overlap=overlap,
             known=known,
             weights=weights,
+            batch=self.encode_batch,
         )
 
     def _run(self, lengths: list[int], code, known=None, weights=None) -> list[list[int]]:

@@ -33,13 +33,16 @@ from nacrith.models.online.ensemble import Ensemble
 if TYPE_CHECKING:
     from nacrith.models.portable.backend import PortableBackend
 
-__all__ = ["Window", "reporting_steps", "run_streams"]
+__all__ = ["ENCODE_BATCH", "Window", "batch_exact", "reporting_steps", "run_streams"]
 
 #: code(stream index, distribution row) -> the token at this position of that stream
 CodeFn = Callable[[int, np.ndarray], int]
 
 #: what computes the logits: llama.cpp, or the portable engine (float64 logits and states)
 Backend: TypeAlias = "LlamaBackend | PortableBackend"
+
+#: iterations of one stream whose rows an encoder on a `batch_exact` engine computes in one call
+ENCODE_BATCH = 64
 
 #: this context's progress listener: called after each step with that step's share of the work
 _listener: ContextVar[Callable[[float], None] | None] = ContextVar(
@@ -155,6 +158,85 @@ class _ModelFeed:
         return rows, states
 
 
+def batch_exact(backend: Backend) -> bool:
+    """Whether `backend` computes a batch of tokens with the bits of feeding them one at a
+    time (the portable engine), so that an encoder may compute its rows in batches. The one
+    place this is decided: the backend's `batch_exact` attribute where it has one."""
+    flag = getattr(backend, "batch_exact", None)
+    if flag is None:
+        from nacrith.models.portable.backend import PortableBackend
+
+        flag = isinstance(backend, PortableBackend)
+    return bool(flag)
+
+
+class _BatchedFeed(_ModelFeed):
+    """The encoder's model side on an exact engine: each stream's rows for a run of up to
+    `batch` iterations come from one `append` of their known input tokens, cut where the
+    window slides, with the same shifts and re-prefills at the same iterations as `_ModelFeed`;
+    `step` hands them out one iteration at a time. The backend is `batch_exact`, so the rows
+    have the bits of `_ModelFeed`'s."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        lengths: Sequence[int],
+        source: Sequence[Sequence[int]],
+        windows: Sequence[Window],
+        hidden: bool,
+        batch: int,
+    ) -> None:
+        super().__init__(backend, lengths, source, windows, hidden)
+        self.batch = batch
+        #: per stream: (first iteration, rows, hidden states or None) of the last batch
+        self.ready: list[tuple[int, np.ndarray, np.ndarray | None] | None] = [None] * len(lengths)
+
+    def step(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits (and hidden states) for token i of each stream active at iteration i."""
+        active = self.active_at(i)
+        dtype = getattr(self.backend, "dtype", np.float32)
+        rows = np.empty((len(active), self.backend.n_vocab), dtype=dtype)
+        states = np.empty((len(active), self.backend.n_embd), dtype=dtype) if self.hidden else None
+        for j, s in enumerate(active):
+            ready = self.ready[s]
+            if ready is None or i >= ready[0] + len(ready[1]):
+                ready = self.ready[s] = self._fill(s, i)
+            rows[j] = ready[1][i - ready[0]]
+            if states is not None:
+                assert ready[2] is not None
+                states[j] = ready[2][i - ready[0]]
+        return rows, states
+
+    def _fill(self, s: int, i: int) -> tuple[int, np.ndarray, np.ndarray | None]:
+        """Stream `s`'s rows from iteration `i` on, in one model call."""
+        be, window, source, n_ctx = (
+            self.backend,
+            self.windows[s],
+            self.source[s],
+            self.backend.n_ctx,
+        )
+        end = min(self.lengths[s], i + self.batch)
+        kv_len = self.kv_len[s]
+        if i and kv_len >= n_ctx and window.shifts:
+            be.shift(s, window.sink, window.drop)
+            kv_len -= window.drop
+        if i == 0 or kv_len >= n_ctx:
+            # iteration i reads the last row of a (re-)prefill; later ones step on from there
+            history = [be.bos, *source[i - window.keep : i]] if i else [be.bos]
+            end = min(end, i + n_ctx - len(history) + 1)
+            be.clear(s)
+            tokens = [*history, *source[i : end - 1]]
+            skip, kv_len = len(history) - 1, 0
+        else:
+            end = min(end, i + n_ctx - kv_len)
+            tokens = list(source[i - 1 : end - 1])
+            skip = 0
+        out = be.append(s, tokens, all_logits=True)[skip:]
+        self.kv_len[s] = kv_len + len(tokens)
+        states = be.hidden_states()[skip:] if self.hidden else None
+        return i, out, states
+
+
 class _ModelCalls:
     """When each step's model call runs: inline, in a second thread beside the ensemble's work
     on the same step (`overlap`), or one step ahead (`ahead`: the tokens are known)."""
@@ -224,6 +306,7 @@ def run_streams(
     overlap: bool = True,
     known: Sequence[Sequence[int]] | None = None,
     weights: Sequence[float] | None = None,
+    batch: int = 0,
 ) -> list[list[int]]:
     """Run the lockstep loop over streams of the given token counts; return their tokens.
 
@@ -236,19 +319,20 @@ def run_streams(
     and the ensemble see the same calls in the same order in every mode, so the distributions
     are identical. `weights` (one per stream) is what each stream's token counts for in the
     progress reported to a `reporting_steps` listener, e.g. input bytes per token. `window`
-    says how a full context makes room (`keep` alone: `Window.reprefill(keep)`).
+    says how a full context makes room (`keep` alone: `Window.reprefill(keep)`). `batch` > 0,
+    with `known` tokens and a `batch_exact` backend: the model computes each stream's rows for
+    up to `batch` iterations in one call (`_BatchedFeed`), with the same bits.
     """
     if window is None:
         window = Window.reprefill(keep)
     _check_arguments(backend, ensemble, lengths, window, known)
     listener = _listener.get()
     tokens: list[list[int]] = [[] for _ in lengths]
-    feed = _ModelFeed(
-        backend,
-        lengths,
-        tokens if known is None else known,
-        [window] * len(lengths),
-        ensemble.wants_hidden,
+    source, windows = tokens if known is None else known, [window] * len(lengths)
+    feed = (
+        _BatchedFeed(backend, lengths, source, windows, ensemble.wants_hidden, batch)
+        if batch > 0 and known is not None and batch_exact(backend)
+        else _ModelFeed(backend, lengths, source, windows, ensemble.wants_hidden)
     )
     steps = max(lengths, default=0)
     calls = _ModelCalls(feed, steps, overlap, ahead=overlap and known is not None)

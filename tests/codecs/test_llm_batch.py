@@ -1,0 +1,105 @@
+"""The encoder's batched rows on the exact engine: each stream's rows for a run of tokens come
+from one `append`, cut at the window's slides, and the archive bytes are those of the
+token-by-token encoder (which is what the decoder runs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.llm_fixtures import corpus_text
+
+pytestmark = pytest.mark.llm
+
+
+def _chunks() -> list[bytes]:
+    alice = corpus_text()
+    return [alice[3000:3250], alice[5000:5080], b"x"]
+
+
+@pytest.mark.parametrize(
+    ("window", "batches"),
+    [({"sink": 4, "drop": 8}, (64, 5)), ({"sink": 0, "keep": 12}, (7,))],
+)
+def test_batched_encoder_writes_the_token_by_token_bytes(window, batches) -> None:
+    from nacrith.codecs.llm import LLMCodec
+
+    chunks = _chunks()
+    settings = {"n_ctx": 32, "engine": "portable", "max_streams": 3, **window}
+    stepwise = LLMCodec(encode_batch=0, **settings)
+    payloads = stepwise.encode_many(chunks)
+    for batch in batches:
+        batched = LLMCodec(encode_batch=batch, **settings)
+        assert batched.encode_many(chunks) == payloads
+        batched.close()
+    if window["sink"]:
+        decoder = LLMCodec.from_params(stepwise.params())
+        assert decoder.decode_many([(p, len(c)) for p, c in zip(payloads, chunks)]) == chunks
+        decoder.close()
+    stepwise.close()
+
+
+class _Counting:
+    """A real backend that counts its single steps and batched appends."""
+
+    batch_exact = True
+
+    def __init__(self, backend) -> None:
+        self._backend = backend
+        self.steps = 0
+        self.appends: list[int] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._backend, name)
+
+    def step(self, seqs, tokens, positions):
+        self.steps += 1
+        return self._backend.step(seqs, tokens, positions)
+
+    def append(self, seq, tokens, *, all_logits=False):
+        self.appends.append(len(tokens))
+        return self._backend.append(seq, tokens, all_logits=all_logits)
+
+
+def test_batched_rows_come_from_appends_with_the_bits_of_steps() -> None:
+    from nacrith.codecs.llm import LLMCodec
+    from nacrith.models.llm.lockstep import Window, batch_exact, run_streams
+
+    codec = LLMCodec(n_ctx=32, sink=2, drop=8, engine="portable", max_streams=2)
+    be = codec._get_backend(2)
+    assert batch_exact(be) and not batch_exact(type("Llama", (), {"batch_exact": False})())
+    toks = [be.tokenize(corpus_text()[4000:4120]), be.tokenize(b"A dog sat.")]
+    lengths = [len(t) for t in toks]
+    window = Window.sink_shift(2, 8)
+
+    def run(backend, batch: int) -> list[np.ndarray]:
+        rows: list[np.ndarray] = []
+        done = [0, 0]
+
+        def code(s: int, probs: np.ndarray) -> int:
+            done[s] += 1
+            return int(toks[s][done[s] - 1])
+
+        run_streams(
+            backend,
+            codec._ensemble(be, 2),
+            lengths,
+            code,
+            window=window,
+            known=toks,
+            batch=batch,
+            on_step=lambda streams, probs, new: rows.extend(
+                np.concatenate([[s], p]) for s, p in zip(streams.tolist(), probs)
+            ),
+        )
+        return rows
+
+    counting = _Counting(be)
+    batched = run(counting, 16)
+    assert counting.steps == 0 and max(counting.appends) == 16 and len(counting.appends) > 4
+    stepwise = _Counting(be)
+    plain = run(stepwise, 0)
+    assert len(plain) == len(batched) == sum(lengths)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, batched))
+    assert stepwise.steps > 30 and not stepwise.appends
+    codec.close()
