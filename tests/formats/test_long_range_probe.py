@@ -129,3 +129,28 @@ def test_look_ahead_with_far_repeats_frames_like_the_full_search() -> None:
     decoder.feed(stream)
     decoder.finish()
     assert b"".join(out) == data
+
+
+@pytest.mark.parametrize(
+    ("start", "count", "first"),
+    [
+        (0, MiB, 0),
+        (4160, 300_001, 4160 + 2048 * 5 - 40),
+        (MiB + 4096 - 40_031, 40_000, 12_345 * 32 + 1),
+    ],
+)
+def test_sampled_hashes_are_the_full_hashes_at_the_sampled_offsets(
+    start: int, count: int, first: int
+) -> None:
+    import numpy as np
+
+    from nacrith.formats.long_range.finder import _hash_every_position, _hash_sampled
+
+    data = _text(MiB + 4096, seed=8)
+    first += (start - first) % 8  # the finder's spans start 8-aligned relative to positions
+    slots, offsets = _hash_sampled(data, start, count, 23, first)
+    full, _words = _hash_every_position(data, start, count, 23)
+    k = np.arange(count)
+    expected = k[(k + first) % SAMPLE_PERIOD < SAMPLE_RUN]
+    assert np.array_equal(offsets, expected)
+    assert np.array_equal(slots, full[expected])

@@ -84,19 +84,66 @@ def _hash_every_position(
     return _mix(h, table_bits), words
 
 
+def _words_at(data: bytes, index: np.ndarray) -> np.ndarray:
+    """Little-endian uint64 of data[k : k + 8] for each k in `index`."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    return raw[index[:, None] + np.arange(8)].view("<u8").ravel()
+
+
 def _hash_sampled(
     data: bytes, start: int, count: int, table_bits: int, first: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`_hash_every_position` at only the offsets k < count with (first + k) % SAMPLE_PERIOD <
-    SAMPLE_RUN: (their table slots, the words, the offsets)."""
-    words = _words_at_every_position(data, start, count + WINDOW - 8)
-    run_starts = np.arange(-(first % SAMPLE_PERIOD), count, SAMPLE_PERIOD, dtype=np.int64)
-    offsets = (run_starts[:, None] + np.arange(SAMPLE_RUN, dtype=np.int64)).ravel()
-    offsets = offsets[(offsets >= 0) & (offsets < count)]
-    h = words[offsets] * _MULT[0]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Table slots of the WINDOW bytes at the offsets k < count with (first + k) %
+    SAMPLE_PERIOD < SAMPLE_RUN (data[start + k] is absolute position first + k; `start -
+    first` is a multiple of 8), and those offsets, ascending.
+
+    Whole runs are hashed from eight word views of `data` (one per byte offset), runs cut by
+    the span or the data's end from single words."""
+    per = SAMPLE_RUN // 8
+    runs = np.arange(-(first % SAMPLE_PERIOD), count, SAMPLE_PERIOD, dtype=np.int64)
+    whole = (runs >= 0) & (runs + SAMPLE_RUN <= count)
+    whole &= start + runs + SAMPLE_RUN + WINDOW <= len(data)
+    inner = runs[whole]
+    cut = runs[~whole]
+    parts_h, parts_k = [], []
+    if cut.size and cut[0] < 0:  # the run the span starts in: before the whole ones
+        parts_h.append(_hash_offsets(data, start, count, cut[:1]))
+        parts_k.append(_run_offsets(cut[:1], count))
+        cut = cut[1:]
+    if inner.size:
+        at = (start + inner) // 8  # whole runs start at multiples of 8 in `data`
+        take = at[:, None] + np.arange(per + WINDOW // 8 - 1)
+        h = np.empty((inner.size, per, 8), dtype=np.uint64)
+        for r in range(8):
+            view = np.frombuffer(data, dtype="<u8", count=(len(data) - r) // 8, offset=r)
+            w = view[np.minimum(take, view.size - 1)]
+            acc = w[:, :per] * _MULT[0]
+            for j in range(1, WINDOW // 8):
+                acc = acc + w[:, j : j + per] * _MULT[j]
+            h[:, :, r] = acc
+        parts_h.append(h.ravel())
+        parts_k.append((inner[:, None] + np.arange(SAMPLE_RUN)).ravel())
+    if cut.size:  # runs cut by the span's or the data's end: after the whole ones
+        parts_h.append(_hash_offsets(data, start, count, cut))
+        parts_k.append(_run_offsets(cut, count))
+    if not parts_k:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return _mix(np.concatenate(parts_h), table_bits), np.concatenate(parts_k)
+
+
+def _run_offsets(runs: np.ndarray, count: int) -> np.ndarray:
+    """The offsets in [0, count) of the runs starting at `runs`."""
+    k = (runs[:, None] + np.arange(SAMPLE_RUN)).ravel()
+    return k[(k >= 0) & (k < count)]
+
+
+def _hash_offsets(data: bytes, start: int, count: int, runs: np.ndarray) -> np.ndarray:
+    """Unmixed hashes at `_run_offsets(runs, count)`, from single words."""
+    k = start + _run_offsets(runs, count)
+    h = _words_at(data, k) * _MULT[0]
     for j in range(1, WINDOW // 8):
-        h = h + words[offsets + 8 * j] * _MULT[j]
-    return _mix(h, table_bits), words, offsets
+        h = h + _words_at(data, k + 8 * j) * _MULT[j]
+    return h
 
 
 def _hash_aligned(data: bytes, start: int, count: int, table_bits: int) -> np.ndarray:
@@ -200,7 +247,7 @@ class MatchFinder:
         matches: list[Match],
     ) -> int:
         if self.sampled:
-            slots, words, offsets = _hash_sampled(data, lo - base, hi - lo, self.table_bits, lo)
+            slots, offsets = _hash_sampled(data, lo - base, hi - lo, self.table_bits, lo)
         else:
             slots, words = _hash_every_position(data, lo - base, hi - lo, self.table_bits)
         entries = self._table[slots]
@@ -227,7 +274,8 @@ class MatchFinder:
         first_word = (positions - distances - base) // 8
         same = np.ones(hit.size, dtype=bool)
         for j in range(WINDOW // 8):
-            same &= aligned[first_word + j] == words[hit + 8 * j]
+            mine = _words_at(data, lo - base + hit + 8 * j) if self.sampled else words[hit + 8 * j]
+            same &= aligned[first_word + j] == mine
         positions, distances = positions[same], distances[same]
         k = 0
         while k < positions.size:
