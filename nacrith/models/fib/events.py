@@ -36,6 +36,15 @@ from typing import Any
 import constriction
 import numpy as np
 
+from nacrith.models.fib.contexts import (
+    FRESH,
+    LAZY_LIMIT,
+    SMALL_K,
+    STALE_BITS,
+    BigCtx,
+    SmallCtx,
+    small_model,
+)
 from nacrith.models.fib.recency import MAX_BUCKETS, Recency
 from nacrith.models.fib.tables import StagedTable, encode_rows
 
@@ -44,18 +53,21 @@ Categorical = constriction.stream.model.Categorical
 Uniform = constriction.stream.model.Uniform
 RangeDecoder = constriction.stream.queue.RangeDecoder
 
-__all__ = ["CASE_CONTEXTS", "CaseCoder", "Details", "EventDecoder", "ModelParams"]
+__all__ = [
+    "CASE_CONTEXTS",
+    "FRESH",
+    "LAZY_LIMIT",
+    "SMALL_K",
+    "STALE_BITS",
+    "CaseCoder",
+    "Details",
+    "EventDecoder",
+    "ModelParams",
+]
 
 MAX_LEVELS = 16
-STALE_BITS = 5
-FRESH = 1 << STALE_BITS
-LAZY_LIMIT = 48
-SMALL_K = 15
-CACHE_K = 6
 NEW_WORD = -1
 NEW_PHRASE = -2
-_CACHE_MAX = 1 << 17
-_PAD = tuple((0.0,) * (SMALL_K - k) for k in range(SMALL_K + 1))
 # Bucket model: symbol 0 NEW_WORD, 1 NEW_PHRASE, 1 + i rank bucket i (1-based).
 BUCKET_WIDTH = 2 + MAX_BUCKETS
 BASE_CTX = 3  # context of the ranks of new words' cores (contexts 0..2: orders that existed)
@@ -115,70 +127,6 @@ class ModelParams:
         return 32 * self.o0_step
 
 
-class _Ctx:
-    """One order-1/2 context (decoder side)."""
-
-    __slots__ = ("counts", "kb", "model", "n", "slot", "snap", "syms")
-
-    def __init__(self, sym: int, esc_a: float) -> None:
-        """A context after its first update, with `sym`."""
-        self.slot: dict[int, int] = {sym: 0}
-        self.syms: list[int] = [sym]
-        self.counts: list[float] = [1.0, esc_a + 0.5]  # counts of the symbols, then the escape
-        # `counts` at the last version point; None while that is still `counts` itself
-        self.snap: tuple[float, ...] | list[float] | None = None
-        self.model: Any = None  # built from the snapshot when first needed
-        self.kb = 0  # symbols in `model`; symbol kb is the escape
-        self.n = 1  # updates so far
-
-
-def _update(c: _Ctx, sym: int, esc_a: float) -> None:
-    """Count `sym` in `c`, keeping the snapshot of the last version point."""
-    n = c.n + 1
-    c.n = n
-    counts = c.counts
-    j = c.slot.get(sym, -1)
-    if j < 0:
-        k = len(counts) - 1
-        if k < LAZY_LIMIT or n < FRESH or not n & ((1 << (n.bit_length() - STALE_BITS)) - 1):
-            c.snap = c.model = None
-        elif c.snap is None:
-            c.snap = tuple(counts)
-        c.slot[sym] = k
-        c.syms.append(sym)
-        counts[k] = 1.0
-        counts.append((k + 1) * esc_a + 0.5)
-        return
-    if n < FRESH or not n & ((1 << (n.bit_length() - STALE_BITS)) - 1):
-        c.snap = c.model = None
-    elif c.snap is None:
-        c.snap = tuple(counts)
-    counts[j] += 1.0
-
-
-def build_model(c: _Ctx, cache: dict[tuple[float, ...], Any]) -> Any:
-    """Build the model of context `c` from its snapshot (padded to SMALL_K + 1 entries when it
-    holds at most SMALL_K symbols; small ones are shared through `cache`)."""
-    snap = c.counts if c.snap is None else c.snap
-    k = len(snap) - 1
-    c.kb = k
-    if k <= CACHE_K:
-        key = tuple(snap)
-        m = cache.get(key)
-        if m is None:
-            if len(cache) >= _CACHE_MAX:
-                cache.clear()
-            m = cache[key] = Categorical(
-                np.fromiter(key + _PAD[k], np.float64, SMALL_K + 1), lazy=True
-            )
-    elif k <= SMALL_K:
-        m = Categorical(np.fromiter((*snap, *_PAD[k]), np.float64, SMALL_K + 1), lazy=True)
-    else:
-        m = Categorical(np.fromiter(snap, np.float64, k + 1), perfect=False)
-    c.model = m
-    return m
-
-
 class Details:
     """Models of stream D, shared by both sides: whether a new word's core is known (a
     Bernoulli), its whitespace-run index (counts over the runs seen plus a new-run weight, rebuilt
@@ -230,13 +178,15 @@ class Details:
         self.levels[level] += 1.0
 
 
-def _count_in(tab: dict[int, _Ctx], key: int, sym: int, esc_a: float) -> None:
-    """Count `sym` in context `key` of `tab`, creating the context on first use."""
+def _count_in(tab: dict[int, Any], key: int, sym: int) -> None:
+    """Count `sym` in context `key` of `tab` (a bare symbol after one update, then a context)."""
     c = tab.get(key)
     if c is None:
-        tab[key] = _Ctx(sym, esc_a)
+        tab[key] = sym
+    elif c.__class__ is int:
+        tab[key] = SmallCtx(c, sym)
     else:
-        _update(c, sym, esc_a)
+        tab[key] = c.add(sym)
 
 
 class EventDecoder:
@@ -258,20 +208,22 @@ class EventDecoder:
         front = rec.front
         nf = len(front)
         lo = 1 << (bucket - 1)
-        size = min(lo << 1, nf + len(rec.order) + 1) - lo
-        if size <= 0:
+        size = nf + len(rec.order) + 1 - lo
+        if size > lo:
+            size = lo
+        elif size <= 0:
             raise ValueError("rank bucket out of range")
-        dec = self.dec_c
         if size > OFFSET_SPLIT:
-            off = int(dec.decode(Uniform(OFFSET_SPLIT)))
-            off += OFFSET_SPLIT * int(dec.decode(Uniform((size - 1) // OFFSET_SPLIT + 1)))
+            dec = self.dec_c
+            off = dec.decode(Uniform(OFFSET_SPLIT))
+            off += OFFSET_SPLIT * dec.decode(Uniform((size - 1) // OFFSET_SPLIT + 1))
             if off >= size:
                 raise ValueError("rank offset out of range")
         elif size > 1:
             m = self.uniform.get(size)
             if m is None:
                 m = self.uniform[size] = Uniform(size)
-            off = int(dec.decode(m))
+            off = self.dec_c.decode(m)
         else:
             off = 0
         rank = lo + off - 1
@@ -311,19 +263,25 @@ class EventDecoder:
         `base` is a word id with the same core or -1 (spelled), `ws` a whitespace run index or
         -1 (a new run). Ids are numbered in order of creation: a word at its NEW_WORD, a phrase
         after its last word."""
-        dec_s, dec_l, dec_b = self.dec_s, self.dec_l, self.dec_b
-        dec_small, dec_large = dec_s.decode, dec_l.decode
-        decode_bucket = self.buckets.decode
-        cache = self.cache
+        dec_small, dec_large, dec_bucket = self.dec_s.decode, self.dec_l.decode, self.dec_b.decode
+        btabs, bmodels, bns = self.buckets.tabs, self.buckets.models, self.buckets.n
+        bstep, bwarm = self.buckets.step, self.buckets.warm
         esc2_a, esc1_a = self.p.esc2_a, self.p.esc1_a
-        rec = self.rec
+        cache2: dict[tuple[int, ...], Any] = {}
+        cache1: dict[tuple[int, ...], Any] = {}
+        # a context updated once holds its symbol with count 1: one model per order
+        one2 = small_model((1,), cache2, esc2_a)
+        one1 = small_model((1,), cache1, esc1_a)
+        # ids: at most one per event (a word or a phrase of at least two words)
+        rec = self.rec = Recency(need_srank=False, max_ids=2 * n_tokens + 2)
         front = rec.front
         pop = front.pop
         decode_rank = self._decode_rank
-        tab2: dict[int, _Ctx] = {}
-        tab1: dict[int, _Ctx] = {}
+        tab2: dict[int, Any] = {}  # key -> symbol (one update) or _Ctx
+        tab1: dict[int, Any] = {}
         get2, get1 = tab2.get, tab1.get
         tok_ids: list[int] = []
+        append_tok = tok_ids.append
         words_of: list[list[int] | None] = []
         n_tok = 0
         k2 = START2
@@ -335,33 +293,58 @@ class EventDecoder:
         def_words: list[int] = []
         while n_tok < n_tokens or def_left:
             c2 = get2(k2)
-            c1 = None
             sym = -3
             if c2 is not None:
-                m = c2.model
-                if m is None:
-                    m = build_model(c2, cache)
-                j = dec_small(m) if c2.kb <= SMALL_K else dec_large(m)
-                if j < c2.kb:
-                    sym = c2.syms[j]
-                    n = c2.n + 1
-                    c2.n = n
-                    if n < FRESH or not n & ((1 << (n.bit_length() - STALE_BITS)) - 1):
-                        c2.snap = c2.model = None
-                    elif c2.snap is None:
-                        c2.snap = tuple(c2.counts)
-                    c2.counts[j] += 1.0
+                if c2.__class__ is int:
+                    if not dec_small(one2):
+                        sym = c2
+                        tab2[k2] = SmallCtx(c2, c2)
+                else:
+                    m = c2.model
+                    if m is None:
+                        m = c2.build(cache2, esc2_a)
+                    kb = c2.kb
+                    j = dec_small(m) if kb <= SMALL_K else dec_large(m)
+                    if j < kb:
+                        sym = c2.syms[j]
+                        if c2.__class__ is BigCtx:
+                            c2.hit(j)
+                        else:  # SmallCtx.add, inlined
+                            n = c2.n + 1
+                            c2.n = n
+                            if n < FRESH or not n & ((1 << (n.bit_length() - STALE_BITS)) - 1):
+                                c2.snap = c2.model = None
+                            elif c2.snap is None:
+                                c2.snap = tuple(c2.counts)
+                            c2.counts[j] += 1
             if sym == -3:
                 c1 = get1(k1)
                 if c1 is not None:
-                    m = c1.model
-                    if m is None:
-                        m = build_model(c1, cache)
-                    j = dec_small(m) if c1.kb <= SMALL_K else dec_large(m)
-                    if j < c1.kb:
-                        sym = c1.syms[j]
+                    if c1.__class__ is int:
+                        if not dec_small(one1):
+                            sym = c1
+                    else:
+                        m = c1.model
+                        if m is None:
+                            m = c1.build(cache1, esc1_a)
+                        kb = c1.kb
+                        j = dec_small(m) if kb <= SMALL_K else dec_large(m)
+                        if j < kb:
+                            sym = c1.syms[j]
                 if sym == -3:
-                    s = decode_bucket(dec_b, (c2 is not None) + (c1 is not None))
+                    ctx = (c2 is not None) + (c1 is not None)
+                    bm = bmodels[ctx]
+                    bt = btabs[ctx]
+                    if bm is None:
+                        bm = bmodels[ctx] = Categorical(
+                            np.fromiter(bt, np.float64, BUCKET_WIDTH), lazy=True
+                        )
+                    s = dec_bucket(bm)
+                    bt[s] += 1.0
+                    n = bns[ctx] + 1
+                    bns[ctx] = n
+                    if n < bwarm or n % bstep == 0:
+                        bmodels[ctx] = None
                     sym = decode_rank(s - 1) if s >= 2 else -1 - s
                 if sym == NEW_PHRASE:
                     if def_left:
@@ -376,17 +359,21 @@ class EventDecoder:
                     words_of.append(None)
                 # count (update exclusion: order 1 only where order 2 did not predict)
                 if c2 is None:
-                    tab2[k2] = _Ctx(sym, esc2_a)
+                    tab2[k2] = sym
+                elif c2.__class__ is int:
+                    tab2[k2] = SmallCtx(c2, sym)
                 else:
-                    _update(c2, sym, esc2_a)
+                    tab2[k2] = c2.add(sym)
                 if c1 is None:
-                    tab1[k1] = _Ctx(sym, esc1_a)
+                    tab1[k1] = sym
+                elif c1.__class__ is int:
+                    tab1[k1] = SmallCtx(c1, sym)
                 else:
-                    _update(c1, sym, esc1_a)
+                    tab1[k1] = c1.add(sym)
             words = words_of[sym]
             # record the use (recency), shift the context
             if words is None:
-                tok_ids.append(sym)
+                append_tok(sym)
                 n_tok += 1
                 if def_left:
                     def_words.append(sym)
@@ -417,8 +404,8 @@ class EventDecoder:
                 if not def_left:
                     pid = len(words_of)
                     words_of.append(def_words)
-                    _count_in(tab2, def_k2, pid, esc2_a)
-                    _count_in(tab1, def_k1, pid, esc1_a)
+                    _count_in(tab2, def_k2, pid)
+                    _count_in(tab1, def_k1, pid)
                     front[pid] = None
                     left -= 1
         return tok_ids, words_of

@@ -26,11 +26,13 @@ MAX_BUCKETS = 32
 class Recency:
     """Approximate move-to-front ranks over dense ids 0, 1, 2, ... (each touched when created)."""
 
-    __slots__ = ("front", "need_srank", "order", "srank")
+    __slots__ = ("dtype", "front", "need_srank", "order", "srank")
 
-    def __init__(self, need_srank: bool = True) -> None:
+    def __init__(self, need_srank: bool = True, max_ids: int = 1 << 62) -> None:
+        """`max_ids` bounds the ids (narrower arrays make `refresh` cheaper)."""
+        self.dtype = np.int32 if max_ids < (1 << 31) else np.int64
         self.front: dict[int, None] = {}
-        self.order = np.zeros(0, dtype=np.int64)  # snapshot ids, most recent first
+        self.order = np.zeros(0, dtype=self.dtype)  # snapshot ids, most recent first
         self.srank = np.zeros(0, dtype=np.int64)  # id -> position in `order` (encoder only)
         self.need_srank = need_srank
 
@@ -71,7 +73,7 @@ class Recency:
         front = self.front
         if not front:
             return
-        fl = np.fromiter(reversed(front), dtype=np.int64, count=len(front))
+        fl = np.fromiter(reversed(front), dtype=self.dtype, count=len(front))
         old = self.order
         keep = np.ones(len(old) + len(fl), dtype=bool)
         keep[fl] = False
