@@ -8,8 +8,9 @@ stream's positions and moves the later ones down (llama.cpp re-rotates their key
 decoder use them identically (the determinism contract: ARCHITECTURE.md, "Contracts that keep
 archives decodable").
 
-`llama_cpp` is imported on first use, so importing this module is cheap. Native log output is
-silenced (`llama_log_set`), so nothing reaches stdout or stderr.
+`llama_cpp` (the optional extra `nacrith[llama]`) is imported on first use, so importing this
+module is cheap and works without it. Native log output is silenced (`llama_log_set`), so
+nothing reaches stdout or stderr.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from nacrith.errors import ModelNotFoundError, NacrithError
 
 __all__ = ["LlamaBackend", "LlamaVocab", "gpu_available", "llama_version", "requantize"]
 
+#: how to install the optional llama.cpp engine, named by every error that needs it
+LLAMA_EXTRA_HINT = "pip install 'nacrith[llama]'"
+
 _lock = threading.Lock()
 _llama: Any = None
 _log_callback: Any = None  # kept alive: llama.cpp holds a pointer to it
@@ -39,9 +43,11 @@ def _lib() -> Any:
         if _llama is None:
             try:
                 import llama_cpp
-            except ImportError as exc:  # pragma: no cover - a declared dependency
-                raise ModelNotFoundError(
-                    f"the llm codec needs llama-cpp-python, which does not import: {exc}"
+            except (ImportError, OSError, RuntimeError) as exc:  # its native library included
+                raise NacrithError(
+                    f"llama.cpp is not available here ({exc}); the llama engine needs it "
+                    f"(--engine llama, --gpu, a model the portable engine cannot run, an "
+                    f"archive made with the llama engine): {LLAMA_EXTRA_HINT}"
                 ) from exc
 
             _log_callback = llama_cpp.llama_log_callback(lambda level, text, user: None)
