@@ -68,7 +68,7 @@ def test_batched_rows_come_from_appends_with_the_bits_of_steps() -> None:
     codec = LLMCodec(n_ctx=32, sink=2, drop=8, engine="portable", max_streams=2)
     be = codec._get_backend(2)
     assert batch_exact(be) and not batch_exact(type("Llama", (), {"batch_exact": False})())
-    toks = [be.tokenize(corpus_text()[4000:4120]), be.tokenize(b"A dog sat.")]
+    toks = [be.tokenize(corpus_text()[4000:4200]), be.tokenize(b"A dog sat.")]
     lengths = [len(t) for t in toks]
     window = Window.sink_shift(2, 8)
 
@@ -96,7 +96,7 @@ def test_batched_rows_come_from_appends_with_the_bits_of_steps() -> None:
 
     counting = _Counting(be)
     batched = run(counting, 16)
-    assert counting.steps == 0 and max(counting.appends) == 16 and len(counting.appends) > 4
+    assert counting.steps == 0 and max(counting.appends) == 16 and len(counting.appends) >= 6
     stepwise = _Counting(be)
     plain = run(stepwise, 0)
     assert len(plain) == len(batched) == sum(lengths)
