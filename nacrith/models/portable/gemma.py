@@ -23,6 +23,7 @@ import numpy as np
 
 from nacrith import exact
 from nacrith.errors import NacrithError
+from nacrith.models.portable.gemma_kv import StreamKV
 from nacrith.models.portable.gemma_weights import GemmaConfig, GemmaWeights, load_gemma_weights
 from nacrith.models.portable.streams import Streams, checked_setup
 
@@ -51,18 +52,6 @@ def _rope_tables(n_ctx: int, head_dim: int, base: float) -> tuple[np.ndarray, np
     return exact.cos(angles), exact.sin(angles)
 
 
-class _Cache:
-    """Keys and values of one stream, all layers, as exact integers with power-of-two scales;
-    stored in the narrowest type that holds them exactly (float32 for keys of QK_BITS bits,
-    int32 for values of V_BITS bits), widened to float64 for the products."""
-
-    def __init__(self, n_layer: int, n_ctx: int, n_head_kv: int, head_dim: int) -> None:
-        self.k_int = np.zeros((n_layer, n_ctx, n_head_kv, head_dim), dtype=np.float32)
-        self.k_scale = np.zeros((n_layer, n_ctx, n_head_kv))
-        self.v_int = np.zeros((n_layer, n_ctx, n_head_kv * head_dim), dtype=np.int32)
-        self.length = 0
-
-
 class GemmaModel(Streams):
     """A Gemma 3 GGUF evaluated with machine-independent arithmetic, `n_seq` streams of `n_ctx`.
 
@@ -73,6 +62,9 @@ class GemmaModel(Streams):
     :param n_ctx: context length of each stream, in tokens.
     :param weights: already loaded weights (shared between models), instead of reading `path`.
     :param revision: the arithmetic revision (`weights.REVISIONS`) of the matrix products.
+    :param sink: positions each stream keeps for `shift`s that start at most there, with a ring
+        of the last `sliding_window` positions for the local layers beyond them (`gemma_kv`);
+        None: every layer keeps the whole context. The logits are the same bits either way.
     """
 
     def __init__(
@@ -83,6 +75,7 @@ class GemmaModel(Streams):
         n_ctx: int = 2048,
         weights: GemmaWeights | None = None,
         revision: int = 1,
+        sink: int | None = None,
     ) -> None:
         weights = checked_setup(path, weights, revision, n_seq, n_ctx, load_gemma_weights)
         self.revision = revision
@@ -107,9 +100,7 @@ class GemmaModel(Streams):
             False: _rope_tables(n_ctx, cfg.head_dim, cfg.rope_base),
         }
         self._v_scale = [self._value_grid(i) for i in range(cfg.n_layer)]
-        self._caches = [
-            _Cache(cfg.n_layer, n_ctx, cfg.n_head_kv, cfg.head_dim) for _ in range(n_seq)
-        ]
+        self._caches = [StreamKV(cfg, n_ctx, sink) for _ in range(n_seq)]
         self._hidden = np.zeros((0, cfg.n_embd))
 
     def _value_grid(self, layer: int) -> np.ndarray:
@@ -135,19 +126,23 @@ class GemmaModel(Streams):
             raise ValueError(f"cannot drop [{start}, {start + count}) of {n} positions")
         if count == 0:
             return
-        if start + count < n:
-            src, dst = slice(start + count, n), slice(start, n - count)
-            for layer in range(self.config.n_layer):
-                cos, sin = self._rope_tables[self.config.is_local(layer)]
-                c, s = cos[count], sin[count]
-                moved = cache.k_int[layer, src] * cache.k_scale[layer, src, :, None]
-                half = moved.shape[-1] // 2
-                a, b = moved[..., :half], moved[..., half:]
-                rotated = np.concatenate([a * c + b * s, b * c - a * s], axis=-1)
-                k_int, k_scale = exact.fixed_point(rotated, QK_BITS)
-                cache.k_int[layer, dst] = k_int
-                cache.k_scale[layer, dst] = k_scale
-                cache.v_int[layer, dst] = cache.v_int[layer, src]
+        ring_dst, ring_src = cache.moves(start, count)
+        for layer in range(self.config.n_layer):
+            if cache.ring[layer]:
+                dst, src = cache.slots(layer, ring_dst), cache.slots(layer, ring_src)
+            elif start + count < n:
+                src, dst = slice(start + count, n), slice(start, n - count)  # type: ignore[assignment]
+            else:
+                continue
+            cos, sin = self._rope_tables[self.config.is_local(layer)]
+            c, s = cos[count], sin[count]
+            k_int, k_scale, v_int = cache.k_int[layer], cache.k_scale[layer], cache.v_int[layer]
+            moved = k_int[src] * k_scale[src][..., None]
+            half = moved.shape[-1] // 2
+            a, b = moved[..., :half], moved[..., half:]
+            rotated = np.concatenate([a * c + b * s, b * c - a * s], axis=-1)
+            k_int[dst], k_scale[dst] = exact.fixed_point(rotated, QK_BITS)
+            v_int[dst] = v_int[src]
         cache.length = n - count
 
     # -- forward pass ----------------------------------------------------------------------------
@@ -170,6 +165,7 @@ class GemmaModel(Streams):
         for layer in range(self.config.n_layer):
             h = self._block(layer, h, segments, starts, positions)
         for (seq, toks), start in zip(segments, starts):
+            self._caches[seq].stored(start, start + len(toks))
             self._caches[seq].length = start + len(toks)
         ends = np.cumsum([len(t) for _, t in segments]) - 1
         rows = np.arange(len(tokens)) if all_rows else ends
@@ -224,11 +220,11 @@ class GemmaModel(Streams):
         row = 0
         for (seq, toks), start in zip(segments, starts):
             t = len(toks)
-            cache = self._caches[seq]
-            cache.k_int[layer, start : start + t] = k_int[row : row + t]
-            cache.k_scale[layer, start : start + t] = k_scale[row : row + t]
-            cache.v_int[layer, start : start + t] = v_int[row : row + t]
-            attn[row : row + t] = self._attend(layer, cache, q[row : row + t], start, local)
+            rows = slice(row, row + t)
+            window = self._caches[seq].window_of(
+                layer, start, k_int[rows], k_scale[rows], v_int[rows]
+            )
+            attn[rows] = self._attend(layer, window, q[rows], start, local)
             row += t
         h = h + self._rms_norm(lw.out(attn), lw.post_attn_norm)
         gate_up = lw.gate_up(self._rms_norm(h, lw.ffn_norm))
@@ -236,14 +232,20 @@ class GemmaModel(Streams):
         return h + self._rms_norm(lw.down(act), lw.post_ffn_norm)
 
     def _attend(
-        self, layer: int, cache: _Cache, q: np.ndarray, start: int, local: bool
+        self,
+        layer: int,
+        window: tuple[int, np.ndarray, np.ndarray, np.ndarray],
+        q: np.ndarray,
+        start: int,
+        local: bool,
     ) -> np.ndarray:
-        """Causal attention of `q` (t, n_head, hd) at positions start.. over the cache; a local
-        layer sees only the keys less than `sliding_window` positions back."""
+        """Causal attention of `q` (t, n_head, hd) at positions start.. over `window` (first
+        position, keys, key scales, values of positions first..start + t); a local layer sees
+        only the keys less than `sliding_window` positions back."""
         cfg = self.config
         t, hd, group = q.shape[0], cfg.head_dim, self._group
         total = start + t
-        first = max(0, start - cfg.sliding_window + 1) if local else 0
+        first, k_held, k_scales, v_held = window
         q_int, q_scale = exact.fixed_point(q, QK_BITS)
         q_scale = q_scale * cfg.attention_scale
         key_pos = np.arange(first, total)[None, :]
@@ -256,16 +258,16 @@ class GemmaModel(Streams):
         v_grid = self._v_scale[layer] * 2.0**-P_BITS
         for g in range(cfg.n_head_kv):
             heads = slice(g * group, (g + 1) * group)
-            keys = cache.k_int[layer, first:total, g].astype(np.float64)
+            keys = k_held[:, g].astype(np.float64)
             dots = q_int[:, heads].reshape(t * group, hd) @ keys.T
-            scores = dots * q_scale[:, heads].reshape(-1, 1) * cache.k_scale[layer, first:total, g]
+            scores = dots * q_scale[:, heads].reshape(-1, 1) * k_scales[:, g]
             scores[hidden] = -np.inf
             top = np.max(scores, axis=1, keepdims=True)
             weights = np.rint(np.ldexp(exact.exp(scores - top), SCORE_BITS))
             sums = np.sum(weights, axis=1, keepdims=True)  # integers below 2**53: exact
             weights = np.rint(np.ldexp(weights, P_BITS) / sums)
             chans = slice(g * hd, (g + 1) * hd)
-            mixed = weights @ cache.v_int[layer, first:total, chans].astype(np.float64)
+            mixed = weights @ v_held[:, chans].astype(np.float64)
             mixed *= v_grid[chans]
             mixed += 0.0  # -0.0 -> +0.0: masked terms must not change a zero's sign
             out[:, heads] = mixed.reshape(t, group, hd)

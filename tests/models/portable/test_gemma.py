@@ -69,7 +69,7 @@ def test_streams_stepped_together_do_not_disturb_each_other(model):
 
 def _keys(model: GemmaModel, seq: int, n: int) -> np.ndarray:
     cache = model._caches[seq]
-    return cache.k_int[:, :n] * cache.k_scale[:, :n, :, None]
+    return np.stack([cache.keys(i, np.arange(n)) for i in range(model.config.n_layer)])
 
 
 def test_append_has_the_bits_of_steps_and_shift_moves_keys(model):
