@@ -214,9 +214,14 @@ class MatchFinder:
         entries = ((np.arange(count, dtype=np.int64) + first // STRIDE + 1) & _ENTRY_MASK).astype(
             np.uint32
         )
-        # one write per slot, the last (most recent) window of the step: deterministic
-        rev_unique, rev_first = np.unique(slots[::-1], return_index=True)
-        self._table[rev_unique] = entries[::-1][rev_first]
+        # one write per slot, the last (most recent) window of the step: deterministic. Until
+        # the entries wrap, every entry is above those written before it, so the largest is
+        # the last one
+        if first // STRIDE + count <= _ENTRY_MASK:
+            np.maximum.at(self._table, slots, entries)
+        else:
+            rev_unique, rev_first = np.unique(slots[::-1], return_index=True)
+            self._table[rev_unique] = entries[::-1][rev_first]
         self._indexed = max(self._indexed, first + count * STRIDE)
 
     def find(self, data: bytes, base: int, frame_start: int, frame_end: int) -> list[Match]:
