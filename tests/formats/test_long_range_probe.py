@@ -154,3 +154,20 @@ def test_sampled_hashes_are_the_full_hashes_at_the_sampled_offsets(
     expected = k[(k + first) % SAMPLE_PERIOD < SAMPLE_RUN]
     assert np.array_equal(offsets, expected)
     assert np.array_equal(slots, full[expected])
+
+
+@pytest.mark.parametrize("sampled", [False, True])
+def test_matches_do_not_depend_on_where_the_table_entries_wrap(sampled: bool) -> None:
+    # the same bytes at absolute position 0 and where the 32-bit table entries wrap in the
+    # middle of them (the table is then written through np.unique instead of np.maximum.at)
+    from nacrith.formats.long_range.finder import STRIDE
+
+    data = _with_repeats(2 * MiB, 256 * KiB, 1000, 0.05, seed=9)
+    far = ((1 << 32) - (MiB // STRIDE)) * STRIDE
+    found = []
+    for base in (0, far):
+        finder = MatchFinder(256 * KiB, 4 * MiB, sampled=sampled)
+        matches = finder.find(data, base, base, base + len(data))
+        found.append([(m.start - base, m.distance, m.length) for m in matches])
+    assert len(found[0]) > 50
+    assert found[0] == found[1]
