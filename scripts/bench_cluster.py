@@ -10,7 +10,8 @@ Starts a private local Ray instance (one CPU per worker asked for), then:
    and on the Ray instance with each worker count; every archive must equal the local one;
 2. models N actors (nodes x cores) from those runs: time(N) = startup + chunks x max(c / N, d),
    with c the coding time of one chunk (the local run), d the driver's CPU time per chunk in
-   the cluster runs (segmenting, digests, Ray calls, writing) and startup the actors' start;
+   the cluster runs (segmenting, digests, Ray calls, writing, and the long-range look-ahead
+   before the first chunk, also timed alone) and startup the actors' start;
 3. in a fresh driver process, codes a generated file of `--rss-size` bytes (zstd, whose cost
    is mostly the driver's) on the same instance, the actors reading the shared file, and
    reports that process's peak RSS.
@@ -76,6 +77,35 @@ def timed_compress(path: Path, size: int, **settings: object) -> tuple[bytes, fl
     with Compressor("fib", **settings) as compressor, path.open("rb") as reader:  # type: ignore[arg-type]
         compressor.compress_stream(reader, out, size)
     return out.getvalue(), time.perf_counter() - wall, time.process_time() - cpu
+
+
+def look_ahead_cost(path: Path, chunk: int) -> tuple[float, str]:
+    """CPU seconds of the long-range look-ahead the driver runs on `path` before its first
+    chunk (as `compress_stream` calls it for fib with `chunk`-byte chunks), and its verdict."""
+    from nacrith import pipeline
+    from nacrith.formats.long_range.lookahead import look_ahead
+    from nacrith.formats.long_range.reader import may_pay
+
+    distance = pipeline._long_range_distance(pipeline.Settings("fib", chunk_size=chunk))
+    start = time.process_time()
+    with path.open("rb") as reader:
+        first = reader.read(pipeline.BLOCK_SIZE)
+        ahead = look_ahead(
+            first,
+            reader,
+            distance,
+            pipeline.LONG_RANGE_WINDOW_LOG,
+            pipeline.BLOCK_SIZE,
+            pipeline.LONG_RANGE_LOOKAHEAD,
+        )
+    seconds = time.process_time() - start
+    if ahead.encoder is not None:
+        verdict = "the pass pays"
+    elif may_pay(ahead.probe):
+        verdict = "the probe let the full search run; it did not pay"
+    else:
+        verdict = "the probe found too few far repeats, no full search"
+    return seconds, f"{verdict}; {sum(map(len, ahead.blocks)) / 1e6:.1f} MB read ahead"
 
 
 def rss_child(path: str, address: str) -> None:
@@ -149,11 +179,14 @@ def main() -> None:
                 f"| {one / wall:.2f}x | {'yes' if archive == local else 'NO'} |"
             )
         per_chunk = local_s / chunks
+        ahead_s, verdict = look_ahead_cost(path, chunk)
         lines += [
             "",
             f"Model of N actors (nodes x cores) from these costs: a chunk codes in "
             f"{per_chunk:.2f} s, the driver spends {driver_per_chunk * 1000:.1f} ms of CPU per "
             f"chunk, actors start in {startup:.1f} s; time(N) = startup + chunks x max(c / N, d). "
+            f"Of the driver's CPU, the long-range look-ahead it runs before the first chunk "
+            f"takes {ahead_s:.2f} s ({verdict}). "
             f"For 1 GB ({-(-(10**9) // chunk)} chunks of {args.chunk_size}):",
             "",
             "| actors | hours | MB/s |",
