@@ -65,27 +65,47 @@ _COS_C = _coefficients([Fraction((-1) ** n, factorial(2 * n)) for n in range(10,
 
 
 def _horner(coefficients: tuple[float, ...], x: np.ndarray) -> np.ndarray:
-    acc = np.full_like(x, coefficients[0])
-    for c in coefficients[1:]:
-        acc *= x
+    acc = np.multiply(x, coefficients[0])  # the same product as c0 * x: IEEE `*` commutes
+    for c in coefficients[1:-1]:
         acc += c
+        acc *= x
+    acc += coefficients[-1]
     return acc
+
+
+_EXP_CHUNK = 1 << 14  # elements per pass of `exp` (its temporaries stay in cache)
 
 
 def exp(x: np.ndarray | float) -> np.ndarray:
     """e**x for float64 input, same bits on every machine; results below 2**-1021 become 0."""
     x = np.asarray(x, dtype=np.float64)
-    nan = np.isnan(x)
-    xs = np.where(nan | (np.abs(x) > _EXP_MAX), 0.0, x)
-    k = np.rint(xs * _INV_LN2)
-    r = (xs - k * _LN2_HI) - k * _LN2_LO
+    out = np.empty(x.shape)
+    flat_x, flat_out = x.reshape(-1), out.reshape(-1)
+    for lo in range(0, flat_x.size, _EXP_CHUNK):
+        _exp_into(flat_x[lo : lo + _EXP_CHUNK], flat_out[lo : lo + _EXP_CHUNK])
+    return out
+
+
+def _exp_into(x: np.ndarray, out: np.ndarray) -> None:
+    """`exp` of a 1-d chunk into `out`: range reduction e**x = 2**k * e**r with |r| <= ln2/2,
+    a degree-14 Taylor polynomial of r by Horner, then an exact ldexp."""
+    special = ~(np.abs(x) <= _EXP_MAX)  # NaN, and results that are 0 or inf outright
+    xs = np.where(special, 0.0, x) if special.any() else x
+    k = np.multiply(xs, _INV_LN2)
+    np.rint(k, out=k)
+    r = np.multiply(k, _LN2_HI)
+    np.subtract(xs, r, out=r)
+    r -= np.multiply(k, _LN2_LO)
     p = _horner(_EXP_C, r)
     ki = k.astype(np.int64)
     under = ki < _EXP_MIN_K
-    out = np.ldexp(np.where(under, 0.0, p), np.where(under, 0, ki))
-    out = np.where(x > _EXP_MAX, np.inf, out)
-    out = np.where(x < -_EXP_MAX, 0.0, out)
-    return np.where(nan, np.nan, out)
+    if under.any():
+        p[under] = 0.0
+        ki[under] = 0
+    np.ldexp(p, ki, out=out)
+    if special.any():
+        xv = x[special]
+        out[special] = np.where(np.isnan(xv), np.nan, np.where(xv > 0, np.inf, 0.0))
 
 
 def log(x: np.ndarray | float) -> np.ndarray:

@@ -19,7 +19,7 @@ covers the whole row product ``sum_j x_j * W[r, j]`` of the quantized activation
 float64 weights, so a float64 GEMM over the dequantized weights (`widen`) gives the very same
 numbers: an exact sum has one value however it is computed. A widened matrix uses that GEMM for
 several rows at once (no per-block intermediates), the float32 blocks for one; any matrix uses
-it, widened for the one product, for many rows (a prefill).
+it for many rows (a prefill), widening a cache-sized slab of its rows at a time.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = ["BlockMatrix", "block_tensor"]
 _F32_EXACT = 2.0**24  # float32 holds every integer below this
 _F64_EXACT_BITS = 53
 _CHUNK = 1 << 23  # float64 elements of one product's intermediate block terms
+_SLAB = 1 << 17  # float64 elements of one slab of weights widened for a product (cache-sized)
 _WIDE_ROWS = 16  # from this many activation rows on, one float64 GEMM beats the blocks
 
 
@@ -175,9 +176,18 @@ class BlockMatrix:
             values = np.empty((self.cols, self.rows))
             step = max(1, _CHUNK // max(self.cols, 1))
             for lo in range(0, self.rows, step):
-                rows = np.arange(lo, min(lo + step, self.rows))
-                values[:, lo : lo + step] = self.row_values(rows).T
+                hi = min(lo + step, self.rows)
+                values[:, lo:hi] = self._values(lo, hi)
             self.values_t = values
+
+    def _values(self, lo: int, hi: int) -> np.ndarray:
+        """The float64 values of rows lo:hi as (cols, hi - lo) (exact)."""
+        if self.values_t is not None:
+            return self.values_t[:, lo:hi]
+        v = np.multiply(self.qt[:, :, lo:hi], self.scale_t[:, :, lo:hi], dtype=np.float64)
+        if self.mins_t is not None:
+            v += self.mins_t[:, None, lo:hi]
+        return v.reshape(self.cols, hi - lo)
 
     def ints(self) -> np.ndarray:
         """The integers as (rows, cols) float32."""
@@ -229,17 +239,28 @@ class BlockMatrix:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """x @ W.T for x of shape (n, cols), with x quantized per block (`quantize`); float64."""
         n = x.shape[0]
-        if (self.values_t is not None and n > 1) or n >= _WIDE_ROWS:
-            values_t = self.values_t
-            if values_t is None:  # many rows (a prefill): widen for this product only
-                values_t = self.row_values(np.arange(self.rows)).T
-            ints, sx = self.quantize(x)
-            ints *= sx[..., None]  # powers of two: exact
-            return ints.reshape(n, self.cols) @ values_t  # exact sums, as the blocks'
+        if n > 1 and (self.values_t is not None or n >= _WIDE_ROWS):
+            return self._wide(x)
         out = np.empty((n, self.rows))
         step = max(1, _CHUNK // (self.n_blocks * self.rows))
         for lo in range(0, n, step):
             out[lo : lo + step] = self._product(x[lo : lo + step])
+        return out
+
+    def _wide(self, x: np.ndarray) -> np.ndarray:
+        """The product as float64 GEMMs over the exact values, a slab of rows at a time (a
+        widened matrix: all at once); exact sums, so the bits of the block products."""
+        n = x.shape[0]
+        ints, sx = self.quantize(x)
+        ints *= sx[..., None]  # powers of two: exact
+        xq = ints.reshape(n, self.cols)
+        if self.values_t is not None:
+            return xq @ self.values_t
+        out = np.empty((n, self.rows))
+        step = max(1, _SLAB // self.cols)
+        for lo in range(0, self.rows, step):
+            hi = min(lo + step, self.rows)
+            out[:, lo:hi] = xq @ self._values(lo, hi)
         return out
 
     def _product(self, x: np.ndarray) -> np.ndarray:

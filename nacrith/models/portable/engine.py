@@ -42,6 +42,7 @@ QK_BITS = 22  # q and k per head vector; 64 products of 2**44 stay far below 2**
 SCORE_BITS = 38  # exp(score - max) as fixed point; n_ctx <= 2**14 keeps row sums < 2**53
 P_BITS = 26  # normalized attention weights
 V_BITS = 26  # values on their fixed grid; (2**26 + n_ctx) * 2**26 < 2**53
+_ATTN_CHUNK = 1 << 18  # attention scores computed in one pass (query rows x cache positions)
 
 
 class KVCache:
@@ -228,8 +229,20 @@ class PortableModel(Streams):
         return h + lw.down(act)
 
     def _attend(self, layer: int, cache: KVCache, q: np.ndarray, start: int) -> np.ndarray:
-        """Causal attention of `q` (t, n_head, hd) at positions start.. over the cache, all kv
-        heads in one batched product."""
+        """Causal attention of `q` (t, n_head, hd) at positions start.. over the cache, a few
+        positions at a time (each row's result depends on its own row only)."""
+        t = q.shape[0]
+        step = max(1, _ATTN_CHUNK // ((start + t) * self.config.n_head))
+        if t <= step:
+            return self._attend_rows(layer, cache, q, start)
+        out = np.empty((t, self.n_embd))
+        for lo in range(0, t, step):
+            out[lo : lo + step] = self._attend_rows(layer, cache, q[lo : lo + step], start + lo)
+        return out
+
+    def _attend_rows(self, layer: int, cache: KVCache, q: np.ndarray, start: int) -> np.ndarray:
+        """Causal attention of `q` (t, n_head, hd) at positions start.. over the cache up to its
+        last position, all kv heads in one batched product."""
         cfg = self.config
         t, hd, group, n_kv = q.shape[0], cfg.head_dim, self._group, cfg.n_head_kv
         total = start + t
