@@ -1,4 +1,5 @@
-"""A portable archive decodes where llama-cpp-python cannot be imported at all.
+"""Without llama-cpp-python (the optional extra `nacrith[llama]`): the default model is derived,
+portable archives are made and decoded, and whatever needs llama.cpp fails with a clear message.
 
 Each `ncz` runs in a process whose PYTHONPATH starts with a `llama_cpp` package that raises
 ImportError when imported, so neither it nor any worker process it starts can load llama.cpp.
@@ -8,12 +9,14 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from nacrith.models.llm.registry import MODELS, pull
 from tests.paths import CANTERBURY, REPO
 
 pytestmark = pytest.mark.llm
@@ -47,8 +50,6 @@ def _engines(archive: bytes) -> list[str]:
 
 def test_the_block_works(blocked_env: dict[str, str]) -> None:
     code = "import nacrith.models.llm.backend as b; b.LlamaVocab(__import__('sys').argv[1])"
-    from nacrith.models.llm.registry import pull
-
     done = _run(["-c", code, str(pull("smollm2-135m", quiet=True))], blocked_env)
     assert done.returncode != 0
     assert b"llama_cpp is blocked in this test" in done.stderr
@@ -86,3 +87,60 @@ def test_compress_without_llama_cpp_decodes_with_it(
     archive = out.read_bytes()
     assert _engines(archive) == ["portable"]
     assert nacrith.decompress(archive) == TEXT
+
+
+@pytest.mark.slow  # a fresh cache: the portable engine converts its weights again
+def test_a_fresh_cache_with_only_the_q4_1_base_derives_the_default_model(
+    tmp_path: Path, blocked_env: dict[str, str]
+) -> None:
+    base = pull("smollm2-135m-q4_1", quiet=True)
+    models = tmp_path / "cache" / "nacrith" / "models"
+    models.mkdir(parents=True)
+    shutil.copyfile(base, models / base.name)
+    env = {**blocked_env, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    source = tmp_path / "alice.txt"
+    source.write_bytes(TEXT)
+    out = tmp_path / "alice.ncz"
+    done = _run(["-m", "nacrith.cli", "compress", "-m", "llm", "-o", str(out), str(source)], env)
+    assert done.returncode == 0, done.stderr[-3000:].decode(errors="replace")
+    assert b"deriving 'smollm2-135m'" in done.stderr
+    derived = models / MODELS["smollm2-135m"].filename
+    assert derived.is_file()  # verified against its pinned sha256 by the registry
+    back = _run(["-m", "nacrith.cli", "decompress", "-c", str(out)], env)
+    assert back.returncode == 0, back.stderr[-3000:].decode(errors="replace")
+    assert back.stdout == TEXT
+
+
+def _assert_needs_the_extra(done: subprocess.CompletedProcess) -> None:
+    assert done.returncode != 0
+    err = done.stderr.decode(errors="replace")
+    assert "pip install 'nacrith[llama]'" in err, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+
+
+def test_the_llama_engine_fails_clearly_without_llama_cpp(
+    tmp_path: Path, blocked_env: dict[str, str]
+) -> None:
+    source = tmp_path / "alice.txt"
+    source.write_bytes(TEXT)
+    for extra in (["--engine", "llama"], ["--gpu"]):
+        out = tmp_path / "alice.ncz"
+        done = _run(["-m", "nacrith.cli", "compress", *extra, "-o", str(out), str(source)],
+                    blocked_env)  # fmt: skip
+        _assert_needs_the_extra(done)
+        assert not out.exists()
+
+
+def test_a_llama_engine_archive_fails_clearly_without_llama_cpp(
+    tmp_path: Path, blocked_env: dict[str, str]
+) -> None:
+    source = tmp_path / "alice.txt"
+    source.write_bytes(TEXT)
+    out = tmp_path / "alice.ncz"
+    made = _run(
+        ["-m", "nacrith.cli", "compress", "--engine", "llama", "-o", str(out), str(source)],
+        dict(os.environ),
+    )
+    assert made.returncode == 0, made.stderr[-3000:].decode(errors="replace")
+    assert _engines(out.read_bytes()) == ["llama"]
+    _assert_needs_the_extra(_run(["-m", "nacrith.cli", "decompress", "-c", str(out)], blocked_env))
