@@ -359,10 +359,13 @@ class FibCodec(Codec):
         cased_v = [is_cased(w) for w in word_bytes]
         cls_v = [token_class(w) if w else 3 for w in word_bytes]
         pos, flags = _decode_case(tok_ids, cased_v, cls_v, CaseCoder(), ed.dec_d)
-        # each id as is, Capitalised and in ALL CAPS (case flags 0, 1, 2), picked per token
-        n_ids = len(word_bytes)
-        spelled = word_bytes + [apply_case(w, 1) for w in word_bytes]
-        spelled += [apply_case(w, 2) for w in word_bytes]
+        # each id as is, then the Capitalised and ALL CAPS (case flags 1, 2) spellings in use
+        spelled = word_bytes
         pick = np.array(tok_ids, dtype=np.int64)
-        pick[pos] += n_ids * np.array(flags, dtype=np.int64)
+        flag_a = np.array(flags, dtype=np.int8)
+        for flag in (1, 2):
+            at = pos[flag_a == flag]
+            ids, inv = np.unique(pick[at], return_inverse=True)
+            pick[at] = len(spelled) + inv.reshape(-1)
+            spelled += [apply_case(word_bytes[i], flag) for i in ids.tolist()]
         return b"".join(map(spelled.__getitem__, pick.tolist()))

@@ -226,10 +226,13 @@ class EventDecoder:
             off = self.dec_c.decode(m)
         else:
             off = 0
-        rank = lo + off - 1
+        rank = lo + off - 1  # below nf + len(rec.order), by the bound on `size`
         if rank < nf:
             return next(islice(reversed(front), rank, None))
-        return rec.symbol(rank)
+        sym = int(rec.order[rank - nf])
+        if sym in front:
+            raise ValueError("recency rank of a moved id")
+        return sym
 
     def _decode_word_details(self) -> tuple[int, int]:
         dec = self.dec_d
