@@ -67,9 +67,11 @@ def _words_at_every_position(data: bytes, start: int, count: int) -> np.ndarray:
 
 
 def _mix(h: np.ndarray, table_bits: int) -> np.ndarray:
-    h = h ^ (h >> np.uint64(29))
-    h = h * _MIX
-    return (h >> np.uint64(64 - table_bits)).astype(np.int64)
+    """Table slots of the hashes `h` (mixed in place: `h` is spent)."""
+    h ^= h >> np.uint64(29)
+    h *= _MIX
+    h >>= np.uint64(64 - table_bits)
+    return h.view(np.int64)
 
 
 def _hash_every_position(
@@ -78,9 +80,11 @@ def _hash_every_position(
     """Table slot of the WINDOW bytes at each of positions start .. start + count - 1, and
     the words they were hashed from (`_words_at_every_position`)."""
     words = _words_at_every_position(data, start, count + WINDOW - 8)
-    h = words[:count] * _MULT[0]
+    h = np.multiply(words[:count], _MULT[0])
+    term = np.empty_like(h)
     for j in range(1, WINDOW // 8):
-        h = h + words[8 * j : 8 * j + count] * _MULT[j]
+        np.multiply(words[8 * j : 8 * j + count], _MULT[j], out=term)
+        h += term
     return _mix(h, table_bits), words
 
 
