@@ -72,7 +72,7 @@ def test_batched_rows_come_from_appends_with_the_bits_of_steps() -> None:
     lengths = [len(t) for t in toks]
     window = Window.sink_shift(2, 8)
 
-    def run(backend, batch: int) -> list[np.ndarray]:
+    def run(backend, batch: int, overlap: bool = True) -> list[np.ndarray]:
         rows: list[np.ndarray] = []
         done = [0, 0]
 
@@ -88,6 +88,7 @@ def test_batched_rows_come_from_appends_with_the_bits_of_steps() -> None:
             window=window,
             known=toks,
             batch=batch,
+            overlap=overlap,
             on_step=lambda streams, probs, new: rows.extend(
                 np.concatenate([[s], p]) for s, p in zip(streams.tolist(), probs)
             ),
@@ -101,5 +102,7 @@ def test_batched_rows_come_from_appends_with_the_bits_of_steps() -> None:
     plain = run(stepwise, 0)
     assert len(plain) == len(batched) == sum(lengths)
     assert all(np.array_equal(a, b) for a, b in zip(plain, batched))
+    inline = run(_Counting(be), 16, overlap=False)  # the batches computed in this thread
+    assert all(np.array_equal(a, b) for a, b in zip(inline, batched))
     assert stepwise.steps > 30 and not stepwise.appends
     codec.close()

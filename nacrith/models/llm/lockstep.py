@@ -157,6 +157,9 @@ class _ModelFeed:
                 kv_len[s] += 1
         return rows, states
 
+    def close(self) -> None:
+        """Nothing to release (`_BatchedFeed` overrides it)."""
+
 
 def batch_exact(backend: Backend) -> bool:
     """Whether `backend` computes a batch of tokens with the bits of feeding them one at a
@@ -170,12 +173,17 @@ def batch_exact(backend: Backend) -> bool:
     return bool(flag)
 
 
+#: (first iteration, rows, hidden states or None) of one batch of a stream
+_Rows: TypeAlias = "tuple[int, np.ndarray, np.ndarray | None]"
+
+
 class _BatchedFeed(_ModelFeed):
     """The encoder's model side on an exact engine: each stream's rows for a run of up to
     `batch` iterations come from one `append` of their known input tokens, cut where the
     window slides, with the same shifts and re-prefills at the same iterations as `_ModelFeed`;
     `step` hands them out one iteration at a time. The backend is `batch_exact`, so the rows
-    have the bits of `_ModelFeed`'s."""
+    have the bits of `_ModelFeed`'s. `threaded`: a second thread computes each stream's next
+    batch while this one's rows are being predicted and coded."""
 
     def __init__(
         self,
@@ -185,11 +193,22 @@ class _BatchedFeed(_ModelFeed):
         windows: Sequence[Window],
         hidden: bool,
         batch: int,
+        threaded: bool,
     ) -> None:
         super().__init__(backend, lengths, source, windows, hidden)
         self.batch = batch
-        #: per stream: (first iteration, rows, hidden states or None) of the last batch
-        self.ready: list[tuple[int, np.ndarray, np.ndarray | None] | None] = [None] * len(lengths)
+        #: per stream: (first iteration, rows, hidden states or None) of the batch in use
+        self.ready: list[_Rows | None] = [None] * len(lengths)
+        #: per stream: the iteration at which the rows computed so far end
+        self.end = [0] * len(lengths)
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="rows") if threaded else None
+        self.next: list[Future[_Rows] | None] = [None] * len(lengths)
+        for s in range(len(lengths)):
+            self._submit(s)
+
+    def _submit(self, s: int) -> None:
+        if self.pool is not None and self.end[s] < self.lengths[s]:
+            self.next[s] = self.pool.submit(self._fill, s, self.end[s])
 
     def step(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
         """Logits (and hidden states) for token i of each stream active at iteration i."""
@@ -200,14 +219,21 @@ class _BatchedFeed(_ModelFeed):
         for j, s in enumerate(active):
             ready = self.ready[s]
             if ready is None or i >= ready[0] + len(ready[1]):
-                ready = self.ready[s] = self._fill(s, i)
+                if self.pool is None:
+                    ready = self._fill(s, i)
+                else:
+                    pending = self.next[s]
+                    assert pending is not None
+                    ready = pending.result()
+                    self._submit(s)
+                self.ready[s] = ready
             rows[j] = ready[1][i - ready[0]]
             if states is not None:
                 assert ready[2] is not None
                 states[j] = ready[2][i - ready[0]]
         return rows, states
 
-    def _fill(self, s: int, i: int) -> tuple[int, np.ndarray, np.ndarray | None]:
+    def _fill(self, s: int, i: int) -> _Rows:
         """Stream `s`'s rows from iteration `i` on, in one model call."""
         be, window, source, n_ctx = (
             self.backend,
@@ -234,7 +260,13 @@ class _BatchedFeed(_ModelFeed):
         out = be.append(s, tokens, all_logits=True)[skip:]
         self.kv_len[s] = kv_len + len(tokens)
         states = be.hidden_states()[skip:] if self.hidden else None
+        self.end[s] = i + len(out)
         return i, out, states
+
+    def close(self) -> None:
+        """Wait for the second thread (a batch it computes is dropped)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _ModelCalls:
@@ -329,13 +361,15 @@ def run_streams(
     listener = _listener.get()
     tokens: list[list[int]] = [[] for _ in lengths]
     source, windows = tokens if known is None else known, [window] * len(lengths)
+    batched = batch > 0 and known is not None and batch_exact(backend)
     feed = (
-        _BatchedFeed(backend, lengths, source, windows, ensemble.wants_hidden, batch)
-        if batch > 0 and known is not None and batch_exact(backend)
+        _BatchedFeed(backend, lengths, source, windows, ensemble.wants_hidden, batch, overlap)
+        if batched
         else _ModelFeed(backend, lengths, source, windows, ensemble.wants_hidden)
     )
     steps = max(lengths, default=0)
-    calls = _ModelCalls(feed, steps, overlap, ahead=overlap and known is not None)
+    # a batched feed runs its own second thread, a batch ahead
+    calls = _ModelCalls(feed, steps, overlap and not batched, ahead=overlap and known is not None)
     learn: tuple[np.ndarray, np.ndarray] | None = None  # last step's tokens, not yet learnt
     try:
         for i in range(steps):
@@ -365,3 +399,4 @@ def run_streams(
         return tokens
     finally:
         calls.close()
+        feed.close()
