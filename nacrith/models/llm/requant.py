@@ -218,19 +218,22 @@ def requantize_q4_1_to_q8_0(src: str | os.PathLike[str], dst: str | os.PathLike[
 
     header = _GGUF_MAGIC + struct.pack("<IQQ", _GGUF_VERSION, len(plan), len(kv))
     header += b"".join(kv) + bytes(infos)
-    with open(dst, "wb") as out:
+    del raw  # tensors are read in chunks below, so the base never stays resident
+    with open(src, "rb") as inp, open(dst, "wb") as out:
         out.write(header + bytes(_pad(len(header), head.alignment)))
         for t, out_type, size in plan:
-            lo = head.data_start + t.offset
-            _write_tensor(out, raw[lo : lo + t.n_bytes], t.qtype, out_type)
+            inp.seek(head.data_start + t.offset)
+            _write_tensor(inp, out, t.n_bytes, t.qtype != out_type)
             out.write(bytes(_pad(size, head.alignment)))
 
 
-def _write_tensor(out: BinaryIO, raw: np.ndarray, src_type: int, out_type: int) -> None:
-    if src_type == out_type:
-        out.write(raw.data)
-        return
-    blocks = raw.reshape(-1, _Q4_1_BYTES)
-    for start in range(0, blocks.shape[0], _CHUNK_BLOCKS):
-        chunk = blocks[start : start + _CHUNK_BLOCKS]
-        out.write(quantize_q8_0(dequantize_q4_1(chunk)).tobytes())
+def _write_tensor(inp: BinaryIO, out: BinaryIO, n_bytes: int, convert: bool) -> None:
+    """Copy `n_bytes` of tensor data from `inp` to `out`, as Q8_0 when `convert` (from Q4_1)."""
+    step = _CHUNK_BLOCKS * _Q4_1_BYTES
+    for start in range(0, n_bytes, step):
+        data = inp.read(min(step, n_bytes - start))
+        if not convert:
+            out.write(data)
+            continue
+        blocks = np.frombuffer(data, dtype=np.uint8).reshape(-1, _Q4_1_BYTES)
+        out.write(quantize_q8_0(dequantize_q4_1(blocks)).tobytes())
