@@ -125,8 +125,8 @@ def test_the_llama_engine_fails_clearly_without_llama_cpp(
     source.write_bytes(TEXT)
     for extra in (["--engine", "llama"], ["--gpu"]):
         out = tmp_path / "alice.ncz"
-        done = _run(["-m", "nacrith.cli", "compress", *extra, "-o", str(out), str(source)],
-                    blocked_env)  # fmt: skip
+        args = ["compress", "-m", "llm", *extra, "-o", str(out), str(source)]
+        done = _run(["-m", "nacrith.cli", *args], blocked_env)
         _assert_needs_the_extra(done)
         assert not out.exists()
 
@@ -137,10 +137,11 @@ def test_a_llama_engine_archive_fails_clearly_without_llama_cpp(
     source = tmp_path / "alice.txt"
     source.write_bytes(TEXT)
     out = tmp_path / "alice.ncz"
-    made = _run(
-        ["-m", "nacrith.cli", "compress", "--engine", "llama", "-o", str(out), str(source)],
-        dict(os.environ),
-    )
+    args = ["compress", "-m", "llm", "--engine", "llama", "-o", str(out), str(source)]
+    made = _run(["-m", "nacrith.cli", *args], dict(os.environ))
     assert made.returncode == 0, made.stderr[-3000:].decode(errors="replace")
     assert _engines(out.read_bytes()) == ["llama"]
     _assert_needs_the_extra(_run(["-m", "nacrith.cli", "decompress", "-c", str(out)], blocked_env))
+    source.unlink()
+    _assert_needs_the_extra(_run(["-m", "nacrith.cli", "decompress", "-k", str(out)], blocked_env))
+    assert not source.exists()  # no partial output left behind
