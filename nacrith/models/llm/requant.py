@@ -71,16 +71,16 @@ def dequantize_q4_1(blocks: np.ndarray) -> np.ndarray:
 def quantize_q8_0(x: np.ndarray) -> np.ndarray:
     """Q8_0 blocks, as a (n, 34) uint8 array, of float32 values given as shape (n, 32)."""
     x = np.asarray(x, dtype=np.float32)
-    amax = np.max(np.abs(x), axis=1, keepdims=True)
-    d = amax / np.float32(127)
-    with np.errstate(divide="ignore"):
-        inv = np.where(d != 0, np.float32(1) / d, np.float32(0)).astype(np.float32)
-    scaled = (x * inv).astype(np.float64)  # the float32 product, widened exactly
-    # roundf: half away from zero; exact in float64 for a float32 input of this range
-    q = np.copysign(np.floor(np.abs(scaled) + 0.5), scaled).astype(np.int8)
+    d = np.max(np.abs(x), axis=1, keepdims=True) / np.float32(127)
+    inv = np.zeros_like(d)
+    np.divide(np.float32(1), d, out=inv, where=d != 0)
+    v = x * inv
+    q = np.trunc(v)
+    # roundf, half away from zero: `v - q` is exact, so comparing it with 0.5 decides exactly
+    q += np.copysign(np.abs(v - q) >= 0.5, v)
     out = np.empty((x.shape[0], _Q8_0_BYTES), dtype=np.uint8)
     out[:, 0:2] = d.astype(np.float16).view(np.uint8)
-    out[:, 2:] = q.view(np.uint8)
+    out[:, 2:] = q.astype(np.int8).view(np.uint8)
     return out
 
 
