@@ -21,7 +21,7 @@ context holds at most LAZY_LIMIT. A context with at most SMALL_K symbols at its 
 coded with a row padded to SMALL_K + 1 entries (stream A1), a larger one with an exact row (stream
 A2). The schedule depends only on the update sequence, which lets the encoder (`models.fib.encoder`,
 `models.fib.chain`) compute every row with numpy and code the small ones as one array; the decoder
-here follows it event by event.
+here follows it event by event, with the context representations of `models.fib.contexts`.
 
 Streams: A1 and A2 (the chain), B (rank buckets), C (rank offsets), D (details of new words and
 phrases, then the case flags).
