@@ -90,10 +90,9 @@ def _case_contexts(
 
 
 def _decode_case(
-    tok_ids: list[int], cased_v: list[bool], cls_v: list[int], case: CaseCoder, dec: Any
+    tok: np.ndarray, cased_v: list[bool], cls_v: list[int], case: CaseCoder, dec: Any
 ) -> tuple[np.ndarray, list[int]]:
-    """Decoder side: (positions of the cased tokens, their flags)."""
-    tok = np.array(tok_ids, dtype=np.int64)
+    """Decoder side: (positions of the cased tokens, their flags); `tok`: the token ids."""
     pos = np.flatnonzero(np.array(cased_v, dtype=bool)[tok])
     prev_cls = np.full(len(tok), 7, dtype=np.int64)
     prev_cls[1:] = np.array(cls_v, dtype=np.int64)[tok[:-1]]
@@ -358,10 +357,10 @@ class FibCodec(Codec):
             word_bytes.append(b"")
         cased_v = [is_cased(w) for w in word_bytes]
         cls_v = [token_class(w) if w else 3 for w in word_bytes]
-        pos, flags = _decode_case(tok_ids, cased_v, cls_v, CaseCoder(), ed.dec_d)
+        pick = np.array(tok_ids, dtype=np.int64)
+        pos, flags = _decode_case(pick, cased_v, cls_v, CaseCoder(), ed.dec_d)
         # each id as is, then the Capitalised and ALL CAPS (case flags 1, 2) spellings in use
         spelled = word_bytes
-        pick = np.array(tok_ids, dtype=np.int64)
         flag_a = np.array(flags, dtype=np.int8)
         for flag in (1, 2):
             at = pos[flag_a == flag]
