@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from nacrith import exact
+from nacrith.models import gguf_meta
 from nacrith.models.portable import blocks, gemma_weights, gguf_index, kquants
 from nacrith.models.portable import weights as llama_weights
 from nacrith.models.portable.gemma_weights import (
@@ -41,7 +42,7 @@ _VECTORS = ("attn_norm", "q_norm", "k_norm", "post_attn_norm", "ffn_norm", "post
 def gemma_cache_path(gguf: str | os.PathLike[str], revision: int = 1) -> Path:
     """Where the converted Gemma weights of the GGUF at `gguf` are cached, for arithmetic
     `revision`."""
-    modules = (llama_weights, exact, gemma_weights, gguf_index, kquants)
+    modules = (llama_weights, exact, gemma_weights, gguf_index, gguf_meta, kquants)
     return entry_path(gguf, revision, "gemma", modules + ((blocks,) if revision != 1 else ()))
 
 
