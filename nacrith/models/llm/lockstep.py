@@ -14,6 +14,11 @@ All active streams step together, so at iteration k every active stream holds ex
 and the streams still active are those longer than k. The model's input at iteration k is thus a
 function of k and the tokens before it; an encoder, which has every token in advance, lets the
 model compute iteration k+1 while the predictors and the coder work on iteration k.
+
+On an exact engine (`batch_exact`: a batch of k tokens has the bits of k single steps) the call
+pattern is free and only the bits are fixed: the encoder then computes each stream's rows for
+a run of iterations in one `append` of their known input tokens, cut where the window slides
+(`_BatchedFeed`), while the decoder steps token by token; the archive bytes are the same.
 """
 
 from __future__ import annotations
