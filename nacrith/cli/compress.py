@@ -190,8 +190,9 @@ def _compressor(
     type=click.Choice(["portable", "llama"]),
     default=None,
     help="What computes the llm codec's probabilities: portable (the default where the model "
-    "allows: the archive decodes on any machine) or llama (llama.cpp: about 3x faster, GPU "
-    "capable, but the archive decodes only on machines that compute the same floats).",
+    "allows: the archive decodes on any machine) or llama (llama.cpp, needs "
+    "`pip install 'nacrith[llama]'`: about 3x faster, GPU capable, but the archive decodes "
+    "only on machines that compute the same floats).",
 )
 @click.option(
     "--chunk-size",

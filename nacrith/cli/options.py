@@ -37,7 +37,7 @@ keep = click.option("-k", "--keep", is_flag=True, help="Keep input files (the de
 gpu = click.option(
     "--gpu",
     is_flag=True,
-    help="Run the llm codec's model on a GPU (needs a CUDA build of llama-cpp-python, see "
+    help="Run the llm codec's model on a GPU (needs the `llama` extra built for CUDA, see "
     "README). Archives made on a GPU decode where the same numerics are computed.",
 )
 decode_model = click.option(
