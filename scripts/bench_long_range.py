@@ -9,7 +9,8 @@ unless `--auto` is given: on text it runs the neural codec, hours for these file
 for byte; one timed run each (`--min-time` for more).
 
 Results go to the `long-range` section of BENCHMARKS.md (`--no-write`: print only);
-`--pass-only` measures the pass alone (no chunk codec) into section `long-range-pass`.
+`--pass-only` measures the pass alone (no chunk codec), and its sampled probe, also on a text
+without far repeats, into section `long-range-pass`.
 
 Usage: OPENBLAS_NUM_THREADS=1 python scripts/bench_long_range.py [--no-write] [--quick]
        [--auto] [--workers N] [--min-time S] [--pass-only] [--file PART] [--skip NAME]
@@ -154,16 +155,42 @@ def markdown(
     )
 
 
+def _no_far_repeats() -> bytes:
+    """The input of `bench_cluster.py` (lines of made-up words, 32 MiB): no far repeats."""
+    from bench_cluster import make_text
+
+    return make_text(32 * MiB)
+
+
+def _probe(data: bytes) -> tuple[float, bool]:
+    """Seconds of the sampled probe over `data` (frames of `pipeline.BLOCK_SIZE`, as the
+    pipeline's look-ahead runs it) and whether it lets the full search run."""
+    from nacrith.formats.long_range import LongRangeEncoder
+    from nacrith.formats.long_range.reader import may_pay
+
+    step = pipeline.BLOCK_SIZE
+    start = time.perf_counter()
+    probe = LongRangeEncoder(
+        pipeline.LONG_RANGE_MIN_DISTANCE, pipeline.LONG_RANGE_WINDOW_LOG, sampled=True
+    )
+    for i in range(0, len(data), step):
+        probe.scan(data[i : i + step])
+    return time.perf_counter() - start, may_pay(probe.stats)
+
+
 def pass_costs(quick: bool) -> str:
     """The pass alone (`formats.long_range`, frames of `pipeline.BLOCK_SIZE`): MB/s of the
-    encoder and decoder, matched bytes and stream size, as a BENCHMARKS.md section."""
+    sampled probe, the encoder and the decoder, matched bytes and stream size, as a
+    BENCHMARKS.md section."""
     from nacrith.formats.long_range import LongRangeDecoder, LongRangeEncoder
 
     rows = []
-    for name, make in GENERATED.items():
+    inputs = {**GENERATED, "generated/no-far-repeats-32M.txt": _no_far_repeats}
+    for name, make in inputs.items():
         if quick and "40M" in name:
             continue
         data = make()
+        probe_s, may = _probe(data)
         step = pipeline.BLOCK_SIZE
         start = time.perf_counter()
         encoder = LongRangeEncoder(pipeline.LONG_RANGE_MIN_DISTANCE, pipeline.LONG_RANGE_WINDOW_LOG)
@@ -181,7 +208,8 @@ def pass_costs(quick: bool) -> str:
             raise SystemExit(f"{name}: the long-range stream does not expand to the input")
         stats = encoder.stats
         rows.append(
-            f"| {name} | {len(data):,} | {stats.matched:,} | {stats.matches:,} | "
+            f"| {name} | {len(data):,} | {len(data) / MB / probe_s:.1f} | "
+            f"{'yes' if may else 'no'} | {stats.matched:,} | {stats.matches:,} | "
             f"{len(stream):,} | {len(data) / MB / encode_s:.1f} | {len(data) / MB / decode_s:.1f} |"
         )
     return "\n".join(
@@ -191,12 +219,16 @@ def pass_costs(quick: bool) -> str:
             "The long-range stream of each file (minimum distance "
             f"{pipeline.LONG_RANGE_MIN_DISTANCE >> 20} MiB, window "
             f"2^{pipeline.LONG_RANGE_WINDOW_LOG}, frames of "
-            f"{pipeline.BLOCK_SIZE >> 20} MiB), before any chunk codec: bytes covered by "
-            "matches, stream size, and MB/s of the encoder (search included) and decoder "
+            f"{pipeline.BLOCK_SIZE >> 20} MiB), before any chunk codec: MB/s of the sampled "
+            "probe over the whole file and whether it lets the full search run (the pipeline "
+            "probes at most its look-ahead and codes the input without the pass where the "
+            "probe says no), bytes covered by matches, stream size, and MB/s of the encoder "
+            "(search included) and decoder "
             f"(1-minute load average {os.getloadavg()[0]:.1f}, a shared 2-core machine).",
             "",
-            "| file | bytes | matched | matches | stream | encode MB/s | decode MB/s |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| file | bytes | probe MB/s | probe: search | matched | matches | stream "
+            "| encode MB/s | decode MB/s |",
+            "|---|---:|---:|---|---:|---:|---:|---:|---:|",
             *rows,
         ]
     )
