@@ -106,3 +106,12 @@ def test_batched_rows_come_from_appends_with_the_bits_of_steps() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(inline, batched))
     assert stepwise.steps > 30 and not stepwise.appends
     codec.close()
+
+
+def test_encode_batch_must_be_a_non_negative_integer() -> None:
+    from nacrith.codecs.llm import LLMCodec
+
+    for bad in (-1, 2.5, "64"):
+        with pytest.raises(ValueError, match="encode_batch must be a non-negative integer"):
+            LLMCodec(engine="portable", encode_batch=bad)
+    assert LLMCodec(engine="portable", encode_batch=0).runtime()["encode_batch"] == 0
