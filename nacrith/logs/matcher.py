@@ -16,6 +16,7 @@ import re
 import numpy as np
 
 from nacrith.formats.logs.align import Aligner, Clause, Placement, Table, time_chars
+from nacrith.formats.logs.idents import PLACEHOLDER_RE
 from nacrith.formats.logs.template import HEX, TIME, split_template
 from nacrith.logs.literals import required_literals
 
@@ -56,7 +57,7 @@ class Matcher:
                 self.match = lambda line: low in line.lower()
             else:
                 self.match = lambda line: raw in line
-        self._splitters: dict[tuple[bool, bool, int | None], re.Pattern[bytes]] = {}
+        self._splitters: dict[tuple, re.Pattern[bytes]] = {}
         self._texts: tuple | None = None
         self.numbers = _digit_constraints([c[0] for c in self.clauses if len(c) == 1])
 
@@ -162,6 +163,34 @@ class Matcher:
                 hit = {t for t in hit if part in text[starts[t] : starts[t] + sizes[t]]}
             union |= hit
         return union
+
+    def placeholder_candidates(
+        self, table: list[bytes], subset: list[int], fmt: int | None
+    ) -> set[int]:
+        """Templates of `subset` (unescaped, holding identifier placeholders, see
+        `formats.logs.idents`) whose lines could match once their identifiers are put back:
+        each part of a literal that neither a variable nor an identifier (hex digits and
+        dashes) could spell must lie in one constant piece."""
+        out = set(subset)
+        for clause in self._clauses():
+            union: set[int] = set()
+            for alt in clause:
+                for t in out - union:
+                    text = PLACEHOLDER_RE.sub(b"\n", table[t]).translate(_MARKS_TO_NEWLINE)
+                    text = text.lower() if self.ignore_case else text
+                    split = self._id_splitter(b"\x03" in table[t], fmt).split
+                    if all(part in text for part in split(alt) if part):
+                        union.add(t)
+            out &= union
+        return out
+
+    def _id_splitter(self, has_time: bool, fmt: int | None) -> re.Pattern[bytes]:
+        """`_splitter` of a template with hex variables, the dash of identifiers added."""
+        key = (True, has_time, fmt, "id")
+        if key not in self._splitters:
+            hex_class = self._splitter(True, has_time, fmt).pattern
+            self._splitters[key] = re.compile(hex_class[:-2] + b"\\-]+")  # type: ignore[index]
+        return self._splitters[key]
 
     def plan(
         self, table: list[bytes], escaped: bool, fmt: int | None

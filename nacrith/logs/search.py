@@ -2,7 +2,8 @@
 
 A chunk whose time range misses the query window is skipped from its directory. A chunk
 wholly inside the window (or any chunk, without a window) is searched through its templates
-(see `Matcher.plan`): only the lines that can match are rendered. A chunk across an edge of
+(see `Matcher.plan`): only the lines that can match are rendered; a chunk with identifier
+columns likewise, without a window (see `nacrith.logs.idsearch`). A chunk across an edge of
 the window is decoded and each line's exact time compared with the window.
 
 A line's time is its first timestamp in its chunk's time format (the format most of the
@@ -23,6 +24,7 @@ from nacrith.codecs.base import Codec
 from nacrith.codecs.logs import MODE_MODEL, LogsCodec
 from nacrith.formats.container import decode_chunk
 from nacrith.formats.logs.timestamps import Instant, detect_format, line_instant
+from nacrith.logs.idsearch import ident_chunk
 from nacrith.logs.matcher import Matcher
 
 __all__ = ["TimeWindow", "filter_lines", "search_chunks"]
@@ -77,6 +79,10 @@ def search_chunks(
             if info.mode == MODE_MODEL:
                 fmt = info.time_format
             plan = window.plan(info.time_range) if window else "all"
+            if window is None and (found := ident_chunk(codec, payload, record.raw_size)):
+                reader.skip_content(record)
+                yield from found.search(m)
+                continue
             if info.ends_with_newline and plan in ("skip", "all"):
                 reader.skip_content(record)
                 if plan == "all":

@@ -45,11 +45,14 @@ from nacrith.formats.varint import decode_varints, encode_varints, varint
 
 __all__ = [
     "MARK",
+    "PLACEHOLDER_RE",
     "Idents",
     "Shape",
+    "chunk_identifiers",
     "extract",
     "read_section",
     "restore",
+    "shape_indices",
 ]
 
 MARK = b"\x04"
@@ -63,7 +66,7 @@ _ID_RE = re.compile(  # the lookaheads skip short tokens and numbers early
     rb"(?:(?<![0-9A-Za-z])|(?<=(?<![0-9A-Za-z])0x))(?=[0-9a-fA-F-]{8})(?=[0-9-]*[a-fA-F])"
     rb"[0-9a-fA-F]+(?:-[0-9a-fA-F]+)*(?![0-9A-Za-z])"
 )
-_PLACE_RE = re.compile(rb"\x04(.?)", re.S)
+PLACEHOLDER_RE = re.compile(rb"\x04(.?)", re.S)
 _NIBBLE = np.full(256, 255, dtype=np.uint8)
 _NIBBLE[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
 _NIBBLE[np.frombuffer(b"ABCDEF", dtype=np.uint8)] = np.arange(10, 16, dtype=np.uint8)
@@ -213,14 +216,33 @@ def restore(
     text: bytes, shapes: list[Shape], n_ids: int, refs: bytes, digits: bytes, cases: bytes
 ) -> bytes:
     """Put the identifiers back into `text` (the chunk with placeholders)."""
-    pieces = _PLACE_RE.split(text)
+    pieces = PLACEHOLDER_RE.split(text)
     letters = pieces[1::2]
     if len(letters) != n_ids:
         raise CorruptDataError(f"logs chunk holds {len(letters)} placeholders, not {n_ids}")
+    out = chunk_identifiers(shape_indices(letters), shapes, refs, digits, cases)
+    joined = pieces[0::2]
+    result = [joined[0]]
+    for token, piece in zip(out, joined[1:]):
+        result.append(token)
+        result.append(piece)
+    return b"".join(result)
+
+
+def shape_indices(letters: list[bytes]) -> np.ndarray:
+    """The shape index each placeholder letter of `letters` (one byte each) names."""
     try:
-        kinds = np.array([_SHAPE_OF_LETTER[c] for c in letters], dtype=np.int64)
+        return np.array([_SHAPE_OF_LETTER[c] for c in letters], dtype=np.int64)
     except KeyError:
         raise CorruptDataError("logs placeholder names no identifier shape") from None
+
+
+def chunk_identifiers(
+    kinds: np.ndarray, shapes: list[Shape], refs: bytes, digits: bytes, cases: bytes
+) -> list[bytes]:
+    """The identifiers of a chunk in chunk order, from the shape index of each placeholder
+    (`kinds`, in chunk order) and the section's three streams."""
+    n_ids = kinds.size
     if kinds.size and int(kinds.max()) >= len(shapes):
         raise CorruptDataError("logs placeholder names no identifier shape")
     ref_values = decode_varints(refs, n_ids, "logs identifier refs").astype(np.int64)
@@ -243,12 +265,7 @@ def restore(
             out[i] = token
     if pos_dig != len(digits) or pos_case != len(cases):
         raise CorruptDataError("logs identifier streams have trailing bytes")
-    joined = pieces[0::2]
-    result = [joined[0]]
-    for token, piece in zip(out, joined[1:]):
-        result.append(token)
-        result.append(piece)
-    return b"".join(result)
+    return out
 
 
 def _spell(

@@ -1,0 +1,103 @@
+"""Searching a chunk with identifier columns (logs payload version 2) through its templates.
+
+Such a payload wraps a version-1 payload of the chunk with each identifier replaced by a
+placeholder (see `nacrith.formats.logs.idents`), which only ever lies in template text. The
+templates without placeholders are searched as in a version-1 chunk (`Matcher.plan`); those
+with placeholders are tested with each placeholder a wildcard for hex digits and dashes
+(`Matcher.placeholder_candidates`), and their lines are rendered with every clause free. When
+a rendered line holds placeholders, the chunk's identifiers are decoded (their streams only,
+not the rest of the chunk) and put back before the line is matched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from nacrith.codecs.logs import MODE_MODEL, LogsCodec, _Idents, _is_idents
+from nacrith.errors import CorruptDataError
+from nacrith.formats.logs import idents
+from nacrith.formats.logs import streams as ls
+from nacrith.formats.logs.align import Clause
+from nacrith.logs.matcher import Matcher
+
+__all__ = ["IdentChunk", "ident_chunk"]
+
+
+class IdentChunk:
+    """A version-2 model chunk whose inner template table a search can use."""
+
+    def __init__(self, codec: LogsCodec, parts: Any, table: list[bytes], info: Any) -> None:
+        self.codec = codec
+        self.parts = parts
+        self.table = table
+        self.info = info
+
+    def search(self, m: Matcher) -> Iterator[bytes]:
+        """The lines of the chunk that `m` matches, in line order."""
+        table, fmt = self.table, self.info.time_format
+        marked = np.array([idents.MARK in t for t in table], dtype=bool)
+        wanted, clauses = m.plan(table, False, fmt)
+        plain = [t for t in wanted if not marked[t]]
+        ids = m.placeholder_candidates(table, np.flatnonzero(marked).tolist(), fmt)
+        wanted = sorted(set(plain) | ids)
+        if not wanted:
+            return
+        clauses = [Clause(c.placements, c.free | marked) for c in clauses]
+        inner, size = self.parts.inner, self.parts.inner_size
+        last = self.info.n_lines - 1  # the empty "line" after the final newline
+        found = self.codec.decode_lines(inner, size, wanted, clauses=clauses)
+        tokens: list[bytes] | None = None
+        starts: np.ndarray | None = None
+        for i, line in found:
+            if i == last:
+                continue
+            if idents.MARK in line:
+                if tokens is None:
+                    tokens, starts = self._identifiers()
+                assert starts is not None
+                line = _put_back(line, tokens, int(starts[i]))
+            if m.match(line):
+                yield line
+
+    def _identifiers(self) -> tuple[list[bytes], np.ndarray]:
+        """(every identifier in chunk order, the index of each line's first one)."""
+        parts = self.parts
+        tids = self.codec._parse(parts.inner, parts.inner_size).line_templates()
+        letters = [idents.PLACEHOLDER_RE.findall(t) for t in self.table]
+        count = np.array([len(x) for x in letters], dtype=np.int64)
+        per_line = count[tids]
+        if int(per_line.sum()) != parts.n_ids:
+            raise CorruptDataError(
+                f"logs chunk holds {int(per_line.sum())} placeholders, not {parts.n_ids}"
+            )
+        kinds = [idents.shape_indices(x) for x in letters]
+        flat = [kinds[t] for t in tids[per_line > 0].tolist()]
+        order = np.concatenate(flat) if flat else np.zeros(0, dtype=np.int64)
+        streams = [ls.decompress_stream(*c) for c in parts.coded]
+        tokens = idents.chunk_identifiers(order, parts.shapes, *streams)
+        return tokens, np.cumsum(per_line) - per_line
+
+
+def ident_chunk(codec: LogsCodec, payload: bytes, raw_size: int) -> IdentChunk | None:
+    """The version-2 chunk `payload` ready for a template search; None when it is not one
+    (or wraps no unescaped template model, or does not end with a newline), and then a
+    search decodes it in full."""
+    if not _is_idents(payload):
+        return None
+    parts = _Idents(payload, raw_size)
+    info = codec.info(parts.inner)
+    if info.mode != MODE_MODEL or not info.ends_with_newline:
+        return None
+    got = codec.template_table(parts.inner, parts.inner_size)
+    if got is None or got[1]:
+        return None
+    return IdentChunk(codec, parts, got[0], info)
+
+
+def _put_back(line: bytes, tokens: list[bytes], first: int) -> bytes:
+    """`line` with its placeholders replaced by the identifiers from `tokens[first]` on."""
+    it = iter(tokens[first:])
+    return idents.PLACEHOLDER_RE.sub(lambda _: next(it), line)
