@@ -32,9 +32,9 @@ __all__ = ["BlockMatrix", "block_tensor"]
 
 _F32_EXACT = 2.0**24  # float32 holds every integer below this
 _F64_EXACT_BITS = 53
-_CHUNK = 1 << 23  # float64 elements of one product's intermediate block terms
+_CHUNK = 1 << 23  # float64 elements of one pass of `widen` or `row_norm_bound`
 _SLAB = 1 << 17  # float64 elements of one slab of weights widened for a product (cache-sized)
-_WIDE_ROWS = 16  # from this many activation rows on, one float64 GEMM beats the blocks
+_WIDE_ROWS = 32  # from this many activation rows on, float64 GEMMs beat the blocks
 
 
 def _grid_bits(values: np.ndarray) -> int:
@@ -241,11 +241,7 @@ class BlockMatrix:
         n = x.shape[0]
         if n > 1 and (self.values_t is not None or n >= _WIDE_ROWS):
             return self._wide(x)
-        out = np.empty((n, self.rows))
-        step = max(1, _CHUNK // (self.n_blocks * self.rows))
-        for lo in range(0, n, step):
-            out[lo : lo + step] = self._product(x[lo : lo + step])
-        return out
+        return self._product(x)
 
     def _wide(self, x: np.ndarray) -> np.ndarray:
         """The product as float64 GEMMs over the exact values, a slab of rows at a time (a
@@ -264,15 +260,25 @@ class BlockMatrix:
         return out
 
     def _product(self, x: np.ndarray) -> np.ndarray:
+        """The product by exact float32 block products combined in float64, a slab of rows at
+        a time (its per-block terms stay cache-sized)."""
+        n = x.shape[0]
         ints, sx = self.quantize(x)
         lhs = ints.astype(np.float32).transpose(1, 0, 2)  # (nb, n, block)
-        dots = np.matmul(lhs, self.qt)  # (nb, n, rows): exact integers
-        terms = self.scale_t * sx.T[:, :, None]
-        terms *= dots  # float32 integers widen exactly
-        acc = np.sum(terms, axis=0)
-        if self.mins_t is not None:
-            acc += (np.sum(ints, axis=2) * sx) @ self.mins_t
-        return acc
+        sx_t = sx.T[:, :, None]
+        x_sums = None if self.mins_t is None else np.sum(ints, axis=2) * sx
+        out = np.empty((n, self.rows))
+        step = max(1, _SLAB // (self.n_blocks * n))
+        for lo in range(0, self.rows, step):
+            hi = min(lo + step, self.rows)
+            dots = np.matmul(lhs, self.qt[:, :, lo:hi])  # (nb, n, rows): exact integers
+            terms = self.scale_t[:, :, lo:hi] * sx_t
+            terms *= dots  # float32 integers widen exactly
+            acc = np.sum(terms, axis=0)
+            if x_sums is not None:
+                acc += x_sums @ self.mins_t[:, lo:hi]  # type: ignore[index]
+            out[:, lo:hi] = acc
+        return out
 
 
 def _halves(raw: np.ndarray) -> np.ndarray:

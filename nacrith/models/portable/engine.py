@@ -86,8 +86,6 @@ class PortableModel(Streams):
     ) -> None:
         weights = checked_setup(path, weights, revision, n_seq, n_ctx, load_weights)
         self.revision = revision
-        if revision == 2:
-            weights.output.widen()  # type: ignore[union-attr]  # lockstep rows: one GEMM
         cfg = weights.config
         self.weights = weights
         self.config = cfg
