@@ -23,13 +23,25 @@ import numpy as np
 
 Categorical = constriction.stream.model.Categorical
 
-__all__ = ["FRESH", "LAZY_LIMIT", "SMALL_K", "STALE_BITS", "BigCtx", "SmallCtx", "small_model"]
+__all__ = [
+    "FRESH",
+    "LAZY_LIMIT",
+    "LAZY_ROWS",
+    "SMALL_K",
+    "STALE_BITS",
+    "BigCtx",
+    "SmallCtx",
+    "small_model",
+]
 
 STALE_BITS = 5
 FRESH = 1 << STALE_BITS
 LAZY_LIMIT = 48
 SMALL_K = 15
 CACHE_MAX = 1 << 17
+# rows up to this size are built lazily (cheap to build, each decode scans the row); larger ones
+# get a lookup table. Both quantize as the encoder's perfect=False rows do.
+LAZY_ROWS = 256
 _PAD = tuple((0.0,) * (SMALL_K - k) for k in range(SMALL_K + 1))
 
 
@@ -78,8 +90,7 @@ class SmallCtx:
             if m is None:
                 m = small_model(snap, cache, esc_a)
         else:
-            row = np.fromiter((*snap, k * esc_a + 0.5), np.float64, k + 1)
-            m = Categorical(row, perfect=False)
+            m = Categorical(np.fromiter((*snap, k * esc_a + 0.5), np.float64, k + 1), lazy=True)
         self.model = m
         return m
 
@@ -145,7 +156,9 @@ class BigCtx:
         row[:k] = self.base[:k]
         row[k] = k * esc_a + 0.5
         self.kb = k
-        m = self.model = Categorical(row, perfect=False)
+        m = self.model = (
+            Categorical(row, lazy=True) if k <= LAZY_ROWS else Categorical(row, perfect=False)
+        )
         return m
 
     def hit(self, j: int) -> None:
