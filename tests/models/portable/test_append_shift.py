@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nacrith.models.portable import PortableModel
+from nacrith.models.portable import PortableModel, blocks, engine
 from nacrith.models.portable.backend import shared_weights
 
 pytestmark = pytest.mark.llm
@@ -32,9 +32,14 @@ def test_append_of_k_tokens_has_the_bits_of_k_steps(model):
     assert np.array_equal(model.prefill(2, TOKENS, all_logits=True)[4:], steps)
 
 
-def test_a_long_prefill_has_the_bits_of_steps(model):
-    """Enough tokens that revision 2 multiplies them with one float64 GEMM per matrix."""
-    tokens = TOKENS + TOKENS[1:9]
+@pytest.mark.parametrize("attention_chunk", [None, 9 * 40 * 5])
+def test_a_long_prefill_has_the_bits_of_steps(model, monkeypatch, attention_chunk):
+    """Enough tokens that revision 2 multiplies them with float64 GEMMs (`blocks._WIDE_ROWS`),
+    and attention in one pass or a few query rows at a time."""
+    if attention_chunk is not None:
+        monkeypatch.setattr(engine, "_ATTN_CHUNK", attention_chunk)
+    tokens = TOKENS + TOKENS[1:] + TOKENS[1:9]
+    assert len(tokens) >= blocks._WIDE_ROWS
     batched = model.prefill(0, tokens, all_logits=True)
     model.clear(1)
     steps = np.array([model.step([1], [t], [i])[0] for i, t in enumerate(tokens)])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from nacrith.errors import NacrithError
+from nacrith.models.portable import blocks
 from nacrith.models.portable.blocks import BlockMatrix, block_tensor
 from nacrith.models.portable.weights import dequantize
 
@@ -140,3 +141,19 @@ def test_unusable_blocks_are_refused():
         BlockMatrix(np.full((2, 32), 2.0**20), np.ones((2, 1)))
     with pytest.raises(NacrithError, match="no exact product with 8-bit activations"):
         BlockMatrix(np.ones((2, 32)), np.full((2, 1), 2.0**40 + 2.0**-12))
+
+
+@pytest.mark.parametrize("rows", [1, 3, 40])
+def test_products_split_into_slabs_of_rows_give_the_bits_of_one_slab(monkeypatch, rows):
+    """Both paths cut the matrix's rows into slabs (float64 values widened per slab, block terms
+    per slab); every cut gives the exact product, so the bits of an uncut product."""
+    raw = gguf.quants.quantize(
+        RNG.normal(0.0, 0.05, (70, 256)).astype(np.float32), gguf.GGMLQuantizationType.Q4_1
+    )
+    matrix = block_tensor("Q4_1", raw, 256)
+    x = _activations(rows, 256)
+    whole = matrix(x)
+    monkeypatch.setattr(blocks, "_SLAB", 256 * 3)  # 3 rows per wide slab, a few per block slab
+    assert np.array_equal(matrix._product(x), whole)
+    assert np.array_equal(matrix._wide(x), whole)
+    assert np.array_equal(whole, _exact_product(matrix, dequantize("Q4_1", raw, 256), x))

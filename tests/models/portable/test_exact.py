@@ -118,3 +118,29 @@ def test_fixed_point_bounds_and_round_trip():
     assert np.all(np.abs(ints * scale[:, None] - x) <= scale[:, None] / 2)
     assert np.array_equal(np.frexp(scale)[0], np.full(50, 0.5))  # powers of two
     assert np.all(ints[3] == 0)
+
+
+def _exp_reference(x: np.ndarray) -> np.ndarray:
+    """exact.exp's definition in one pass over the whole array, each step as written in its
+    docstring: k = rint(x / ln 2), r = (x - k ln2_hi) - k ln2_lo, Taylor(r) by Horner, ldexp."""
+    xs = np.where(np.isnan(x) | (np.abs(x) > exact._EXP_MAX), 0.0, x)
+    k = np.rint(xs * exact._INV_LN2)
+    r = (xs - k * exact._LN2_HI) - k * exact._LN2_LO
+    p = np.full_like(r, exact._EXP_C[0])
+    for c in exact._EXP_C[1:]:
+        p = p * r + c
+    under = k < exact._EXP_MIN_K
+    out = np.ldexp(np.where(under, 0.0, p), np.where(under, 0, k.astype(np.int64)))
+    out = np.where(x > exact._EXP_MAX, np.inf, np.where(x < -exact._EXP_MAX, 0.0, out))
+    return np.where(np.isnan(x), np.nan, out)
+
+
+def test_exp_in_chunks_gives_the_bits_of_its_one_pass_definition():
+    rng = np.random.default_rng(5)
+    special = [0.0, -0.0, np.nan, np.inf, -np.inf, 709.78, 709.79, -709.79, -708.4, -745.2]
+    x = np.concatenate([rng.uniform(-750.0, 750.0, 3 * exact._EXP_CHUNK + 7), special])
+    rng.shuffle(x)  # specials land in several chunks
+    assert exact.exp(x).tobytes() == _exp_reference(x).tobytes()
+    grid = x[:6000].reshape(2, 3, 1000)
+    assert exact.exp(grid).tobytes() == _exp_reference(grid).tobytes()
+    assert exact.exp(grid.T).tobytes() == _exp_reference(grid.T).tobytes()  # strided input
