@@ -6,7 +6,9 @@ stream*: repeats of at least `MIN_MATCH` bytes that lie between a minimum distan
 a chunk sees) and the window (``1 << window_log``) back become references, and the rest stays
 as literal bytes, in order, so the chunk codecs still see text as text. The chunks then code
 the stream; decoding the chunks gives the stream back and `LongRangeDecoder` expands it with
-plain copies. Only the encoder searches; the decoder follows the references.
+plain copies. Only the encoder searches; the decoder follows the references. Whether a
+member gets the pass is decided on the blocks read ahead (`lookahead`): a sampled search
+probes them first, and the full search runs only where the probe finds enough far repeats.
 
 Stream format, version 2 (frozen; a change is a new version byte). Numbers are unsigned LEB128
 (`nacrith.formats.varint`) unless a width is given; CRC32 is zlib's::
