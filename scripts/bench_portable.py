@@ -34,6 +34,8 @@ from nacrith.models.portable.backend import shared_weights
 
 REPO = Path(__file__).resolve().parent.parent
 STREAMS = (1, 4, 8)
+APPENDS = (64, 256)  # tokens appended in one batch (all logits), after APPEND_AT tokens
+APPEND_AT = 64
 
 
 def bits_per_token(logits: np.ndarray, targets: list[int]) -> float:
@@ -125,31 +127,47 @@ def _stream_rates(engine, steps: int, tokens: list[int]) -> dict[str, float]:
     return rates
 
 
+def _append_rates(engine, tokens: list[int]) -> dict[str, float]:
+    """Tokens per second of `append` with all logits (as the encoder feeds a batch), per batch
+    size, mid-context."""
+    rates = {}
+    for k in APPENDS:
+        engine.clear(0)
+        engine.prefill(0, tokens[:APPEND_AT])
+        _, secs = timed(
+            lambda k=k: engine.append(0, tokens[APPEND_AT : APPEND_AT + k], all_logits=True)
+        )
+        rates[str(k)] = k / secs
+    return rates
+
+
 def worker(path: Path, n: int, steps: int, threads: int) -> dict[str, dict]:
     """One process's measurements (this process's OpenBLAS threads): llama.cpp and each
     revision."""
-    tokens, _ = _alice_tokens(path, n)
-    ctx = max(n, steps) + 8
+    tokens, _ = _alice_tokens(path, max(n, APPEND_AT + max(APPENDS)))
+    ctx = max(n, steps, APPEND_AT + max(APPENDS)) + 8
     rows: dict[str, dict] = {}
     backend = LlamaBackend(path, n_seq=max(STREAMS), n_ctx=ctx, n_threads=threads)
     logits, _ = timed(
-        lambda: np.array([backend.step([0], [t], [i])[0] for i, t in enumerate(tokens[:-1])])
+        lambda: np.array([backend.step([0], [t], [i])[0] for i, t in enumerate(tokens[:n])])
     )
-    _, prefill_s = timed(lambda: backend.prefill(0, tokens[:-1]))
+    _, prefill_s = timed(lambda: backend.prefill(0, tokens[:n]))
     rows["llama.cpp"] = {
-        "bits": bits_per_token(logits.astype(np.float64), tokens[1:]),
+        "bits": bits_per_token(logits.astype(np.float64), tokens[1 : n + 1]),
         "prefill": n / prefill_s,
         "steps": _stream_rates(backend, steps, tokens),
+        "append": _append_rates(backend, tokens),
     }
     backend.close()
     for revision in (1, 2):
         weights, load_s = timed(lambda r=revision: shared_weights(path, r))
         model = PortableModel(n_seq=max(STREAMS), n_ctx=ctx, weights=weights, revision=revision)
-        logits, prefill_s = timed(lambda m=model: m.prefill(0, tokens[:-1], all_logits=True))
+        logits, prefill_s = timed(lambda m=model: m.prefill(0, tokens[:n], all_logits=True))
         rows[f"portable rev {revision}"] = {
-            "bits": bits_per_token(logits, tokens[1:]),
+            "bits": bits_per_token(logits, tokens[1 : n + 1]),
             "prefill": n / prefill_s,
             "steps": _stream_rates(model, steps, tokens),
+            "append": _append_rates(model, tokens),
             "load": load_s,
         }
         del model, weights
@@ -190,18 +208,21 @@ def main() -> None:
     print(f"Model {path.name}; first {n} tokens of canterbury/alice29.txt ({n_bytes} bytes)")
     print("after BOS. llama.cpp: nacrith's LlamaBackend (n_threads as the row says); portable:")
     print("PortableModel, arithmetic revisions 1 and 2 (numpy, OpenBLAS threads as the row says).")
-    print(f"Steps: {m} lockstep steps of 1, 4 and 8 streams, tokens/s of all streams together.\n")
+    print(f"Steps: {m} lockstep steps of 1, 4 and 8 streams, tokens/s of all streams together.")
+    print(f"Append: {' and '.join(map(str, APPENDS))} tokens fed as one batch with every row's")
+    print(f"logits, after a prefill of {APPEND_AT}.\n")
     print(
         "| engine | threads | bits/token | bits/byte | prefill tok/s | step tok/s, 1 stream "
-        "| 4 streams | 8 streams |"
+        "| 4 streams | 8 streams | append 64 tok/s | append 256 tok/s |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for threads, rows in results.items():
         for name, r in rows.items():
             st = r["steps"]
             print(
                 f"| {name} | {threads} | {r['bits']:.4f} | {r['bits'] * n / n_bytes:.4f} | "
-                f"{r['prefill']:.1f} | {st['1']:.1f} | {st['4']:.1f} | {st['8']:.1f} |"
+                f"{r['prefill']:.1f} | {st['1']:.1f} | {st['4']:.1f} | {st['8']:.1f} | "
+                f"{r['append']['64']:.1f} | {r['append']['256']:.1f} |"
             )
     loads = ", ".join(
         f"rev {name[-1]} {r['load']:.1f} s"
