@@ -50,24 +50,23 @@ def _same(full: GemmaModel, ring: GemmaModel, call) -> np.ndarray:
 
 @pytest.mark.parametrize("revision", [1, 2])
 def test_the_ring_has_the_bits_of_the_full_cache(revision, request):
-    weights = _narrow(request.getfixturevalue(f"gemma_weights_rev{revision}"))
+    weights = _narrow(request.getfixturevalue(f"gemma_weights_rev{revision}"), window=4)
     full, ring = _pair(weights, revision, sink=2)
-    tokens = _tokens(40)
-    # a batch three windows long, then steps that wrap the ring several times
-    _same(full, ring, lambda m: m.prefill(0, tokens[:24], all_logits=True))
-    _same(full, ring, lambda m: m.prefill(1, tokens[:5]))
-    for i in range(5, 24):
-        seqs, toks, pos = ([0, 1], [tokens[24 + i % 16], tokens[i]], [24 + i - 5, i])
+    tokens = _tokens(24)
+    # a batch three windows long, then lockstep steps that wrap the ring twice
+    _same(full, ring, lambda m: m.prefill(0, tokens[:12], all_logits=True))
+    _same(full, ring, lambda m: m.prefill(1, tokens[:3]))
+    for i in range(3, 11):
+        seqs, toks, pos = ([0, 1], [tokens[12 + i], tokens[i]], [12 + i - 3, i])
         _same(full, ring, lambda m, a=(seqs, toks, pos): m.step(*a))
-    _same(full, ring, lambda m: m.append(1, tokens[24:35], all_logits=True))
+    _same(full, ring, lambda m: m.append(1, tokens[11:17], all_logits=True))
     # sink shifts: one that keeps a long tail, one that leaves the sink next to the newest keys
-    n = full.length(0)
-    _same(full, ring, lambda m: (m.shift(0, 2, 10), m.append(0, tokens[:3], all_logits=True))[1])
+    _same(full, ring, lambda m: (m.shift(0, 2, 5), m.append(0, tokens[:3], all_logits=True))[1])
     n = full.length(0)
     _same(
-        full, ring, lambda m: (m.shift(0, 2, n - 5), m.append(0, tokens[5:9], all_logits=True))[1]
+        full, ring, lambda m: (m.shift(0, 2, n - 3), m.append(0, tokens[5:7], all_logits=True))[1]
     )
-    for i in range(12):
+    for i in range(6):
         _same(full, ring, lambda m, t=tokens[i]: m.step([0], [t], [m.length(0)]))
     assert full.length(0) == ring.length(0)
 
