@@ -225,7 +225,10 @@ def variants_section(args: argparse.Namespace, opts: dict[str, Any]) -> list[dic
             row.update(variant=label, plain=plain)
             print(row, flush=True)
             rows.append(row)
-    title = "window policy and skip" if args.section == "speed-window" else args.section
+    title = {
+        "speed-window": "window policy and skip",
+        "speed-batch": "the encoder's batched rows (portable engine)",
+    }.get(args.section, args.section)
     lines = [
         f"## Speed: {title}",
         "",
