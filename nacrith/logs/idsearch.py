@@ -6,7 +6,10 @@ templates without placeholders are searched as in a version-1 chunk (`Matcher.pl
 with placeholders are tested with each placeholder a wildcard for hex digits and dashes
 (`Matcher.placeholder_candidates`), and their lines are rendered with every clause free. When
 a rendered line holds placeholders, the chunk's identifiers are decoded (their streams only,
-not the rest of the chunk) and put back before the line is matched.
+not the rest of the chunk) and put back before the line is matched. A query none of whose
+literals can share bytes with an identifier (`may_overlap`) is searched as in a version-1
+chunk, placeholders being constant text; one that can, and would render more than
+`FULL_DECODE_SHARE` of the lines with identifiers, decodes the chunk in full.
 """
 
 from __future__ import annotations
@@ -23,14 +26,27 @@ from nacrith.formats.logs import streams as ls
 from nacrith.formats.logs.align import Clause
 from nacrith.logs.matcher import Matcher
 
-__all__ = ["IdentChunk", "ident_chunk"]
+__all__ = ["IdentChunk", "ident_chunk", "may_overlap"]
+
+#: above this share of a chunk's lines to render with identifiers, decode the chunk in full
+FULL_DECODE_SHARE = 0.25
 
 
 class IdentChunk:
     """A version-2 model chunk whose inner template table a search can use."""
 
-    def __init__(self, codec: LogsCodec, parts: Any, table: list[bytes], info: Any) -> None:
+    def __init__(
+        self,
+        codec: LogsCodec,
+        payload: bytes,
+        raw_size: int,
+        parts: Any,
+        table: list[bytes],
+        info: Any,
+    ) -> None:
         self.codec = codec
+        self.payload = payload
+        self.raw_size = raw_size
         self.parts = parts
         self.table = table
         self.info = info
@@ -38,14 +54,19 @@ class IdentChunk:
     def search(self, m: Matcher) -> Iterator[bytes]:
         """The lines of the chunk that `m` matches, in line order."""
         table, fmt = self.table, self.info.time_format
-        marked = np.array([idents.MARK in t for t in table], dtype=bool)
         wanted, clauses = m.plan(table, False, fmt)
-        plain = [t for t in wanted if not marked[t]]
-        ids = m.placeholder_candidates(table, np.flatnonzero(marked).tolist(), fmt)
-        wanted = sorted(set(plain) | ids)
+        if any(may_overlap(alt, m.ignore_case) for clause in m.clauses for alt in clause):
+            marked = np.array([idents.MARK in t for t in table], dtype=bool)
+            plain = [t for t in wanted if not marked[t]]
+            ids = m.placeholder_candidates(table, np.flatnonzero(marked).tolist(), fmt)
+            if ids and self._share(ids) > FULL_DECODE_SHARE:
+                raw = self.codec.decode(self.payload, self.raw_size)
+                yield from filter(m.match, raw.split(b"\n")[:-1])
+                return
+            wanted = sorted(set(plain) | ids)
+            clauses = [Clause(c.placements, c.free | marked) for c in clauses]
         if not wanted:
             return
-        clauses = [Clause(c.placements, c.free | marked) for c in clauses]
         inner, size = self.parts.inner, self.parts.inner_size
         last = self.info.n_lines - 1  # the empty "line" after the final newline
         found = self.codec.decode_lines(inner, size, wanted, clauses=clauses)
@@ -62,10 +83,19 @@ class IdentChunk:
             if m.match(line):
                 yield line
 
+    def _tids(self) -> np.ndarray:
+        """The template id of each line of the inner payload."""
+        return self.codec._parse(self.parts.inner, self.parts.inner_size).line_templates()
+
+    def _share(self, templates: set[int]) -> float:
+        """The share of the chunk's lines whose template is among `templates`."""
+        counts = np.bincount(self._tids(), minlength=len(self.table))
+        return float(counts[sorted(templates)].sum()) / max(1, self.info.n_lines - 1)
+
     def _identifiers(self) -> tuple[list[bytes], np.ndarray]:
         """(every identifier in chunk order, the index of each line's first one)."""
         parts = self.parts
-        tids = self.codec._parse(parts.inner, parts.inner_size).line_templates()
+        tids = self._tids()
         letters = [idents.PLACEHOLDER_RE.findall(t) for t in self.table]
         count = np.array([len(x) for x in letters], dtype=np.int64)
         per_line = count[tids]
@@ -94,7 +124,30 @@ def ident_chunk(codec: LogsCodec, payload: bytes, raw_size: int) -> IdentChunk |
     got = codec.template_table(parts.inner, parts.inner_size)
     if got is None or got[1]:
         return None
-    return IdentChunk(codec, parts, got[0], info)
+    return IdentChunk(codec, payload, raw_size, parts, got[0], info)
+
+
+def may_overlap(literal: bytes, ignore_case: bool) -> bool:
+    """Whether an occurrence of `literal` in a line could share bytes with an identifier:
+    some nonempty run of it made of hex digits and dashes could start an identifier (at the
+    literal's start, or after a byte that is not a letter or digit, or after ``0x``) and end
+    one (at the literal's end, or before such a byte)."""
+    n = len(literal)
+    alnum = [chr(c).isascii() and chr(c).isalnum() for c in literal]
+    idchar = [c in _ID_BYTES for c in literal]
+    for k in range(n):
+        after_0x = literal[max(0, k - 2) : k] in (b"0x", b"0X", b"x", b"X")
+        if k and alnum[k - 1] and not after_0x:
+            continue
+        j = k
+        while j < n and idchar[j]:
+            j += 1
+            if j == n or not alnum[j]:
+                return True
+    return False
+
+
+_ID_BYTES = frozenset(b"0123456789abcdefABCDEF-")
 
 
 def _put_back(line: bytes, tokens: list[bytes], first: int) -> bytes:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from nacrith.codecs.logs import LogsCodec
 from nacrith.logs import LogArchive
-from nacrith.logs.idsearch import ident_chunk
+from nacrith.logs.idsearch import ident_chunk, may_overlap
 from tests.paths import LOGHUB
 
 OPENSTACK = LOGHUB / "OpenStack" / "OpenStack_2k.log"
@@ -154,3 +154,22 @@ def test_identifier_at_line_edges_and_unwritten_tail(tmp_path: Path, tail: bytes
     assert ident_chunks(reader) == 3
     for q in queries:
         assert list(reader.search(q)) == brute(everything, q, False, False), q
+
+
+@pytest.mark.parametrize(
+    ("literal", "overlaps"),
+    [
+        (b"Terminating instance", False),
+        (b"req-", False),
+        (b"[instance: ", False),
+        (b"ax3f", False),
+        (b"status: 200", True),
+        (b"req-3ef", True),
+        (b"e-4", True),
+        (b"0x3f", True),
+        (b"x3f", True),
+        (b"Dec", True),
+    ],
+)
+def test_which_literals_may_share_bytes_with_an_identifier(literal: bytes, overlaps: bool) -> None:
+    assert may_overlap(literal, False) is overlaps
