@@ -2,12 +2,14 @@
 
     python scripts/bench_skip.py
     python scripts/bench_skip.py --tokens 800 --threshold 0.9 --threshold 0.97
+    python scripts/bench_skip.py --tokens 600 --threshold 0.9 --calibrated 0.05 --bound 0.05
 
 For each text's first tokens, the llama engine runs the model at every position once (sink+shift
 window, the codec's default), and several predictor ensembles follow it side by side: one that
 never skips (the baseline) and one per skip threshold, which at a confident position codes the
 token from the model-free mixture and does not learn from the model there, exactly as
-`nacrith.models.llm.skipping` decides. The model's rows at the positions that do use it are
+`nacrith.models.llm.skipping` decides; `--calibrated` and `--bound` add rules under study
+(`Calibrated`), measured here only. The model's rows at the positions that do use it are
 those of the non-skipping schedule (the real loop feeds skipped tokens in one batch, which
 changes only llama.cpp's float rounding). Ideal code length (no coder). Results go to the
 `skip` section of BENCHMARKS.md.
@@ -190,11 +192,15 @@ def main() -> int:
         f"Each text's first {args.tokens:,} tokens, llama engine (SmolLM2-135M Q4_1), n_ctx "
         f"{args.n_ctx}, sink+shift window, default predictors. A position skips the model when "
         "the n-gram+match mixture's top probability is at least the threshold (at most 16 in "
-        "a row). Skip rate: share of positions coded without the model; cost: ideal code "
-        "length against the same predictors without skipping, same run. The model's rows "
-        "where it runs are those of the unskipped schedule (see the script's docstring).",
+        "a row). *calibrated B bits*: instead, when the positions of the same confidence "
+        "bucket that used the model would have lost at most B bits each on average by "
+        "skipping (log2 p_model - log2 p_free of their token); *+bound*: skipped positions "
+        "count their code length as their loss (see `Calibrated`). Skip rate: share of "
+        "positions coded without the model; cost: ideal code length against the same "
+        "predictors without skipping, same run. The model's rows where it runs are those of "
+        "the unskipped schedule (see the script's docstring).",
         "",
-        "| text | tokens | threshold | skip rate | bits/token | cost |",
+        "| text | tokens | rule | skip rate | bits/token | cost |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, rel in TEXTS.items():
