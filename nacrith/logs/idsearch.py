@@ -19,14 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from nacrith.codecs.logs import MODE_MODEL, LogsCodec, _Idents, _is_idents
+from nacrith.codecs.logs import _RESIDUAL_KINDS, _ROLES, MODE_MODEL, LogsCodec, _Idents, _is_idents
 from nacrith.errors import CorruptDataError
 from nacrith.formats.logs import idents
 from nacrith.formats.logs import streams as ls
 from nacrith.formats.logs.align import Clause
+from nacrith.formats.logs.select import select_lines
 from nacrith.logs.matcher import Matcher
 
-__all__ = ["IdentChunk", "ident_chunk", "may_overlap"]
+__all__ = ["IdentChunk", "ident_chunk", "may_overlap", "overlap_runs"]
 
 #: above this share of a chunk's lines to render with identifiers, decode the chunk in full
 FULL_DECODE_SHARE = 0.25
@@ -55,10 +56,14 @@ class IdentChunk:
         """The lines of the chunk that `m` matches, in line order."""
         table, fmt = self.table, self.info.time_format
         wanted, clauses = m.plan(table, False, fmt)
-        if any(may_overlap(alt, m.ignore_case) for clause in m.clauses for alt in clause):
+        if any(may_overlap(alt) for clause in m.clauses for alt in clause):
             marked = np.array([idents.MARK in t for t in table], dtype=bool)
             plain = [t for t in wanted if not marked[t]]
             ids = m.placeholder_candidates(table, np.flatnonzero(marked).tolist(), fmt)
+            single = len(m.clauses) == 1 and len(m.clauses[0]) == 1
+            if single and ids and self._share(set(wanted)) <= FULL_DECODE_SHARE:
+                yield from self._through_identifiers(m, wanted, clauses, ids)
+                return
             if ids and self._share(ids) > FULL_DECODE_SHARE:
                 raw = self.codec.decode(self.payload, self.raw_size)
                 yield from filter(m.match, raw.split(b"\n")[:-1])
@@ -79,6 +84,47 @@ class IdentChunk:
                 if tokens is None:
                     tokens, starts = self._identifiers()
                 assert starts is not None
+                line = _put_back(line, tokens, int(starts[i]))
+            if m.match(line):
+                yield line
+
+    def _through_identifiers(
+        self, m: Matcher, wanted: list[int], clauses: list[Clause], ids: set[int]
+    ) -> Iterator[bytes]:
+        """The matching lines for a single literal that may share bytes with identifiers:
+        the lines where it lies outside them (found as in a version-1 chunk, placeholders
+        constant) and the lines of `ids` templates holding an identifier that contains a run
+        of the literal that could lie inside one (`overlap_runs`)."""
+        literal = m.clauses[0][0]
+        runs = overlap_runs(literal)
+        tokens, starts = self._identifiers()
+        tids = self._tids()
+        n_lines = tids.size
+        hit = _holding(tokens, runs, m.ignore_case)
+        only = np.zeros(n_lines, dtype=bool)
+        only[np.searchsorted(starts, hit, side="right") - 1] = True
+        in_ids = np.zeros(len(self.table), dtype=bool)
+        in_ids[sorted(ids)] = True
+        only &= in_ids[tids]
+        if int(only.sum()) > FULL_DECODE_SHARE * n_lines:
+            text = self.codec.decode(self.parts.inner, self.parts.inner_size)
+            raw = idents.fill(idents.PLACEHOLDER_RE.split(text), tokens)
+            if len(raw) != self.raw_size:
+                raise CorruptDataError(
+                    f"logs chunk decoded to {len(raw)} bytes, not {self.raw_size}"
+                )
+            yield from filter(m.match, raw.split(b"\n")[:-1])
+            return
+        outside = _select(self, wanted, clauses, None)
+        inside = _select(self, sorted(ids), [], only) if only.any() else []
+        merged = dict(outside)
+        merged.update(inside)
+        last = self.info.n_lines - 1
+        for i in sorted(merged):
+            if i == last:
+                continue
+            line = merged[i]
+            if idents.MARK in line:
                 line = _put_back(line, tokens, int(starts[i]))
             if m.match(line):
                 yield line
@@ -127,30 +173,78 @@ def ident_chunk(codec: LogsCodec, payload: bytes, raw_size: int) -> IdentChunk |
     return IdentChunk(codec, payload, raw_size, parts, got[0], info)
 
 
-def may_overlap(literal: bytes, ignore_case: bool) -> bool:
+def may_overlap(literal: bytes) -> bool:
     """Whether an occurrence of `literal` in a line could share bytes with an identifier:
     some nonempty run of it made of hex digits and dashes could start an identifier (at the
     literal's start, or after a byte that is not a letter or digit, or after ``0x``) and end
     one (at the literal's end, or before such a byte)."""
-    n = len(literal)
-    alnum = [chr(c).isascii() and chr(c).isalnum() for c in literal]
-    idchar = [c in _ID_BYTES for c in literal]
-    for k in range(n):
-        after_0x = literal[max(0, k - 2) : k] in (b"0x", b"0X", b"x", b"X")
-        if k and alnum[k - 1] and not after_0x:
-            continue
-        j = k
-        while j < n and idchar[j]:
-            j += 1
-            if j == n or not alnum[j]:
-                return True
-    return False
+    return bool(overlap_runs(literal))
 
 
 _ID_BYTES = frozenset(b"0123456789abcdefABCDEF-")
 
 
+def overlap_runs(literal: bytes) -> list[bytes]:
+    """For each place an identifier could start inside `literal` (see `may_overlap`), the
+    shortest run from there that it then must contain."""
+    n = len(literal)
+    out = []
+    for k in range(n):
+        after_0x = literal[max(0, k - 2) : k] in (b"0x", b"0X", b"x", b"X")
+        if k and _ALNUM[literal[k - 1]] and not after_0x:
+            continue
+        j = k
+        while j < n and literal[j] in _ID_BYTES:
+            j += 1
+            if j == n or not _ALNUM[literal[j]]:
+                out.append(literal[k:j])
+                break
+    return out
+
+
+_ALNUM = [bytes([c]).isalnum() for c in range(256)]
+
+
+def _select(
+    chunk: IdentChunk, wanted: list[int], clauses: list[Clause], only: np.ndarray | None
+) -> list[tuple[int, bytes]]:
+    """`formats.logs.select.select_lines` on the chunk's inner payload."""
+    p = chunk.codec._parse(chunk.parts.inner, chunk.parts.inner_size)
+
+    def streams(role: int | str) -> bytes:
+        return p.stream(_RESIDUAL_KINDS[role] if isinstance(role, int) else _ROLES[role])
+
+    return select_lines(
+        p.templates(),
+        p.escaped,
+        p.line_templates(),
+        streams,
+        p.time_format,
+        chunk.parts.inner_size,
+        wanted,
+        clauses,
+        only,
+    )
+
+
+def _holding(tokens: list[bytes], runs: list[bytes], fold: bool) -> np.ndarray:
+    """Indices (ascending) of the `tokens` that contain one of `runs` (ASCII case folded
+    when `fold`)."""
+    text = b"\n".join(tokens)
+    if fold:
+        text = text.lower()
+    ends = np.cumsum([len(t) + 1 for t in tokens])
+    found: set[int] = set()
+    for run in runs:
+        at = text.find(run)
+        while at >= 0:
+            k = int(np.searchsorted(ends, at, side="right"))
+            found.add(k)
+            at = text.find(run, int(ends[k]))
+    return np.array(sorted(found), dtype=np.int64)
+
+
 def _put_back(line: bytes, tokens: list[bytes], first: int) -> bytes:
     """`line` with its placeholders replaced by the identifiers from `tokens[first]` on."""
-    it = iter(tokens[first:])
+    it = iter(tokens[first : first + line.count(idents.MARK)])
     return idents.PLACEHOLDER_RE.sub(lambda _: next(it), line)

@@ -172,4 +172,4 @@ def test_identifier_at_line_edges_and_unwritten_tail(tmp_path: Path, tail: bytes
     ],
 )
 def test_which_literals_may_share_bytes_with_an_identifier(literal: bytes, overlaps: bool) -> None:
-    assert may_overlap(literal, False) is overlaps
+    assert may_overlap(literal) is overlaps

@@ -33,7 +33,6 @@ first, each shape's last byte padded with zero bits.
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
 
@@ -50,6 +49,7 @@ __all__ = [
     "Shape",
     "chunk_identifiers",
     "extract",
+    "fill",
     "read_section",
     "restore",
     "shape_indices",
@@ -220,10 +220,15 @@ def restore(
     letters = pieces[1::2]
     if len(letters) != n_ids:
         raise CorruptDataError(f"logs chunk holds {len(letters)} placeholders, not {n_ids}")
-    out = chunk_identifiers(shape_indices(letters), shapes, refs, digits, cases)
+    return fill(pieces, chunk_identifiers(shape_indices(letters), shapes, refs, digits, cases))
+
+
+def fill(pieces: list[bytes], tokens: list[bytes]) -> bytes:
+    """The text that `PLACEHOLDER_RE.split` cut into `pieces`, with `tokens` in place of its
+    placeholders, in order."""
     joined = pieces[0::2]
     result = [joined[0]]
-    for token, piece in zip(out, joined[1:]):
+    for token, piece in zip(tokens, joined[1:]):
         result.append(token)
         result.append(piece)
     return b"".join(result)
@@ -293,14 +298,13 @@ def _spell(
             raise CorruptDataError("logs identifier case bits have a nonzero pad")
         chars[letters[bits[: letters.size] == 1]] -= 32
         pos += n_bytes
-    flat = chars.tobytes()
-    width = shape.digits
-    spans = list(itertools.pairwise(np.cumsum((0, *shape.groups)).tolist()))
-    tokens = []
-    for k in range(n_new):
-        row = flat[k * width : (k + 1) * width]
-        tokens.append(b"-".join(row[a:b] for a, b in spans))
-    return tokens, pos
+    rows = chars.reshape(n_new, shape.digits)
+    cuts = np.cumsum(shape.groups)[:-1]
+    if cuts.size:  # the dashes between groups
+        rows = np.insert(rows, cuts, np.uint8(ord("-")), axis=1)
+    flat = rows.tobytes()
+    width = rows.shape[1]
+    return [flat[k : k + width] for k in range(0, n_new * width, width)], pos
 
 
 def _resolve(refs: np.ndarray, new: list[bytes]) -> list[bytes]:

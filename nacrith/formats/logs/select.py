@@ -500,9 +500,11 @@ def select_lines(
     limit: int,
     wanted: Collection[int],
     clauses: Sequence[Clause] = (),
+    only: np.ndarray | None = None,
 ) -> list[tuple[int, bytes]]:
-    """(line number, line) for the lines of the `wanted` templates that pass `clauses`, in
-    line order; only the columns those lines need are decoded."""
+    """(line number, line) for the lines of the `wanted` templates that pass `clauses` (and
+    are True in the per-line mask `only`, when given), in line order; only the columns those
+    lines need are decoded."""
     dec = ColumnDecoder(templates, tids, streams, time_format, limit)
     keep_tpl = np.zeros(len(templates), dtype=bool)
     keep_tpl[[t for t in wanted if 0 <= t < len(templates)]] = True
@@ -513,6 +515,8 @@ def select_lines(
     for t in np.flatnonzero(keep_tpl).tolist():
         cols = dec.paths.columns_of(t).tolist()
         lines = dec.template_lines(t)
+        if only is not None:
+            lines = lines[only[lines]]
         if clauses:
             lines = lines[_checked(dec, t, cols, lines, clauses)]
         if not lines.size:
