@@ -14,6 +14,7 @@ chunk, placeholders being constant text; one that can, and would render more tha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -229,19 +230,10 @@ def _select(
 
 def _holding(tokens: list[bytes], runs: list[bytes], fold: bool) -> np.ndarray:
     """Indices (ascending) of the `tokens` that contain one of `runs` (ASCII case folded
-    when `fold`)."""
-    text = b"\n".join(tokens)
-    if fold:
-        text = text.lower()
-    ends = np.cumsum([len(t) + 1 for t in tokens])
-    found: set[int] = set()
-    for run in runs:
-        at = text.find(run)
-        while at >= 0:
-            k = int(np.searchsorted(ends, at, side="right"))
-            found.add(k)
-            at = text.find(run, int(ends[k]))
-    return np.array(sorted(found), dtype=np.int64)
+    when `fold`, `runs` being folded already)."""
+    rx = re.compile(b"|".join(re.escape(r) for r in runs), re.IGNORECASE if fold else 0)
+    search = rx.search
+    return np.array([i for i, t in enumerate(tokens) if search(t)], dtype=np.int64)
 
 
 def _put_back(line: bytes, tokens: list[bytes], first: int) -> bytes:
