@@ -1,15 +1,20 @@
 """Searching a chunk with identifier columns (logs payload version 2) through its templates.
 
 Such a payload wraps a version-1 payload of the chunk with each identifier replaced by a
-placeholder (see `nacrith.formats.logs.idents`), which only ever lies in template text. The
-templates without placeholders are searched as in a version-1 chunk (`Matcher.plan`); those
-with placeholders are tested with each placeholder a wildcard for hex digits and dashes
-(`Matcher.placeholder_candidates`), and their lines are rendered with every clause free. When
-a rendered line holds placeholders, the chunk's identifiers are decoded (their streams only,
-not the rest of the chunk) and put back before the line is matched. A query none of whose
-literals can share bytes with an identifier (`may_overlap`) is searched as in a version-1
-chunk, placeholders being constant text; one that can, and would render more than
-`FULL_DECODE_SHARE` of the lines with identifiers, decodes the chunk in full.
+placeholder (see `nacrith.formats.logs.idents`), which only ever lies in template text.
+
+- A query none of whose literals can share bytes with an identifier (`may_overlap`) is
+  searched as in a version-1 chunk (`Matcher.plan`), placeholders being constant text.
+- A single literal that can: the lines where it lies outside identifiers are found that way,
+  and the identifiers are decoded (their streams only) to find the lines holding one that
+  contains a run of the literal that could lie inside an identifier (`overlap_runs`); only
+  those lines are rendered.
+- Other queries that can: the templates with placeholders are tested with each placeholder
+  a wildcard for hex digits and dashes (`Matcher.placeholder_candidates`), and their lines
+  are rendered with every clause free.
+
+Identifiers are put back into every rendered line before it is matched. Where the lines to
+render exceed `FULL_DECODE_SHARE` of the chunk, it is decoded in full instead.
 """
 
 from __future__ import annotations
