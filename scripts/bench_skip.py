@@ -62,9 +62,13 @@ class Calibrated:
     `bound`, a skipped position teaches its bucket too, an upper bound of its loss: its code
     length -log2 p_free(token) (the model's probability is at most 1)."""
 
-    def __init__(self, budget: float, run: int = 16, least: int = 8, bound: bool = False) -> None:
-        self.budget, self.run, self.least, self.bound = budget, run, least, bound
-        self.label = f"calibrated{'+bound' if bound else ''} {budget} bits"
+    def __init__(
+        self, budget: float, run: int = 16, least: int = 8, bound: bool = False, floor: float = 0.5
+    ) -> None:
+        self.budget, self.run, self.least, self.bound, self.floor = budget, run, least, bound, floor
+        self.label = f"calibrated{'+bound' if bound else ''} {budget} bits" + (
+            f", confidence >= {floor}" if floor > 0.5 else ""
+        )
         self.n = np.zeros(24)
         self.loss = np.zeros(24)
 
@@ -77,7 +81,7 @@ class Calibrated:
         """Whether this position skips the model."""
         b = self.bucket(conf)
         return (
-            conf >= 0.5
+            conf >= self.floor
             and run < self.run
             and self.n[b] >= self.least
             and self.loss[b] <= self.budget * self.n[b]
@@ -171,14 +175,20 @@ def main() -> int:
         help="also the calibrated rule that counts a skipped position's code length as its "
         "loss (repeatable)",
     )
+    parser.add_argument(
+        "--floor",
+        type=float,
+        default=0.5,
+        help="the calibrated rules skip only at this confidence or above (at least 0.5)",
+    )
     parser.add_argument("--n-ctx", type=int, default=512)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
     def make_rules() -> list[Any]:  # fresh statistics for each text
         rules: list[Any] = [Threshold(t) for t in args.threshold or [0.8, 0.9, 0.97]]
-        rules += [Calibrated(b) for b in args.calibrated or []]
-        return rules + [Calibrated(b, bound=True) for b in args.bound or []]
+        rules += [Calibrated(b, floor=args.floor) for b in args.calibrated or []]
+        return rules + [Calibrated(b, bound=True, floor=args.floor) for b in args.bound or []]
 
     rules = make_rules()
 
