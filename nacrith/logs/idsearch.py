@@ -243,5 +243,8 @@ def _holding(tokens: list[bytes], runs: list[bytes], fold: bool) -> np.ndarray:
 
 def _put_back(line: bytes, tokens: list[bytes], first: int) -> bytes:
     """`line` with its placeholders replaced by the identifiers from `tokens[first]` on."""
-    it = iter(tokens[first : first + line.count(idents.MARK)])
+    mine = tokens[first : first + line.count(idents.MARK)]
+    if len(mine) != line.count(idents.MARK):
+        raise CorruptDataError("logs line holds more placeholders than the chunk has identifiers")
+    it = iter(mine)
     return idents.PLACEHOLDER_RE.sub(lambda _: next(it), line)
