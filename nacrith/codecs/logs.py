@@ -207,7 +207,7 @@ def _escape_new(tids: np.ndarray) -> np.ndarray:
     return np.where(tids > seen_before, 0, tids + 1).astype(np.uint64)
 
 
-class _Idents:
+class IdentParts:
     """A version-2 payload: the identifier section and the version-1 payload it wraps."""
 
     def __init__(self, payload: bytes, raw_size: int | None) -> None:
@@ -339,8 +339,8 @@ class LogsCodec(Codec):
     def encode(self, data: bytes) -> bytes:
         """Code one chunk; falls back to one back end over the whole chunk when that is smaller.
         A chunk with identifiers (see `formats.logs.idents`) is also coded with them taken out
-        (version 2), kept when smaller by at least `IDENTS_GAIN`: a search decodes a version-2
-        chunk in full instead of only the lines its templates allow."""
+        (version 2), kept when smaller by at least `IDENTS_GAIN`, since a search that may touch
+        identifiers must decode them (see `nacrith.logs.idsearch`)."""
         data = bytes(data)
         best = self._encode_plain(data)
         found = idents.extract(data) if self.identifiers else None
@@ -379,7 +379,7 @@ class LogsCodec(Codec):
     def info(self, payload: bytes) -> PayloadInfo:
         """The directory of a payload: mode, line and template counts, time range."""
         if _is_idents(payload):
-            inner = self.info(_Idents(payload, None).inner)
+            inner = self.info(IdentParts(payload, None).inner)
             return PayloadInfo(
                 MODE_IDENTS,
                 inner.n_lines,
@@ -399,7 +399,8 @@ class LogsCodec(Codec):
         pieces[0] var[0] pieces[1] ... var[n-1] pieces[n].
 
         None for payloads without templates (stored or whole-chunk modes, and version 2, whose
-        templates hold identifier placeholders), which a search must decode in full.
+        templates hold identifier placeholders: a search uses the inner templates, see
+        `nacrith.logs.idsearch`).
         """
         if _is_idents(payload):
             return None
@@ -421,10 +422,33 @@ class LogsCodec(Codec):
             return None
         return p.templates(), p.escaped
 
+    def ident_parts(self, payload: bytes, raw_size: int | None) -> IdentParts | None:
+        """The identifier section and inner payload of a version-2 payload; None for others."""
+        return IdentParts(payload, raw_size) if _is_idents(payload) else None
+
+    def line_templates(self, payload: bytes, raw_size: int | None) -> np.ndarray:
+        """The template id of every line of a template-model payload (version 1)."""
+        return self._parse(payload, raw_size).line_templates()
+
+    def select_lines(
+        self,
+        payload: bytes,
+        raw_size: int,
+        wanted: Collection[int],
+        clauses: Sequence[Clause] = (),
+        only: np.ndarray | None = None,
+    ) -> list[tuple[int, bytes]]:
+        """(line number, line) of the lines of a template-model payload (version 1) whose
+        template is in `wanted`, that pass every one of `clauses` and, with `only` (a mask
+        over lines), that it selects; only the columns those lines need are decoded (see
+        `formats.logs.select`)."""
+        p = self._parse(payload, raw_size)
+        return self._select(p, raw_size, wanted, clauses, only)
+
     def decode(self, payload: bytes, raw_size: int) -> bytes:
         """Decode one chunk into exactly `raw_size` bytes."""
         if _is_idents(payload):
-            return _Idents(payload, raw_size).decode(self, raw_size)
+            return IdentParts(payload, raw_size).decode(self, raw_size)
         p = _Parsed(payload, raw_size)
         if p.mode != MODE_MODEL:
             return self._decode_plain(p, raw_size)
@@ -475,6 +499,29 @@ class LogsCodec(Codec):
             raise CorruptDataError("logs payload ends early")
         return ls.decompress_stream(rest[1:], rest[0], raw_size)
 
+    def _select(
+        self,
+        p: _Parsed,
+        raw_size: int,
+        wanted: Collection[int],
+        clauses: Sequence[Clause],
+        only: np.ndarray | None,
+    ) -> list[tuple[int, bytes]]:
+        def streams(role: int | str) -> bytes:
+            return p.stream(_RESIDUAL_KINDS[role] if isinstance(role, int) else _ROLES[role])
+
+        return select_lines(
+            p.templates(),
+            p.escaped,
+            p.line_templates(),
+            streams,
+            p.time_format,
+            raw_size,
+            wanted,
+            clauses,
+            only,
+        )
+
     def _render(
         self,
         p: _Parsed,
@@ -484,23 +531,10 @@ class LogsCodec(Codec):
         time_range: tuple[float | None, float | None] | None = None,
         clauses: Sequence[Clause] = (),
     ) -> list[tuple[int, bytes]]:
+        if wanted is not None and time_range is None and not numbers:
+            return self._select(p, raw_size, wanted, clauses, None)
         templates = p.templates()
         tids = p.line_templates()
-        if wanted is not None and time_range is None and not numbers:
-
-            def streams(role: int | str) -> bytes:
-                return p.stream(_RESIDUAL_KINDS[role] if isinstance(role, int) else _ROLES[role])
-
-            return select_lines(
-                templates,
-                p.escaped,
-                tids,
-                streams,
-                p.time_format,
-                raw_size,
-                wanted,
-                clauses,
-            )
         layout = build_layout(templates, tids, raw_size)
         spec = read_meta(p.stream(S_META), layout)
         residuals = {pred: p.stream(kind) for pred, kind in _RESIDUAL_KINDS.items()}

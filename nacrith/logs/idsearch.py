@@ -25,12 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from nacrith.codecs.logs import _RESIDUAL_KINDS, _ROLES, MODE_MODEL, LogsCodec, _Idents, _is_idents
+from nacrith.codecs.logs import MODE_MODEL, IdentParts, LogsCodec
 from nacrith.errors import CorruptDataError
 from nacrith.formats.logs import idents
 from nacrith.formats.logs import streams as ls
 from nacrith.formats.logs.align import Clause
-from nacrith.formats.logs.select import select_lines
 from nacrith.logs.matcher import Matcher
 
 __all__ = ["IdentChunk", "ident_chunk", "may_overlap", "overlap_runs"]
@@ -47,7 +46,7 @@ class IdentChunk:
         codec: LogsCodec,
         payload: bytes,
         raw_size: int,
-        parts: Any,
+        parts: IdentParts,
         table: list[bytes],
         info: Any,
     ) -> None:
@@ -137,7 +136,7 @@ class IdentChunk:
 
     def _tids(self) -> np.ndarray:
         """The template id of each line of the inner payload."""
-        return self.codec._parse(self.parts.inner, self.parts.inner_size).line_templates()
+        return self.codec.line_templates(self.parts.inner, self.parts.inner_size)
 
     def _share(self, templates: set[int]) -> float:
         """The share of the chunk's lines whose template is among `templates`."""
@@ -167,9 +166,9 @@ def ident_chunk(codec: LogsCodec, payload: bytes, raw_size: int) -> IdentChunk |
     """The version-2 chunk `payload` ready for a template search; None when it is not one
     (or wraps no unescaped template model, or does not end with a newline), and then a
     search decodes it in full."""
-    if not _is_idents(payload):
+    parts = codec.ident_parts(payload, raw_size)
+    if parts is None:
         return None
-    parts = _Idents(payload, raw_size)
     info = codec.info(parts.inner)
     if info.mode != MODE_MODEL or not info.ends_with_newline:
         return None
@@ -214,23 +213,9 @@ _ALNUM = [bytes([c]).isalnum() for c in range(256)]
 def _select(
     chunk: IdentChunk, wanted: list[int], clauses: list[Clause], only: np.ndarray | None
 ) -> list[tuple[int, bytes]]:
-    """`formats.logs.select.select_lines` on the chunk's inner payload."""
-    p = chunk.codec._parse(chunk.parts.inner, chunk.parts.inner_size)
-
-    def streams(role: int | str) -> bytes:
-        return p.stream(_RESIDUAL_KINDS[role] if isinstance(role, int) else _ROLES[role])
-
-    return select_lines(
-        p.templates(),
-        p.escaped,
-        p.line_templates(),
-        streams,
-        p.time_format,
-        chunk.parts.inner_size,
-        wanted,
-        clauses,
-        only,
-    )
+    """`LogsCodec.select_lines` on the chunk's inner payload."""
+    parts = chunk.parts
+    return chunk.codec.select_lines(parts.inner, parts.inner_size, wanted, clauses, only)
 
 
 def _holding(tokens: list[bytes], runs: list[bytes], fold: bool) -> np.ndarray:

@@ -362,7 +362,7 @@ def test_identifiers_off_writes_version_1() -> None:
 
 def test_log_archive_search_over_version_2_chunks(tmp_path: Path) -> None:
     """A searchable log archive whose chunks carry identifiers finds what a line filter finds
-    (version-2 chunks are searched by decoding them in full)."""
+    (version-2 chunks are searched through their inner templates, see `nacrith.logs.idsearch`)."""
     data = id_log(1500, seed=12)
     lines = data.split(b"\n")[:-1]
     first = data[: data.rfind(b"\n", 0, 64 << 10) + 1]
