@@ -78,7 +78,8 @@ class PortableBackend:
     `hidden`: keep the final hidden states for `hidden_states` (the engine always has them;
     the flag mirrors `LlamaBackend`'s, which `run_streams` checks). `revision`: the engine's
     arithmetic revision (`PortableModel`); an archive must be decoded with the one it was made
-    with.
+    with. `sink`: the window's attention sink (the start of every shift); the Gemma graph then
+    keeps a ring for its sliding-window layers, with the same logits (None: full cache).
     """
 
     #: the dtype of logits and hidden states: float64, kept whole through the predictors
@@ -92,6 +93,7 @@ class PortableBackend:
         n_ctx: int = 2048,
         hidden: bool = False,
         revision: int = 1,
+        sink: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.revision = revision
@@ -100,7 +102,9 @@ class PortableBackend:
         self._pure: GGUFTokenizer | None = None
         if gguf_summary(self.path)[0] == "gemma3":
             gemma = shared_gemma_weights(self.path, revision)
-            self.model = GemmaModel(n_seq=n_seq, n_ctx=n_ctx, weights=gemma, revision=revision)
+            self.model = GemmaModel(
+                n_seq=n_seq, n_ctx=n_ctx, weights=gemma, revision=revision, sink=sink
+            )
         else:
             weights = shared_weights(self.path, revision)
             self.model = PortableModel(n_seq=n_seq, n_ctx=n_ctx, weights=weights, revision=revision)
