@@ -25,6 +25,7 @@ from nacrith.formats.container import (
 from nacrith.formats.long_range import MIN_MATCH, LongRangeDecoder
 from nacrith.formats.long_range.lookahead import look_ahead
 from nacrith.formats.long_range.reader import ChainReader, LongRangeReader
+from nacrith.formats.reading import read_exactly
 from nacrith.formats.segment import balanced_chunks, cut_chunks, segment
 from nacrith.workers import BatchRunner, CodecSet, DecodeItem, Runner, resolve_workers
 
@@ -224,19 +225,6 @@ class _Plan:
         return tuple(c for c in candidates if sizes[c] <= best * (1 + ESTIMATE_MARGIN))
 
 
-def _read_block(reader: IO[bytes], size: int) -> bytes:
-    """Read exactly `size` bytes unless the stream ends first (pipes return short reads)."""
-    parts = []
-    remaining = size
-    while remaining:
-        part = reader.read(remaining)
-        if not part:
-            break
-        parts.append(part)
-        remaining -= len(part)
-    return b"".join(parts)
-
-
 T = TypeVar("T")
 
 
@@ -298,7 +286,7 @@ def compress_stream(
             from nacrith.cluster.shared import shared_source
 
             source = shared_source(reader)  # before reading: where the input starts
-        first = _read_block(reader, BLOCK_SIZE)
+        first = read_exactly(reader, BLOCK_SIZE)
         if settings.method != "auto" or len(first) > SMALL_INPUT:
             return _compress_long_range(
                 first, reader, writer, settings, original_size, progress, cache, source
@@ -398,7 +386,7 @@ def _compress_long_range(
             progress(now - done[1])
         done[1] = now
 
-    head = _read_block(stream, BLOCK_SIZE)
+    head = read_exactly(stream, BLOCK_SIZE)
     member_progress = input_progress if progress is not None else None
     return _compress_member(
         head,
@@ -449,7 +437,7 @@ def _compress_member(
         while block:
             byte_cap = _byte_cap(len(block), runner.workers)
             yield from _group(chunks, lambda it: len(it[1]), byte_cap, count_cap)
-            block = _read_block(reader, BLOCK_SIZE)
+            block = read_exactly(reader, BLOCK_SIZE)
             chunks = plan.chunks(block)
 
     try:

@@ -15,6 +15,7 @@ from typing import IO
 
 from nacrith.formats.long_range.reader import may_pay, pays
 from nacrith.formats.long_range.stream import LongRangeEncoder, Stats
+from nacrith.formats.reading import read_exactly
 
 __all__ = ["Lookahead", "look_ahead"]
 
@@ -29,17 +30,6 @@ class Lookahead:
     probe: Stats
     encoder: LongRangeEncoder | None = None
     frames: list[bytes] | None = None
-
-
-def _read_full(reader: IO[bytes], size: int) -> bytes:
-    parts = []
-    while size:
-        part = reader.read(size)
-        if not part:
-            break
-        parts.append(part)
-        size -= len(part)
-    return b"".join(parts)
 
 
 def look_ahead(
@@ -58,7 +48,7 @@ def look_ahead(
     def more() -> bytes:
         if len(blocks[-1]) != block_size or len(blocks) * block_size >= limit:
             return b""
-        block = _read_full(reader, block_size)
+        block = read_exactly(reader, block_size)
         if block:
             blocks.append(block)
         return block

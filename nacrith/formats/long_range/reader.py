@@ -11,6 +11,7 @@ from typing import IO
 
 from nacrith.formats.long_range.finder import SAMPLE_PERIOD, SAMPLE_RUN
 from nacrith.formats.long_range.stream import LongRangeEncoder, Stats
+from nacrith.formats.reading import read_exactly
 
 __all__ = ["ChainReader", "LongRangeReader", "may_pay", "pays"]
 
@@ -96,7 +97,7 @@ class LongRangeReader:
     def _refill(self) -> None:
         if self._queue or not self._more:
             return
-        data = _read_full(self._reader, self._frame_size)
+        data = read_exactly(self._reader, self._frame_size)
         if data:
             self._push(len(data), self._encoder.frame(data))
         if len(data) < self._frame_size:
@@ -130,14 +131,3 @@ class LongRangeReader:
         lo_s, hi_s = self._stream_ends[k - 1], self._stream_ends[k]
         lo_i, hi_i = self._input_ends[k - 1], self._input_ends[k]
         return lo_i + (hi_i - lo_i) * (stream_bytes - lo_s) // max(1, hi_s - lo_s)
-
-
-def _read_full(reader: IO[bytes], size: int) -> bytes:
-    parts = []
-    while size:
-        part = reader.read(size)
-        if not part:
-            break
-        parts.append(part)
-        size -= len(part)
-    return b"".join(parts)
