@@ -254,6 +254,7 @@ class LLMCodec(Codec):
                 n_ctx=self.n_ctx,
                 hidden=hidden,
                 revision=self.revision,
+                sink=self.window.sink,
             )
         from nacrith.models.llm.backend import LlamaBackend, gpu_available
 

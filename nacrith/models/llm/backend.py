@@ -180,6 +180,9 @@ class LlamaBackend(_Vocabulary):
       bit for bit with or without it.
     """
 
+    #: llama.cpp's float rounding depends on the batch: encoder and decoder make the same calls
+    batch_exact = False
+
     def __init__(
         self,
         path: str | os.PathLike[str],

@@ -169,13 +169,8 @@ class _ModelFeed:
 def batch_exact(backend: Backend) -> bool:
     """Whether `backend` computes a batch of tokens with the bits of feeding them one at a
     time (the portable engine), so that an encoder may compute its rows in batches. The one
-    place this is decided: the backend's `batch_exact` attribute where it has one."""
-    flag = getattr(backend, "batch_exact", None)
-    if flag is None:
-        from nacrith.models.portable.backend import PortableBackend
-
-        flag = isinstance(backend, PortableBackend)
-    return bool(flag)
+    place this is decided: the backend's `batch_exact` attribute (absent: not exact)."""
+    return bool(getattr(backend, "batch_exact", False))
 
 
 #: (first iteration, rows, hidden states or None) of one batch of a stream

@@ -84,6 +84,8 @@ class PortableBackend:
 
     #: the dtype of logits and hidden states: float64, kept whole through the predictors
     dtype = np.float64
+    #: a batch of k tokens computes the bits of k single steps (`lockstep.batch_exact`)
+    batch_exact = True
 
     def __init__(
         self,
