@@ -342,6 +342,26 @@ def test_golden_payload_keeps_decoding(llm_codec, llm_params, stem: str) -> None
     decoder.close()
 
 
+def test_golden_gemma_payload_keeps_decoding() -> None:
+    """A Gemma 3 payload of the portable engine (format 7, revision 2), written once, must
+    decode forever."""
+    from nacrith.codecs.llm import LLMCodec
+
+    data = texts()[0][:300]
+    path, params_path = GOLDEN / "llm7_gemma300.bin", GOLDEN / "llm7_gemma300.json"
+    if os.environ.get("NACRITH_REGEN_GOLDEN") == "1" and not path.exists():
+        codec = LLMCodec("gemma3-270m", n_ctx=64)
+        path.write_bytes(codec.encode(data))
+        params_path.write_text(json.dumps(codec.params(), indent=1, sort_keys=True) + "\n")
+        codec.close()
+    if not path.exists():
+        pytest.fail(f"{path} is missing; create it with NACRITH_REGEN_GOLDEN=1")
+    decoder = LLMCodec.from_params(json.loads(params_path.read_text()))
+    assert decoder.params()["model"] == "gemma3-270m"
+    assert decoder.decode(path.read_bytes(), len(data)) == data
+    decoder.close()
+
+
 def test_auto_keeps_the_smaller_of_plain_zstd_and_the_model_on_tiny_inputs() -> None:
     import nacrith
 
