@@ -19,14 +19,9 @@ import pytest
 import nacrith
 import nacrith.cli
 import nacrith.cli.inputs
+from tests.child import default_signals
 
 NCZ = [sys.executable, "-m", "nacrith.cli"]
-
-
-def _default_sigint() -> None:
-    """In the child: SIGINT as a terminal would deliver it. A suite started as a background job
-    inherits SIGINT ignored, and Python keeps it ignored, so the CLI would never see it."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _big_text(path: Path, lines: int = 1_500_000) -> None:
@@ -48,7 +43,7 @@ def test_signal_mid_compress_leaves_no_output(tmp_path: Path, sig: signal.Signal
         [*NCZ, "compress", "-m", "zstd", "-T", "1", "big.txt"],
         cwd=tmp_path,
         stderr=subprocess.PIPE,
-        preexec_fn=_default_sigint,
+        preexec_fn=default_signals,
     )
     time.sleep(1.0)
     assert proc.poll() is None, "compression finished before the signal; make the input larger"
@@ -158,7 +153,7 @@ def test_signal_with_output_half_written(
         [*NCZ, command, *args, "-T", "1", name],
         cwd=tmp_path,
         stderr=subprocess.PIPE,
-        preexec_fn=_default_sigint,
+        preexec_fn=default_signals,
     )
     try:
         _signal_when_written(proc, tmp_path, sig, 8 << 20)

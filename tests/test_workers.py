@@ -18,16 +18,10 @@ from pathlib import Path
 import pytest
 
 from nacrith.workers import default_workers, resolve_workers
+from tests.child import default_signals
 
 NCZ = [sys.executable, "-m", "nacrith.cli"]
 HANG_GUARD = 20.0
-
-
-def _default_signals() -> None:
-    """In the child: SIGINT and SIGTERM as a fresh process gets them (a suite started as a
-    background job inherits SIGINT ignored)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _text(path: Path, size: int) -> None:
@@ -110,7 +104,7 @@ def test_a_signal_ends_ncz_and_its_workers(
             cwd=work,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
-            preexec_fn=_default_signals,
+            preexec_fn=default_signals,
         )
     try:
         deadline = time.monotonic() + 60
@@ -202,7 +196,7 @@ def test_workers_cut_off_mid_result_do_not_hang_the_parent(tmp_path: Path) -> No
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            preexec_fn=_default_signals,
+            preexec_fn=default_signals,
         )
         assert proc.stdout is not None
         assert proc.stdout.read(1) != b""

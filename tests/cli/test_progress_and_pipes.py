@@ -18,6 +18,7 @@ import pytest
 
 import nacrith
 from nacrith.cli.progress import pipe_reader_gone
+from tests.child import default_signals
 from tests.cli.ncz import NCZ
 from tests.paths import CANTERBURY
 
@@ -122,7 +123,11 @@ def test_estimate_before_a_long_job_then_ctrl_c(tmp_path: Path) -> None:
     """-v prints one line with the estimate and the fast alternative; SIGINT ends the run."""
     _alice(tmp_path, 40_000)
     proc = subprocess.Popen(
-        [*NCZ, "-v", "alice.txt"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [*NCZ, "-v", "alice.txt"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=default_signals,
     )
     assert proc.stderr is not None
     line = proc.stderr.readline()
