@@ -7,7 +7,7 @@ the work directory, so the engines can run as separate processes (one core each)
 rewrites the table with every stored row.
 
 Usage: python scripts/bench_engines.py [--file alice29.txt] [--engine portable --engine llama]
-       [--workers 1] [--verify] [--work DIR] [--no-write]
+       [--workers 1] [--verify] [--work DIR] [--no-write] [--merge RESULTS.json] [--render-only]
 """
 
 from __future__ import annotations
@@ -86,6 +86,9 @@ def render(results: dict) -> str:
     """Markdown table of every stored row, engines side by side per file."""
     lines = [
         "`ncz compress` with default settings and `--engine E`; the whole archive file counts.",
+        "Times are the wall clock of each row's own run, which may have shared the machine with",
+        "other jobs (speed comparisons live in the speed sections). *verified*: the row's run",
+        "also decompressed the archive and compared the bytes (`--verify`).",
         "",
         "| file | engine | bytes | archive | bits/byte | vs llama | compress s | decompress s"
         " | verified |",
@@ -119,10 +122,23 @@ def main() -> None:
     ap.add_argument("--verify", action="store_true", help="decompress and compare too")
     ap.add_argument("--work", type=Path, default=ROOT / ".bench" / "engines")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument(
+        "--merge",
+        type=Path,
+        action="append",
+        default=[],
+        help="also take the rows stored in this results.json (a run in another work directory)",
+    )
+    ap.add_argument("--render-only", action="store_true", help="write the stored rows, run none")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     store = args.work / "results.json"
-    for name in args.file or ["alice29.txt"]:
+    results = json.loads(store.read_text()) if store.exists() else {}
+    for other in args.merge:
+        for name, rows in json.loads(other.read_text()).items():
+            results.setdefault(name, {}).update(rows)
+    store.write_text(json.dumps(results, indent=1))
+    for name in [] if args.render_only else args.file or ["alice29.txt"]:
         for engine in args.engine or ["portable", "llama"]:
             row = run_one(corpus(FILES[name]), engine, args.workers, args.verify)
             row["machine"] = machine_line() + f"; load {os.getloadavg()[0]:.1f}"
