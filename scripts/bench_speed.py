@@ -228,6 +228,8 @@ def variants_section(args: argparse.Namespace, opts: dict[str, Any]) -> list[dic
     title = {
         "speed-window": "window policy and skip",
         "speed-batch": "the encoder's batched rows (portable engine)",
+        "speed-30k": "default settings against re-prefill and plain llama.cpp (issue 21's measure)",
+        "speed-engines": "both engines with default settings",
     }.get(args.section, args.section)
     lines = [
         f"## Speed: {title}",
