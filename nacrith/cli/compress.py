@@ -191,7 +191,7 @@ def _compressor(
     default=None,
     help="What computes the llm codec's probabilities: portable (the default where the model "
     "allows: the archive decodes on any machine) or llama (llama.cpp, needs "
-    "`pip install 'nacrith[llama]'`: about 3x faster, GPU capable, but the archive decodes "
+    "`pip install 'nacrith[llama]'`: decodes about 3x faster, GPU capable, but the archive decodes "
     "only on machines that compute the same floats).",
 )
 @click.option(
