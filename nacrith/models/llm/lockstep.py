@@ -140,12 +140,8 @@ class _ModelFeed:
         states = np.empty((len(active), backend.n_embd), dtype=dtype) if self.hidden else None
         stepping: list[int] = []
         for j, s in enumerate(active):
-            window = self.windows[s]
-            if i and kv_len[s] >= backend.n_ctx and window.shifts:
-                backend.shift(s, window.sink, window.drop)
-                kv_len[s] -= window.drop
-            if i == 0 or kv_len[s] >= backend.n_ctx:
-                history = [backend.bos, *source[s][i - window.keep : i]] if i else [backend.bos]
+            history = self._make_room(s, i)
+            if history is not None:
                 rows[j] = backend.prefill(s, history)
                 kv_len[s] = len(history)
                 if states is not None:
@@ -161,6 +157,17 @@ class _ModelFeed:
             for s in seqs:
                 kv_len[s] += 1
         return rows, states
+
+    def _make_room(self, s: int, i: int) -> list[int] | None:
+        """Before stream `s`'s iteration `i`: shift its full context where its window shifts;
+        then the tokens to (re-)prefill it with where it starts or is still full, else None."""
+        backend, window = self.backend, self.windows[s]
+        if i and self.kv_len[s] >= backend.n_ctx and window.shifts:
+            backend.shift(s, window.sink, window.drop)
+            self.kv_len[s] -= window.drop
+        if i == 0 or self.kv_len[s] >= backend.n_ctx:
+            return [backend.bos, *self.source[s][i - window.keep : i]] if i else [backend.bos]
+        return None
 
     def close(self) -> None:
         """Nothing to release (`_BatchedFeed` overrides it)."""
@@ -235,20 +242,12 @@ class _BatchedFeed(_ModelFeed):
 
     def _fill(self, s: int, i: int) -> _Rows:
         """Stream `s`'s rows from iteration `i` on, in one model call."""
-        be, window, source, n_ctx = (
-            self.backend,
-            self.windows[s],
-            self.source[s],
-            self.backend.n_ctx,
-        )
+        be, source, n_ctx = self.backend, self.source[s], self.backend.n_ctx
         end = min(self.lengths[s], i + self.batch)
+        history = self._make_room(s, i)
         kv_len = self.kv_len[s]
-        if i and kv_len >= n_ctx and window.shifts:
-            be.shift(s, window.sink, window.drop)
-            kv_len -= window.drop
-        if i == 0 or kv_len >= n_ctx:
+        if history is not None:
             # iteration i reads the last row of a (re-)prefill; later ones step on from there
-            history = [be.bos, *source[i - window.keep : i]] if i else [be.bos]
             end = min(end, i + n_ctx - len(history) + 1)
             be.clear(s)
             tokens = [*history, *source[i : end - 1]]
