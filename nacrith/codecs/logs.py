@@ -368,7 +368,7 @@ class LogsCodec(Codec):
             fast = ls.PPMD_ORDER6 if ls.PPMD_ORDER6 in ls.available_backends() else ls.LZMA
             for backend in self._backends(S_TEXT) if self.effort == "max" else [fast]:
                 coded = ls.compress_stream(data, backend)
-                if len(coded) + 3 < len(best):
+                if coded is not None and len(coded) + 3 < len(best):
                     best = bytes([VERSION, MODE_WHOLE, backend]) + coded
         if len(best) > len(data) + 2:
             best = bytes([VERSION, MODE_STORED]) + data

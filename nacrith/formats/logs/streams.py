@@ -15,7 +15,9 @@ id    back end
 ====  =====================================================================
 
 PPMd memory is a function of the stream's raw length only (at most 64 MiB), so a hostile
-directory cannot make the decoder allocate more than that per stream.
+directory cannot make the decoder allocate more than that per stream. PPMd goes through
+`nacrith.coders.ppmd`, which checks every stream it writes: a stream pyppmd cannot decode back
+is never written, and `compress_best` codes it with the next candidate (xz) instead.
 """
 
 from __future__ import annotations
@@ -26,13 +28,12 @@ from collections.abc import Sequence
 
 import zstandard
 
+from nacrith.coders import ppmd
 from nacrith.errors import CorruptDataError, FormatError
 from nacrith.formats.varint import PayloadReader
 
-try:  # optional: better on text-like streams; without it the codec uses the other back ends
-    import pyppmd
-except ImportError:  # pragma: no cover - exercised only where pyppmd is missing
-    pyppmd = None
+#: the pyppmd module, None where it is missing (tests and callers check it here)
+pyppmd = ppmd.pyppmd
 
 __all__ = [
     "BACKEND_NAMES",
@@ -55,7 +56,7 @@ _ZSTD_D = zstandard.ZstdDecompressor()
 def available_backends() -> list[int]:
     """Back-end ids this installation can code with (PPMd needs the optional `pyppmd`)."""
     ids = [RAW, ZSTD, LZMA, BZ2]
-    if pyppmd is not None:
+    if ppmd.available():
         ids += list(PPMD_ORDERS)
     return ids
 
@@ -69,8 +70,9 @@ def _ppmd_mem(raw_len: int) -> int:
     return 1 << max(21, min(26, (max(raw_len, 1) * 12 - 1).bit_length()))
 
 
-def compress_stream(data: bytes, backend: int) -> bytes:
-    """Code `data` with one back end."""
+def compress_stream(data: bytes, backend: int) -> bytes | None:
+    """Code `data` with one back end; None when that back end cannot code it losslessly (a
+    PPMd stream that does not decode back to `data`)."""
     if backend == RAW:
         return bytes(data)
     if backend == ZSTD:
@@ -79,9 +81,8 @@ def compress_stream(data: bytes, backend: int) -> bytes:
         return lzma.compress(data, format=lzma.FORMAT_RAW, filters=_lzma_filters(len(data)))
     if backend == BZ2:
         return bz2.compress(data, 9)
-    if backend in PPMD_ORDERS and pyppmd is not None:
-        enc = pyppmd.Ppmd8Encoder(PPMD_ORDERS[backend], _ppmd_mem(len(data)))
-        return enc.encode(data) + enc.flush(endmark=False)
+    if backend in PPMD_ORDERS and ppmd.available():
+        return ppmd.encode(data, PPMD_ORDERS[backend], _ppmd_mem(len(data)))
     raise ValueError(f"unknown or unavailable back end {backend}")
 
 
@@ -105,11 +106,11 @@ def decompress_stream(payload: bytes, backend: int, raw_len: int) -> bytes:
         elif backend == BZ2:
             out = bz2.BZ2Decompressor().decompress(payload, max_length=raw_len)
         elif backend in PPMD_ORDERS:
-            if pyppmd is None:
+            if not ppmd.available():
                 raise FormatError(
                     "this log archive uses PPMd sub-streams: install the `pyppmd` package"
                 )
-            out = _ppmd_decode(payload, backend, raw_len) if raw_len else b""
+            out = ppmd.decode(payload, PPMD_ORDERS[backend], _ppmd_mem(raw_len), raw_len)
         else:
             raise CorruptDataError(f"logs sub-stream has unknown back end {backend}")
     except (
@@ -129,23 +130,9 @@ def decompress_stream(payload: bytes, backend: int, raw_len: int) -> bytes:
     return out
 
 
-def _ppmd_decode(payload: bytes, backend: int, raw_len: int) -> bytes:
-    """PPMd-decode `raw_len` bytes. pyppmd decodes in a helper thread that waits for more input
-    when a damaged stream runs dry, and a decoder left waiting can crash the process later; so
-    the input is padded with zeros, and a decoder still hungry is fed more zeros until it has
-    produced `raw_len` bytes or reported the damage (a symbol reads at most a few bytes)."""
-    assert pyppmd is not None
-    dec = pyppmd.Ppmd8Decoder(PPMD_ORDERS[backend], _ppmd_mem(raw_len))
-    out = dec.decode(bytes(payload) + bytes(min(4 * raw_len + 64, 1 << 16)), raw_len)
-    budget = 4 * raw_len + 64
-    while len(out) < raw_len and dec.needs_input and budget > 0:
-        out += dec.decode(bytes(1 << 16), raw_len - len(out))
-        budget -= 1 << 16
-    return out
-
-
 def compress_best(data: bytes, candidates: Sequence[int]) -> tuple[int, bytes]:
-    """Code `data` with each candidate back end and keep the smallest (raw always competes)."""
+    """Code `data` with each candidate back end and keep the smallest (raw always competes;
+    a back end that cannot code `data` losslessly drops out)."""
     best_id, best = RAW, bytes(data)
     if len(data) < 16:
         return best_id, best
@@ -153,7 +140,7 @@ def compress_best(data: bytes, candidates: Sequence[int]) -> tuple[int, bytes]:
         if backend == RAW:
             continue
         coded = compress_stream(data, backend)
-        if len(coded) < len(best):
+        if coded is not None and len(coded) < len(best):
             best_id, best = backend, coded
     return best_id, best
 
