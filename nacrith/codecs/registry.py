@@ -20,6 +20,7 @@ from nacrith.codecs.basic import StoredCodec, ZstdCodec
 from nacrith.codecs.fib import FibCodec
 from nacrith.codecs.llm import LLMCodec
 from nacrith.codecs.logs import LogsCodec
+from nacrith.codecs.ppmd import PpmdCodec
 from nacrith.codecs.xz import XzCodec
 from nacrith.errors import FormatError
 from nacrith.formats.container import CODEC_ID_PATTERN
@@ -30,6 +31,7 @@ BUILT_IN: tuple[type[Codec], ...] = (
     LLMCodec,
     FibCodec,
     LogsCodec,
+    PpmdCodec,
     ZstdCodec,
     XzCodec,
     StoredCodec,
@@ -40,7 +42,7 @@ CODECS: dict[str, type[Codec]] = {cls.codec_id: cls for cls in BUILT_IN}
 
 #: methods that pick a codec per chunk: `auto` (the neural codec for text, logs for logs, the
 #: general codecs for binary) and `fast` (the same without the model: per chunk the best of fib,
-#: logs, xz and zstd, judged on a sample); their names are never codec ids
+#: ppmd, logs, xz and zstd, judged on a sample); their names are never codec ids
 PICKING_METHODS: tuple[str, ...] = ("auto", "fast")
 
 #: what `--method` accepts: the picking methods, then one name per codec
