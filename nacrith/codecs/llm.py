@@ -47,6 +47,7 @@ from nacrith.codecs.llm_params import (
     cached_sha256,
     choose_engine,
     choose_revision,
+    choose_threads,
     make_window,
     model_for,
     other_device,
@@ -110,7 +111,11 @@ class LLMCodec(Codec):
       Default: portable when it runs the model and no `gpu` is asked for, else llama.
     - `revision`: the portable engine's arithmetic revision (stored; format 7 for revision 2,
       the default; revision 1 writes formats 5-6 as before).
-    - `n_threads`: llama.cpp CPU threads (decoder's choice, not stored).
+    - `n_threads`: llama.cpp CPU threads (machine-local, not stored: the logits have the same
+      bits for any count). Default: this process's share of the CPUs (`llm_params.
+      choose_threads`): all usable ones up to a cap when it codes alone.
+    - `processes`: how many processes code at once on this machine, for that share (default:
+      this one alone, or one per CPU in a worker process).
     - `gpu`: offload all layers to a GPU when llama.cpp has one (llama engine only; numerics
       are checked by the probe, so an archive made on a GPU decodes only where it matches).
     - `overlap`: run each model call in a second thread while the predictors learn the last
@@ -155,7 +160,8 @@ class LLMCodec(Codec):
         reflow: bool = True,
         engine: str | None = None,
         revision: int | None = None,
-        n_threads: int = 1,
+        n_threads: int | None = None,
+        processes: int | None = None,
         gpu: bool = False,
         max_streams: int = 8,
         overlap: bool = True,
@@ -195,6 +201,9 @@ class LLMCodec(Codec):
         self.crlf = bool(crlf)
         self.reflow = bool(reflow)
         self.n_threads = n_threads
+        self.processes = processes
+        #: llama.cpp threads of this codec's backend
+        self.threads = choose_threads(n_threads, processes)
         self.gpu = bool(gpu)
         self.max_streams = max_streams
         self.overlap = bool(overlap)
@@ -220,6 +229,7 @@ class LLMCodec(Codec):
         return {
             "model": os.fspath(self.model_path),
             "n_threads": self.n_threads,
+            "processes": self.processes,
             "gpu": self.gpu,
             "max_streams": self.max_streams,
             "overlap": self.overlap,
@@ -267,7 +277,7 @@ class LLMCodec(Codec):
             self.model_path,
             n_seq=n_streams,
             n_ctx=self.n_ctx,
-            n_threads=self.n_threads,
+            n_threads=self.threads,
             n_gpu_layers=999 if self.gpu else 0,
             hidden=hidden,
         )
@@ -368,7 +378,8 @@ class LLMCodec(Codec):
         """Decoder-side codec from header params; checks model, tokenizer and probe.
 
         `runtime` may set `model` (a path to use instead of the registered name), `n_threads`,
-        `gpu` (ignored for portable archives), `max_streams`, `overlap` and `encode_batch`.
+        `processes`, `gpu` (ignored for portable archives), `max_streams`, `overlap` and
+        `encode_batch`.
         """
         stored = StoredParams.read(params)
         model = runtime.pop("model", None)

@@ -12,6 +12,7 @@ Which engine computed an archive's probabilities decides where it decodes:
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -44,6 +45,7 @@ __all__ = [
     "cached_sha256",
     "choose_engine",
     "choose_revision",
+    "choose_threads",
     "engine_note",
     "engine_of",
     "make_window",
@@ -126,6 +128,27 @@ def choose_revision(engine: str, revision: int | None) -> int:
     if revision not in REVISIONS:
         raise ValueError(f"revision must be one of {REVISIONS}, got {revision!r}")
     return revision
+
+
+def choose_threads(n_threads: int | None, processes: int | None) -> int:
+    """llama.cpp threads for the codec (machine-local: the logits have the same bits for any
+    count): `n_threads` when given, else this process's share of the usable CPUs when
+    `processes` processes code at once (`models.llm.backend.auto_threads`). `processes` None:
+    this process alone, or in a child process (a worker of a local pool, which runs one
+    process per CPU by default) one per usable CPU. `ValueError` for a count that is not a
+    positive integer."""
+    from nacrith.models.llm.backend import auto_threads, usable_cpus
+
+    for name, value in (("n_threads", n_threads), ("processes", processes)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if n_threads is not None:
+        return n_threads
+    if processes is None:
+        processes = usable_cpus() if multiprocessing.parent_process() is not None else 1
+    return auto_threads(processes)
 
 
 def engine_of(params: Mapping[str, Any]) -> str:

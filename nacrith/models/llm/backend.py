@@ -26,10 +26,24 @@ import numpy as np
 
 from nacrith.errors import ModelNotFoundError, NacrithError
 
-__all__ = ["LlamaBackend", "LlamaVocab", "gpu_available", "llama_version", "requantize"]
+__all__ = [
+    "MAX_AUTO_THREADS",
+    "LlamaBackend",
+    "LlamaVocab",
+    "auto_threads",
+    "gpu_available",
+    "llama_version",
+    "requantize",
+    "usable_cpus",
+]
 
 #: how to install the optional llama.cpp engine, named by every error that needs it
 LLAMA_EXTRA_HINT = "pip install 'nacrith[llama]'"
+
+#: most llama.cpp threads `auto_threads` gives one process: a 135M-parameter model's layers are
+#: small, and each op of every token ends at a barrier of all threads (BENCHMARKS.md,
+#: "speed-threads")
+MAX_AUTO_THREADS = 4
 
 _lock = threading.Lock()
 _llama: Any = None
@@ -55,6 +69,21 @@ def _lib() -> Any:
             llama_cpp.llama_backend_init()
             _llama = llama_cpp
     return _llama
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def auto_threads(processes: int = 1) -> int:
+    """llama.cpp threads for one of `processes` processes that code at once on this machine:
+    an equal share of the usable CPUs, at least 1 and at most `MAX_AUTO_THREADS`. The thread
+    count never changes llama.cpp's CPU results (tests/models/llm/test_threads.py)."""
+    return max(1, min(MAX_AUTO_THREADS, usable_cpus() // max(1, processes)))
 
 
 def llama_version() -> str:
@@ -171,7 +200,8 @@ class LlamaBackend(_Vocabulary):
 
     - `n_seq`: number of streams (sequence ids 0..n_seq-1).
     - `n_ctx`: context length of each stream, in tokens.
-    - `n_threads`: CPU threads for llama.cpp (1 is fastest on a shared 2-core machine).
+    - `n_threads`: CPU threads for llama.cpp (default: `auto_threads()`, this process's share
+      of the CPUs as if it coded alone). The logits have the same bits for any count.
     - `n_gpu_layers`: layers to offload when llama.cpp was built with a GPU backend.
     - `n_ubatch`: physical batch size; part of the numerics, so fixed by the format.
     - `flash_attn`: flash attention on/off; changes the numerics, both sides must agree.
@@ -189,7 +219,7 @@ class LlamaBackend(_Vocabulary):
         *,
         n_seq: int = 1,
         n_ctx: int = 2048,
-        n_threads: int = 1,
+        n_threads: int | None = None,
         n_gpu_layers: int = 0,
         n_ubatch: int = 512,
         flash_attn: bool = False,
@@ -205,6 +235,11 @@ class LlamaBackend(_Vocabulary):
             raise ModelNotFoundError(f"model file {self.path} does not exist")
         if n_seq < 1 or n_ctx < 8:
             raise ValueError(f"need n_seq >= 1 and n_ctx >= 8, got {n_seq}, {n_ctx}")
+        if n_threads is None:
+            n_threads = auto_threads()
+        if isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1:
+            raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
+        self.n_threads = n_threads
         mparams = lib.llama_model_default_params()
         mparams.n_gpu_layers = n_gpu_layers
         # no extra weight buffer types (CPU repacking, AMX): they change the numerics by CPU
