@@ -81,9 +81,9 @@ class Settings:
 
 
 #: what method `fast` picks from per chunk (logs only where the chunk looks like logs)
-FAST_CANDIDATES = ("fib", "xz", "zstd")
+FAST_CANDIDATES = ("fib", "ppmd", "xz", "zstd")
 #: codecs cheap enough to estimate on a sample of a chunk
-ESTIMATED = frozenset({"fib", "logs", "xz", "zstd"})
+ESTIMATED = frozenset({"fib", "logs", "ppmd", "xz", "zstd"})
 #: bytes of a chunk the estimates compress (the first half and half from the middle)
 ESTIMATE_SAMPLE = 64 << 10
 #: candidates whose estimate is within this share of the best one are coded in full
