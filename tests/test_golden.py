@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import nacrith
-from tests.paths import CANTERBURY, GOLDEN
+from tests.paths import CANTERBURY, GOLDEN, LOGHUB
 
 INPUT = (
     (CANTERBURY / "grammar.lsp").read_bytes()
@@ -33,6 +33,18 @@ FOUNDATION = {
     "v2-zstd": "zstd",
     "v2-fast": "fast",
     "v2-forms": "forms",
+}
+
+
+#: goldens of other inputs: name -> (method, input, codec ids the archive must hold)
+#: v2-fast-ppmd: `fast` with ppmd chunks; v2-logs-ppmd: the logs codec with PPMd sub-streams
+MORE = {
+    "v2-fast-ppmd": ("fast", INPUT, {"ppmd"}),
+    "v2-logs-ppmd": (
+        "logs",
+        (LOGHUB / "OpenSSH" / "OpenSSH_2k.log").read_bytes()[:40_000],
+        {"logs"},
+    ),
 }
 
 
@@ -69,6 +81,12 @@ def _regenerate() -> None:
         else:
             archive.write_bytes(nacrith.compress(INPUT, method=method, chunk_size=1500))
         (GOLDEN / f"{name}.sha256").write_text(hashlib.sha256(INPUT).hexdigest() + "\n")
+    for name, (method, data, _ids) in MORE.items():
+        archive = GOLDEN / f"{name}.ncz"
+        if not archive.exists():
+            size = 1500 if method == "fast" else None
+            archive.write_bytes(nacrith.compress(data, method=method, chunk_size=size))
+            (GOLDEN / f"{name}.sha256").write_text(hashlib.sha256(data).hexdigest() + "\n")
 
 
 if os.environ.get("NACRITH_REGEN_GOLDEN") == "1":
@@ -80,6 +98,22 @@ ARCHIVES = sorted(GOLDEN.glob("*.ncz"))
 def test_foundation_goldens_present() -> None:
     names = {p.stem for p in ARCHIVES}
     assert set(FOUNDATION) <= names
+    assert set(MORE) <= names
+
+
+@pytest.mark.parametrize("name", sorted(MORE))
+def test_more_goldens_hold_their_codecs(name: str) -> None:
+    import io
+
+    from nacrith.formats.container import iter_members
+
+    _method, data, wanted = MORE[name]
+    archive = (GOLDEN / f"{name}.ncz").read_bytes()
+    ids = set()
+    for member in iter_members(io.BytesIO(archive)):
+        ids |= {record.codec_id for record in member.chunks}
+    assert wanted <= ids
+    assert nacrith.decompress(archive) == data
 
 
 @pytest.mark.parametrize("archive", ARCHIVES, ids=lambda p: p.name)
