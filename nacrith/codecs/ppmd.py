@@ -13,6 +13,7 @@ fails, the next lower orders are tried, and a chunk no order codes is stored.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,6 +79,9 @@ class PpmdCodec(Codec):
                 f"ppmd max_mem must be a power of two in {MIN_MEM}..{ppmd.MAX_MEM}, got {max_mem!r}"
             )
         self.max_mem = max_mem
+        #: sample digest -> order: method `fast` estimates a chunk on the very sample `choose`
+        #: takes of it, so the chunk's own encode finds the order here
+        self._chosen: dict[bytes, int] = {}
 
     def params(self) -> dict[str, Any]:
         """The memory cap: the decoder derives each chunk's model memory from it."""
@@ -96,7 +100,16 @@ class PpmdCodec(Codec):
     def encode(self, data: bytes) -> bytes:
         """Code one chunk at the order `choose` finds best (see `encode_at`)."""
         data = bytes(data)
-        return self.encode_at(data, choose(data, self.max_mem)) if data else bytes([STORED])
+        if not data:
+            return bytes([STORED])
+        key = hashlib.blake2b(_sample(data), digest_size=16).digest()
+        order = self._chosen.get(key)
+        if order is None:
+            order = choose(data, self.max_mem)
+            if len(self._chosen) >= 64:
+                self._chosen.clear()
+            self._chosen[key] = order
+        return self.encode_at(data, order)
 
     def encode_at(self, data: bytes, order: int) -> bytes:
         """Code `data` at `order`, or at the highest lower order of `ORDERS` whose stream
