@@ -17,13 +17,19 @@ Starts a private local Ray instance (one CPU per worker asked for), then:
    reports that process's peak RSS.
 
 Writes the tables into BENCHMARKS.md (section "cluster") and prints them.
+
+With `--cpu`, instead: one run of `--size` bytes on the largest worker count, with the CPU
+seconds of every process of the run read from /proc (driver, actors, GCS server, raylet,
+agents, monitors) and the driver under cProfile; into section "cluster-cpu".
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import io
 import os
+import pstats
 import random
 import resource
 import subprocess
@@ -36,8 +42,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
 from benchmd import machine_line, update_section  # noqa: E402
+from ray_cpu import CpuSampler  # noqa: E402
 
 from nacrith.api import Compressor  # noqa: E402
+from nacrith.cluster.connect import LOCAL_OPTIONS  # noqa: E402
 from nacrith.sizes import parse_size  # noqa: E402
 
 MODEL_ACTORS = (1, 2, 8, 32, 128, 512)
@@ -130,6 +138,55 @@ def write_big(path: Path, size: int) -> None:
             out.write((b"%08d" % i + block[8:])[: size - i * len(block)])
 
 
+def profile_top(profile: cProfile.Profile, count: int) -> list[str]:
+    """Markdown rows: the driver's `count` functions of most own time."""
+    stats = pstats.Stats(profile)
+    rows = [
+        "| function | calls | own s | with callees s |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    entries = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])  # type: ignore[attr-defined]
+    for (filename, line, name), (_cc, calls, own, cumulative, _callers) in entries[:count]:
+        where = filename.replace(str(REPO) + "/", "").rsplit("site-packages/", 1)[-1]
+        rows.append(f"| `{name}` ({where}:{line}) | {calls} | {own:.3f} | {cumulative:.3f} |")
+    return rows
+
+
+def cpu_run(args: argparse.Namespace, address: str, workers: int) -> str:
+    """The `--cpu` report: CPU per process and the driver's profile over one cluster run."""
+    size, chunk = parse_size(args.size), parse_size(args.chunk_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "input.txt"
+        path.write_bytes(make_text(size))
+        warm = Path(tmp) / "warm.txt"
+        warm.write_bytes(make_text(1000))
+        timed_compress(warm, 1000, cluster=address, workers=workers)  # Ray's worker pool warm
+        profile = cProfile.Profile()
+        with CpuSampler() as sampler:
+            profile.enable()
+            _archive, wall, cpu = timed_compress(
+                path, size, chunk_size=chunk, cluster=address, workers=workers
+            )
+            profile.disable()
+    lines = [
+        machine_line(),
+        "",
+        f"`python scripts/bench_cluster.py --cpu --size {args.size} --chunk-size "
+        f"{args.chunk_size} --workers {args.workers}`: fib on {size / 1e6:.1f} MB, "
+        f"{-(-size // chunk)} chunks, {workers} Ray workers: {wall:.1f} s wall. CPU seconds "
+        f"each process spent during the run, read from /proc (the driver under cProfile; "
+        f"load average {os.getloadavg()[0]:.2f} at the end; the whole machine was busy "
+        f"{sampler.machine:.1f} CPU s of {os.cpu_count()} x {sampler.wall:.1f} s):",
+        "",
+        *sampler.table(),
+        "",
+        f"The driver's profile ({cpu:.2f} CPU s, functions of most own time):",
+        "",
+        *profile_top(profile, 15),
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", default="8M")
@@ -137,6 +194,7 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--rss-size", default="1G")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--cpu", action="store_true", help="CPU per process and driver profile")
     ap.add_argument("--rss-child", nargs=2, metavar=("PATH", "ADDRESS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.rss_child:
@@ -146,8 +204,16 @@ def main() -> None:
     import ray
 
     counts = [int(n) for n in args.workers.split(",")]
-    ray.init(num_cpus=max(counts), include_dashboard=False, log_to_driver=False)
+    # a private instance, whatever cluster this machine also runs, started as `--cluster local`
+    ray.init(address="local", num_cpus=max(counts), log_to_driver=False, **LOCAL_OPTIONS)
     address = ray.get_runtime_context().gcs_address
+    if args.cpu:
+        body = cpu_run(args, address, max(counts))
+        ray.shutdown()
+        print(body)
+        if not args.no_write:
+            update_section("cluster-cpu", body)
+        return
     size, chunk = parse_size(args.size), parse_size(args.chunk_size)
     chunks = -(-size // chunk)
     lines = [machine_line(), ""]

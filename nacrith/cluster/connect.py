@@ -10,12 +10,20 @@ from types import ModuleType
 
 from nacrith.errors import NacrithError
 
-__all__ = ["ClusterError", "actor_resources", "connect", "import_ray"]
+__all__ = ["LOCAL_OPTIONS", "ClusterError", "actor_resources", "connect", "import_ray"]
 
 #: the Ray namespace the coder actors live in
 NAMESPACE = "nacrith"
 #: seconds to wait for a cluster's head to answer (Ray itself waits much longer)
 REACH_TIMEOUT = 10.0
+#: `ray.init` options for a private instance that this process starts (address ``local``):
+#: none of the dashboard, metrics collection or per-event statistics, whose processes and
+#: threads would take CPU from the coder actors on the same machine (``ray.init`` already turns
+#: usage stats off for an instance it starts). A cluster that is joined keeps its own settings.
+LOCAL_OPTIONS: dict[str, object] = {
+    "include_dashboard": False,
+    "_system_config": {"enable_metrics_collection": False, "event_stats": False},
+}
 
 
 class ClusterError(NacrithError):
@@ -42,8 +50,7 @@ def connect(address: str) -> ModuleType:
     if not ray.is_initialized():
         _check_reachable(address)
         try:
-            # a cluster that is joined keeps its own dashboard setting
-            local = {"include_dashboard": False} if address == "local" else {}
+            local = LOCAL_OPTIONS if address == "local" else {}
             ray.init(
                 address=address,
                 namespace=NAMESPACE,

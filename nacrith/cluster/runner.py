@@ -1,8 +1,9 @@
 """`ClusterRunner`: `BatchRunner`'s interface, with the batches coded by actors on Ray.
 
 Each actor holds the run's codecs (see `nacrith.cluster.actor`). At most two batches per actor
-are in flight; results are yielded in submission order, so the archive is the one a local run
-writes (batches and codec params are the same; grouping never changes the bytes).
+are in flight, and an actor gets a new one as soon as one of its own finishes; results are
+yielded in submission order, so the archive is the one a local run writes (batches and codec
+params are the same; grouping never changes the bytes).
 
 Failures: an actor whose process dies is restarted by Ray (`max_restarts`) and its unfinished
 batches are retried there (`max_task_retries`); a batch whose actor is gone for good, or whose
@@ -12,7 +13,6 @@ Errors raised by a codec (a corrupt payload, a model mismatch) are raised here a
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +28,8 @@ __all__ = ["MAX_ATTEMPTS", "ClusterRunner", "portable_runtime"]
 MAX_ATTEMPTS = 4
 #: batches in flight per actor: one running, one queued behind it
 IN_FLIGHT_PER_ACTOR = 2
+#: batches per actor in flight or finished and waiting for an earlier one (bounds memory)
+HELD_PER_ACTOR = 4
 #: seconds the actors may take to start and load their codecs (a node may pull the model, an
 #: autoscaler may add nodes)
 START_TIMEOUT = 900.0
@@ -58,6 +60,7 @@ class _Flight:
     batch: list[Any]
     offset: int | None  # where the batch lies in the shared file (encode only)
     slot: int
+    actor: Any  # the actor handle it went to (a slot's actor may be replaced meanwhile)
     ref: Any
     attempts: int = 1
 
@@ -136,20 +139,50 @@ class ClusterRunner:
             raise
 
     def run(self, batches: Iterable[list[Any]], kind: str) -> Iterator[list[Any]]:
-        """Yield the results of `encode` or `decode` batches in input order."""
+        """Yield the results of `encode` or `decode` batches in input order.
+
+        An actor gets its next batch as soon as one of its own finishes, whichever batch the
+        output waits for: results that come early are held (at most `HELD_PER_ACTOR` batches
+        per actor in flight or held), so no actor idles behind a slower one.
+        """
         if kind not in ("encode", "decode"):
             raise ValueError(f"kind must be 'encode' or 'decode', got {kind!r}")
         position = self.source.offset if self.source is not None and kind == "encode" else None
-        pending: deque[_Flight] = deque()
-        limit = IN_FLIGHT_PER_ACTOR * self.workers
-        for batch in batches:
-            if len(pending) >= limit:
-                yield self._collect(pending.popleft(), kind)
-            pending.append(self._submit(batch, kind, position))
-            if position is not None:
-                position += sum(len(raw) for _ids, raw in batch)
-        while pending:
-            yield self._collect(pending.popleft(), kind)
+        source = iter(batches)
+        flights: dict[int, _Flight] = {}  # by submission number
+        ready: dict[int, list[Any]] = {}  # results waiting for the ones before them
+        submitted = emitted = 0
+        more = True
+        while True:
+            while (
+                more
+                and len(flights) + len(ready) < HELD_PER_ACTOR * self.workers
+                and min(self._load) < IN_FLIGHT_PER_ACTOR
+            ):
+                batch = next(source, None)
+                if batch is None:
+                    more = False
+                    break
+                flights[submitted] = self._submit(batch, kind, position)
+                submitted += 1
+                if position is not None:
+                    position += sum(len(raw) for _ids, raw in batch)
+            while emitted in ready:
+                yield ready.pop(emitted)
+                emitted += 1
+            if not flights:
+                if more or ready:  # cannot happen: the loop above always submits or yields
+                    raise AssertionError("cluster runner stalled")
+                return
+            order = {id(flight.ref): number for number, flight in flights.items()}
+            done, _ = self.ray.wait([flight.ref for flight in flights.values()], num_returns=1)
+            for ref in done:
+                number = order[id(ref)]
+                outcome = self._finish(flights.pop(number), kind)
+                if isinstance(outcome, _Flight):
+                    flights[number] = outcome
+                else:
+                    ready[number] = outcome
 
     def _submit(self, batch: list[Any], kind: str, offset: int | None) -> _Flight:
         slot = min(range(len(self._actors)), key=lambda i: self._load[i])
@@ -157,11 +190,12 @@ class ClusterRunner:
         if offset is not None and self.source is not None and slot not in self._blind:
             sent = range_batch(self.source.path, offset, batch)
         self._load[slot] += 1
-        ref = getattr(self._actors[slot], kind).remote(sent)
-        return _Flight(batch, offset, slot, ref)
+        actor = self._actors[slot]
+        return _Flight(batch, offset, slot, actor, getattr(actor, kind).remote(sent))
 
-    def _collect(self, flight: _Flight, kind: str) -> list[Any]:
-        """The result of `flight`, sending the batch again after a lost actor or object."""
+    def _finish(self, flight: _Flight, kind: str) -> list[Any] | _Flight:
+        """The result of the finished `flight`, or the flight that sends its batch again
+        (after a lost actor or object, or to an actor that could not read the shared file)."""
         from ray.exceptions import (
             ActorDiedError,
             ObjectLostError,
@@ -169,30 +203,28 @@ class ClusterRunner:
             WorkerCrashedError,
         )
 
-        while True:
-            try:
-                result = self._get(flight.ref)
-            except (RayActorError, ObjectLostError, WorkerCrashedError) as exc:
-                self._load[flight.slot] -= 1
-                if flight.attempts >= MAX_ATTEMPTS:
-                    raise ClusterError(
-                        f"a batch failed {flight.attempts} times on the cluster: {exc}"
-                    ) from exc
-                if isinstance(exc, ActorDiedError):  # out of restarts: a fresh one takes over
-                    self._replace(flight.slot)
-                attempts = flight.attempts + 1
-                flight = self._submit(flight.batch, kind, flight.offset)
-                flight.attempts = attempts
-                self.stats["resent"] += 1
-                continue
-            self._load[flight.slot] -= 1
-            if result is None and kind == "encode":  # the actor cannot read the shared file
-                self._blind.add(flight.slot)
-                flight = self._submit(flight.batch, kind, None)
-                continue
-            if kind == "encode":
-                self.stats["ranges" if flight.offset is not None else "bytes"] += 1
-            return result
+        self._load[flight.slot] -= 1
+        try:
+            result = self._get(flight.ref)
+        except (RayActorError, ObjectLostError, WorkerCrashedError) as exc:
+            if flight.attempts >= MAX_ATTEMPTS:
+                raise ClusterError(
+                    f"a batch failed {flight.attempts} times on the cluster: {exc}"
+                ) from exc
+            if isinstance(exc, ActorDiedError) and flight.actor is self._actors[flight.slot]:
+                self._replace(flight.slot)  # out of restarts: a fresh one takes over
+            again = self._submit(flight.batch, kind, flight.offset)
+            again.attempts = flight.attempts + 1
+            self.stats["resent"] += 1
+            return again
+        if result is None and kind == "encode":  # the actor cannot read the shared file
+            self._blind.add(flight.slot)
+            again = self._submit(flight.batch, kind, None)
+            again.attempts = flight.attempts
+            return again
+        if kind == "encode":
+            self.stats["ranges" if flight.offset is not None else "bytes"] += 1
+        return result
 
     def _replace(self, slot: int) -> None:
         """Put a fresh actor in `slot`, whose actor is dead for good."""
