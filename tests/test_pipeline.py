@@ -1,6 +1,6 @@
 """The pipeline's per-chunk codec choice: methods `fast` and `xz`, and `auto` on binary and logs.
 
-`fast` picks per chunk among fib, xz, zstd (and logs where a chunk looks like logs) by coding
+`fast` picks per chunk among fib, ppmd, xz, zstd (and logs where a chunk looks like logs) by coding
 a sample of the chunk each way; these tests check which codec real inputs end up with, that
 the choice never depends on the worker count, and that every archive round trips.
 """

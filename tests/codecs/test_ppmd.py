@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,15 @@ def test_damaged_payloads() -> None:
         codec.decode(bytes([65, 1, 2]), 10)
     with pytest.raises(CorruptDataError, match="stored ppmd chunk holds 2 bytes"):
         codec.decode(bytes([0, 1, 2]), 10)
+
+
+def test_ncz_compress_with_ppmd_and_info(tmp_path: Path) -> None:
+    from tests.cli.ncz import ncz
+
+    data = (CANTERBURY / "fields.c").read_bytes()
+    (tmp_path / "a.c").write_bytes(data)
+    assert ncz("compress", "-m", "ppmd", "a.c", "-o", "a.ncz", cwd=tmp_path).returncode == 0
+    info = ncz("info", "a.ncz", cwd=tmp_path)
+    assert info.returncode == 0 and b"ppmd" in info.stdout
+    assert ncz("decompress", "a.ncz", "-o", "b.c", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "b.c").read_bytes() == data
