@@ -25,6 +25,7 @@ import numpy as np
 from nacrith.errors import NacrithError
 from nacrith.models.llm.tokenizer import GGUFTokenizer
 from nacrith.models.llm.vocab import GGUFVocab
+from nacrith.models.portable import parallel
 from nacrith.models.portable.engine import PortableModel
 from nacrith.models.portable.gemma import GemmaModel
 from nacrith.models.portable.gemma_cache import cached_gemma_weights
@@ -33,7 +34,7 @@ from nacrith.models.portable.support import gguf_summary
 from nacrith.models.portable.weight_cache import cached_weights
 from nacrith.models.portable.weights import ModelWeights
 
-__all__ = ["PortableBackend", "shared_weights"]
+__all__ = ["PortableBackend", "default_threads", "shared_weights"]
 
 _weights: weakref.WeakValueDictionary[tuple[str, int, int, int], ModelWeights] = (
     weakref.WeakValueDictionary()
@@ -80,6 +81,8 @@ class PortableBackend:
     arithmetic revision (`PortableModel`); an archive must be decoded with the one it was made
     with. `sink`: the window's attention sink (the start of every shift); the Gemma graph then
     keeps a ring for its sliding-window layers, with the same logits (None: full cache).
+    `threads`: threads each matrix product is split over (None: `default_threads()`); the
+    logits have the same bits for every count.
     """
 
     #: the dtype of logits and hidden states: float64, kept whole through the predictors
@@ -96,6 +99,7 @@ class PortableBackend:
         hidden: bool = False,
         revision: int = 1,
         sink: int | None = None,
+        threads: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.revision = revision
@@ -110,6 +114,9 @@ class PortableBackend:
         else:
             weights = shared_weights(self.path, revision)
             self.model = PortableModel(n_seq=n_seq, n_ctx=n_ctx, weights=weights, revision=revision)
+        self.model.threads = default_threads() if threads is None else int(threads)
+        if not 1 <= self.model.threads <= parallel.MAX_THREADS:
+            raise ValueError(f"threads must lie in [1, {parallel.MAX_THREADS}], got {threads}")
         if self.model.n_vocab != self._vocab.n_vocab:
             raise NacrithError(
                 f"{self.path}: the tokenizer has {self._vocab.n_vocab} tokens, the output "
@@ -205,6 +212,12 @@ class PortableBackend:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def default_threads() -> int:
+    """Threads per product when the caller names none: 1 (a process per core is the codec's
+    way to use several cores; a caller running one stream alone passes more)."""
+    return 1
 
 
 def _llama_cpp_imports() -> bool:

@@ -20,6 +20,9 @@ float64 weights, so a float64 GEMM over the dequantized weights (`widen`) gives 
 numbers: an exact sum has one value however it is computed. A widened matrix uses that GEMM for
 several rows at once (no per-block intermediates), the float32 blocks for one; any matrix uses
 it for many rows (a prefill), widening a cache-sized slab of its rows at a time.
+
+Each product's weight rows (its output columns) may be split over threads (`parallel`): a
+column's value is an exact sum, so the split changes no bit.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from nacrith.errors import ModelNotFoundError, NacrithError
+from nacrith.models.portable import parallel
 
 __all__ = ["BlockMatrix", "block_tensor"]
 
@@ -35,6 +39,7 @@ _F64_EXACT_BITS = 53
 _CHUNK = 1 << 23  # float64 elements of one pass of `widen` or `row_norm_bound`
 _SLAB = 1 << 17  # float64 elements of one slab of weights widened for a product (cache-sized)
 _WIDE_ROWS = 32  # from this many activation rows on, float64 GEMMs beat the blocks
+_MIN_SPLIT = 64  # fewest weight rows a thread takes of one product
 
 
 def _grid_bits(values: np.ndarray) -> int:
@@ -250,13 +255,23 @@ class BlockMatrix:
         ints, sx = self.quantize(x)
         ints *= sx[..., None]  # powers of two: exact
         xq = ints.reshape(n, self.cols)
-        if self.values_t is not None:
-            return xq @ self.values_t
         out = np.empty((n, self.rows))
+        if self.values_t is not None:
+            values = self.values_t
+
+            def whole(lo: int, hi: int) -> None:
+                np.matmul(xq, values[:, lo:hi], out=out[:, lo:hi])
+
+            parallel.for_ranges(self.rows, whole, min_size=_MIN_SPLIT)
+            return out
         step = max(1, _SLAB // self.cols)
-        for lo in range(0, self.rows, step):
-            hi = min(lo + step, self.rows)
-            out[:, lo:hi] = xq @ self._values(lo, hi)
+
+        def slabs(lo: int, hi: int) -> None:
+            for a in range(lo, hi, step):
+                b = min(a + step, hi)
+                out[:, a:b] = xq @ self._values(a, b)
+
+        parallel.for_ranges(self.rows, slabs, min_size=_MIN_SPLIT)
         return out
 
     def _product(self, x: np.ndarray) -> np.ndarray:
@@ -269,15 +284,19 @@ class BlockMatrix:
         x_sums = None if self.mins_t is None else np.sum(ints, axis=2) * sx
         out = np.empty((n, self.rows))
         step = max(1, _SLAB // (self.n_blocks * n))
-        for lo in range(0, self.rows, step):
-            hi = min(lo + step, self.rows)
-            dots = np.matmul(lhs, self.qt[:, :, lo:hi])  # (nb, n, rows): exact integers
-            terms = self.scale_t[:, :, lo:hi] * sx_t
-            terms *= dots  # float32 integers widen exactly
-            acc = np.sum(terms, axis=0)
-            if x_sums is not None:
-                acc += x_sums @ self.mins_t[:, lo:hi]  # type: ignore[index]
-            out[:, lo:hi] = acc
+
+        def slabs(lo: int, hi: int) -> None:
+            for a in range(lo, hi, step):
+                b = min(a + step, hi)
+                dots = np.matmul(lhs, self.qt[:, :, a:b])  # (nb, n, rows): exact integers
+                terms = self.scale_t[:, :, a:b] * sx_t
+                terms *= dots  # float32 integers widen exactly
+                acc = np.sum(terms, axis=0)
+                if x_sums is not None:
+                    acc += x_sums @ self.mins_t[:, a:b]  # type: ignore[index]
+                out[:, a:b] = acc
+
+        parallel.for_ranges(self.rows, slabs, min_size=_MIN_SPLIT)
         return out
 
 

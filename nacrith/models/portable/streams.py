@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from nacrith import exact
+from nacrith.models.portable import parallel
 from nacrith.models.portable.weights import REVISIONS
 
 __all__ = ["MAX_CTX", "Streams", "checked_setup"]
@@ -49,6 +50,8 @@ class Streams:
     n_ctx: int
     _caches: list[Any]
     _hidden: np.ndarray
+    #: threads each matrix product is split over (`parallel`); never changes a bit
+    threads: int = 1
 
     def _forward(self, segments: list[tuple[int, np.ndarray]], all_rows: bool) -> np.ndarray:
         raise NotImplementedError
@@ -83,7 +86,8 @@ class Streams:
         toks = np.asarray(tokens, dtype=np.int64).reshape(-1)
         if toks.size == 0:
             raise ValueError("append needs at least one token")
-        logits = self._forward([(seq, toks)], all_logits)
+        with parallel.using(self.threads):
+            logits = self._forward([(seq, toks)], all_logits)
         return logits if all_logits else logits[0]
 
     def step(
@@ -99,7 +103,8 @@ class Streams:
             if int(p) != self._caches[s].length:
                 raise ValueError(f"stream {s} holds {self._caches[s].length} tokens, not {p}")
         segments = [(int(s), np.asarray([t], dtype=np.int64)) for s, t in zip(seqs, tokens)]
-        return self._forward(segments, False)
+        with parallel.using(self.threads):
+            return self._forward(segments, False)
 
     def hidden_states(self) -> np.ndarray:
         """Final hidden states (the output layer's input, float64) of the rows the last `prefill`

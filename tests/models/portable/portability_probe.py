@@ -35,6 +35,20 @@ def _openblas() -> dict[str, object]:
     return {}
 
 
+def _revision2(pm2: object) -> str:
+    """Hash of revision 2's results: a prefill of many rows (float64 GEMMs), one of few (the
+    float32 blocks), an append, a window shift (sink tokens kept) and steps."""
+    h2 = hashlib.sha256()
+    h2.update(pm2.prefill(0, TOKENS, all_logits=True).tobytes())  # type: ignore[attr-defined]
+    h2.update(pm2.prefill(0, TOKENS[:20], all_logits=True).tobytes())  # type: ignore[attr-defined]
+    h2.update(pm2.append(0, TOKENS[20:], all_logits=True).tobytes())  # type: ignore[attr-defined]
+    pm2.shift(0, 4, 9)  # type: ignore[attr-defined]
+    steps = [pm2.step([0], [t], [pm2.length(0)])[0] for t in STEPS]  # type: ignore[attr-defined]
+    h2.update(np.array(steps).tobytes())
+    h2.update(pm2.hidden_states().tobytes())  # type: ignore[attr-defined]
+    return h2.hexdigest()
+
+
 def main(model: str) -> None:
     """Print the hashes for `model` as JSON."""
     from numpy._core._multiarray_umath import __cpu_features__
@@ -53,14 +67,9 @@ def main(model: str) -> None:
     for f in (exact.exp, exact.sin, exact.cos, exact.silu):
         funcs.update(f(grid).tobytes())
     funcs.update(exact.log(np.abs(grid)).tobytes())
-    # revision 2, with append and a window shift (sink tokens kept)
-    pm2 = PortableModel(model, n_ctx=64, revision=2)
-    h2 = hashlib.sha256()
-    h2.update(pm2.prefill(0, TOKENS[:20], all_logits=True).tobytes())
-    h2.update(pm2.append(0, TOKENS[20:], all_logits=True).tobytes())
-    pm2.shift(0, 4, 9)
-    h2.update(np.array([pm2.step([0], [t], [pm2.length(0)])[0] for t in STEPS]).tobytes())
-    h2.update(pm2.hidden_states().tobytes())
+    revision2 = _revision2(PortableModel(model, n_ctx=64, revision=2))
+    threaded = PortableModel(model, n_ctx=64, revision=2)
+    threaded.threads = 2
     rng = np.random.default_rng(1)
     control = hashlib.sha256()  # float BLAS and numpy's exp: these may change with the settings
     control.update((rng.normal(size=(64, 576)) @ rng.normal(size=(576, 512))).tobytes())
@@ -70,7 +79,8 @@ def main(model: str) -> None:
         json.dumps(
             {
                 "logits": h.hexdigest(),
-                "revision2": h2.hexdigest(),
+                "revision2": revision2,
+                "revision2_threads": _revision2(threaded),
                 "functions": funcs.hexdigest(),
                 "float_blas": blas_control,
                 "features": features,

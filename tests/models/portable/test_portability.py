@@ -1,7 +1,7 @@
-"""The engine's logits (both arithmetic revisions, revision 2 with append and shift) have the
-same bits under other numpy dispatch paths (what an AVX2-only or an SSE-only CPU runs), another
-OpenBLAS kernel and other thread counts: each setting runs in its own process (the settings are
-read when numpy and OpenBLAS load)."""
+"""The engine's logits (both arithmetic revisions, revision 2 with append and shift, with one
+and two threads per product) have the same bits under other numpy dispatch paths (what an
+AVX2-only or an SSE-only CPU runs), another OpenBLAS kernel and other thread counts: each setting
+runs in its own process (the settings are read when numpy and OpenBLAS load)."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def test_logits_have_the_same_bits_under_every_setting(portable_model_path):
     for name, got in results.items():
         assert got["logits"] == default["logits"], f"logits differ under {name}"
         assert got["revision2"] == default["revision2"], f"revision 2 differs under {name}"
+        assert got["revision2_threads"] == default["revision2"], f"2 threads differ under {name}"
         assert got["functions"] == default["functions"], f"exact functions differ under {name}"
     # the settings took effect: features switched off, another kernel, other thread counts
     for name in ("no-avx512", "sse-prescott"):
