@@ -111,9 +111,10 @@ class LLMCodec(Codec):
       Default: portable when it runs the model and no `gpu` is asked for, else llama.
     - `revision`: the portable engine's arithmetic revision (stored; format 7 for revision 2,
       the default; revision 1 writes formats 5-6 as before).
-    - `n_threads`: llama.cpp CPU threads (machine-local, not stored: the logits have the same
-      bits for any count). Default: this process's share of the CPUs (`llm_params.
-      choose_threads`): all usable ones up to a cap when it codes alone.
+    - `n_threads`: the model's CPU threads: llama.cpp's, or those the portable engine splits
+      each matrix product over (machine-local, not stored: the logits have the same bits for
+      any count). Default: this process's share of the CPUs (`llm_params.choose_threads`):
+      all usable ones up to a cap when it codes alone.
     - `processes`: how many processes code at once on this machine, for that share (default:
       this one alone, or one per CPU in a worker process).
     - `gpu`: offload all layers to a GPU when llama.cpp has one (llama engine only; numerics
@@ -202,7 +203,7 @@ class LLMCodec(Codec):
         self.reflow = bool(reflow)
         self.n_threads = n_threads
         self.processes = processes
-        #: llama.cpp threads of this codec's backend
+        #: CPU threads of this codec's model (either engine)
         self.threads = choose_threads(n_threads, processes)
         self.gpu = bool(gpu)
         self.max_streams = max_streams
@@ -265,6 +266,7 @@ class LLMCodec(Codec):
                 hidden=hidden,
                 revision=self.revision,
                 sink=self.window.sink,
+                threads=self.threads,
             )
         from nacrith.models.llm.backend import LlamaBackend, gpu_available
 

@@ -131,12 +131,12 @@ def choose_revision(engine: str, revision: int | None) -> int:
 
 
 def choose_threads(n_threads: int | None, processes: int | None) -> int:
-    """llama.cpp threads for the codec (machine-local: the logits have the same bits for any
-    count): `n_threads` when given, else this process's share of the usable CPUs when
-    `processes` processes code at once (`models.llm.backend.auto_threads`). `processes` None:
-    this process alone, or in a child process (a worker of a local pool, which runs one
-    process per CPU by default) one per usable CPU. `ValueError` for a count that is not a
-    positive integer."""
+    """The model's CPU threads for the codec, on either engine (machine-local: the logits have
+    the same bits for any count): `n_threads` when given, else this process's share of the
+    usable CPUs when `processes` processes code at once (`models.llm.backend.auto_threads`).
+    `processes` None: this process alone, or in a child process (a worker of a local pool,
+    which runs one process per CPU by default) one per usable CPU. `ValueError` for a count
+    that is not a positive integer."""
     from nacrith.models.llm.backend import auto_threads, usable_cpus
 
     for name, value in (("n_threads", n_threads), ("processes", processes)):

@@ -41,3 +41,22 @@ def test_runtime_carries_the_thread_settings() -> None:
     assert codec.threads == LLMCodec(engine="llama", n_threads=None, processes=2).threads
     with pytest.raises(ValueError, match="processes must be a positive integer"):
         LLMCodec(engine="llama", processes=0)
+
+
+def test_the_portable_engine_splits_its_products_over_the_codec_threads() -> None:
+    from nacrith.codecs.llm import LLMCodec
+
+    data = corpus_text()[3000:3200]
+    payloads = {}
+    for n in (1, 2):
+        codec = LLMCodec(n_ctx=SMALL_CTX, engine="portable", n_threads=n)
+        payloads[n] = codec.encode(data)
+        assert codec._get_backend().model.threads == n
+        params = codec.params()
+        codec.close()
+    assert payloads[1] == payloads[2]
+    decoder = codec_class("llm").from_params(params, n_threads=2)
+    try:
+        assert decoder.decode(payloads[1], len(data)) == data
+    finally:
+        decoder.close()
