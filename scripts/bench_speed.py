@@ -16,7 +16,7 @@
         --variant lockstep:engine=llama,workers=1,chunks=2,n_threads=2
 
 A variant's `workers` and `chunks` keys are the pipeline's (worker processes; the file cut into
-that many equal chunks); every other key is an llm option.
+about that many balanced chunks); every other key is an llm option.
 
 For each file, chunk size and worker count: compress and decompress through `nacrith` (method
 llm), check the round trip byte for byte, and report KB/s and tokens/s. Then run bare llama.cpp
@@ -229,7 +229,8 @@ def variants_section(args: argparse.Namespace, opts: dict[str, Any]) -> list[dic
                 llm = dict(extra)
                 workers = llm.pop("workers", args.workers[0] if args.workers else 1)
                 chunks = llm.pop("chunks", 1)
-                chunk_size = -(-len(data) // chunks) if chunks > 1 else None
+                # a tenth over the equal share: chunks end at line ends
+                chunk_size = len(data) * 11 // (10 * chunks) if chunks > 1 else None
                 # held open while timed: the model's weights stay loaded and its probe computed
                 warm = LLMCodec(**{**opts, **llm})
                 warm.probe()
