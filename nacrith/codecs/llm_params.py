@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_SKIP_RUN",
     "ENGINES",
+    "ENV_THREADS",
     "FINGERPRINT_HEX",
     "FORMAT_VERSION",
     "HASH_HEX",
@@ -130,15 +131,25 @@ def choose_revision(engine: str, revision: int | None) -> int:
     return revision
 
 
+#: the environment variable that sets the model's CPU threads where no `n_threads` is given
+ENV_THREADS = "NACRITH_THREADS"
+
+
 def choose_threads(n_threads: int | None, processes: int | None) -> int:
     """The model's CPU threads for the codec, on either engine (machine-local: the logits have
     the same bits for any count): `n_threads` when given, else this process's share of the
     usable CPUs when `processes` processes code at once (`models.llm.backend.auto_threads`).
     `processes` None: this process alone, or in a child process (a worker of a local pool,
-    which runs one process per CPU by default) one per usable CPU. `ValueError` for a count
-    that is not a positive integer."""
+    which runs one process per CPU by default) one per usable CPU. ``$NACRITH_THREADS``, when
+    set, replaces that share (the command line's way to ask for a count). `ValueError` for a
+    count that is not a positive integer."""
     from nacrith.models.llm.backend import auto_threads, usable_cpus
 
+    if n_threads is None and os.environ.get(ENV_THREADS):
+        text = os.environ[ENV_THREADS]
+        if not text.strip().isdigit():
+            raise ValueError(f"${ENV_THREADS} must be a positive integer, got {text!r}")
+        n_threads = int(text)
     for name, value in (("n_threads", n_threads), ("processes", processes)):
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int) or value < 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from nacrith.codecs.llm_params import choose_threads
 from nacrith.codecs.registry import codec_class
 from tests.llm_fixtures import SMALL_CTX, corpus_text
 
@@ -32,13 +33,14 @@ def test_any_thread_count_codes_and_decodes_the_same_bytes() -> None:
         decoder.close()
 
 
-def test_runtime_carries_the_thread_settings() -> None:
+def test_runtime_carries_the_thread_settings(monkeypatch) -> None:
+    monkeypatch.delenv("NACRITH_THREADS", raising=False)
     from nacrith.codecs.llm import LLMCodec
 
     codec = LLMCodec(engine="llama", processes=2)
     runtime = codec.runtime()
     assert runtime["n_threads"] is None and runtime["processes"] == 2
-    assert codec.threads == LLMCodec(engine="llama", n_threads=None, processes=2).threads
+    assert codec.threads == choose_threads(None, 2)
     with pytest.raises(ValueError, match="processes must be a positive integer"):
         LLMCodec(engine="llama", processes=0)
 

@@ -58,7 +58,8 @@ def test_auto_threads_share_the_usable_cpus() -> None:
     assert auto_threads(2) == max(1, min(MAX_AUTO_THREADS, cpus // 2))
 
 
-def test_choose_threads_keeps_an_asked_count_and_checks_it() -> None:
+def test_choose_threads_keeps_an_asked_count_and_checks_it(monkeypatch) -> None:
+    monkeypatch.delenv("NACRITH_THREADS", raising=False)
     assert choose_threads(3, None) == 3
     assert choose_threads(5, 2) == 5
     assert choose_threads(None, None) == auto_threads()
@@ -74,7 +75,8 @@ def _child_threads(queue: multiprocessing.Queue) -> None:
     queue.put((choose_threads(None, None), choose_threads(None, 1), usable_cpus()))
 
 
-def test_a_worker_process_takes_one_cpu_share_unless_told() -> None:
+def test_a_worker_process_takes_one_cpu_share_unless_told(monkeypatch) -> None:
+    monkeypatch.delenv("NACRITH_THREADS", raising=False)
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     child = ctx.Process(target=_child_threads, args=(queue,))
@@ -83,3 +85,16 @@ def test_a_worker_process_takes_one_cpu_share_unless_told() -> None:
     child.join(60)
     assert in_child == 1  # a local pool runs one process per CPU by default
     assert told_alone == min(MAX_AUTO_THREADS, cpus)
+
+
+def test_the_environment_sets_the_count_where_no_option_does(monkeypatch) -> None:
+    monkeypatch.setenv("NACRITH_THREADS", "3")
+    assert choose_threads(None, None) == 3
+    assert choose_threads(None, 8) == 3
+    assert choose_threads(2, None) == 2  # the option wins
+    monkeypatch.setenv("NACRITH_THREADS", "0")
+    with pytest.raises(ValueError, match="n_threads must be a positive integer"):
+        choose_threads(None, None)
+    monkeypatch.setenv("NACRITH_THREADS", "two")
+    with pytest.raises(ValueError, match="NACRITH_THREADS must be a positive integer"):
+        choose_threads(None, None)
