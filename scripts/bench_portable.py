@@ -3,6 +3,7 @@ on alice29.txt.
 
 Usage: python scripts/bench_portable.py [--tokens N] [--steps M] [--threads 1,2] [--model NAME]
        python scripts/bench_portable.py --codec-bytes N [--model NAME]
+       python scripts/bench_portable.py --revision3 [--tokens N] [--steps M] [--model NAME]
 
 All run the same GGUF on this machine: llama.cpp through nacrith's backend, the portable engine
 (revisions 1 and 2) through numpy, each thread count in its own process (OPENBLAS_NUM_THREADS for
@@ -11,6 +12,10 @@ lockstep. Prints a Markdown section for BENCHMARKS.md.
 With `--codec-bytes`, instead the real `llm` codec with its default settings, engine portable
 (the default) against engine llama, on alice29.txt's first N bytes: bits per byte of the
 payload, and tokens per second encoding and decoding (model loading and probe excluded).
+With `--revision3`, instead revision 2's speed options in one process (1 OpenBLAS thread), all
+rows of the same run: product threads (`PortableBackend(threads=...)`) and widened float64
+matrices (`widening.widen`), with wall-clock and CPU rates and the memory each costs, against
+llama.cpp with 1 and 2 threads; the portable rows are checked to give the same logits.
 """
 
 from __future__ import annotations
@@ -59,6 +64,13 @@ def timed(fn):
     t = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t
+
+
+def timed_cpu(fn):
+    """(result, wall seconds, CPU seconds of this process, all threads) of fn()."""
+    t, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - t, time.process_time() - c
 
 
 def codec_rows(model: str, n_bytes: int) -> list[str]:
@@ -184,8 +196,17 @@ def main() -> None:
         "--model", default=None, help="default: smollm2-135m-q4_1 (smollm2-135m with --codec-bytes)"
     )
     ap.add_argument("--codec-bytes", type=int, default=None, help="run the codec comparison")
+    ap.add_argument("--revision3", action="store_true", help="revision 2's speed options")
     ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--r3-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.r3_worker:
+        path = pull(args.model, quiet=True)
+        print(json.dumps(r3_worker(path, args.tokens, args.steps)))
+        return
+    if args.revision3:
+        r3_main(args.model or "smollm2-135m-q4_1", args.tokens, args.steps)
+        return
     if args.codec_bytes:
         codec_main(args.model or "smollm2-135m", args.codec_bytes)
         return
@@ -234,6 +255,113 @@ def main() -> None:
     print(f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) at the end; Python")
     print(f"{platform.python_version()}, numpy {np.__version__}; {date}. Command:")
     print(f"`python scripts/bench_portable.py --tokens {n} --steps {m} --threads {args.threads}`._")
+
+
+R3_STREAMS = (1, 8)
+#: (label, product threads, widened part) of each portable row of `--revision3`
+R3_PORTABLE = (
+    ("revision 2 (as before)", 1, "none"),
+    ("2 product threads", 2, "none"),
+    ("widened ffn", 1, "ffn"),
+    ("widened layers", 1, "layers"),
+    ("widened all", 1, "all"),
+    ("2 threads + widened layers", 2, "layers"),
+)
+
+
+def _r3_rates(engine, tokens: list[int], n: int, steps: int) -> tuple[dict, list[np.ndarray]]:
+    """(wall, CPU) tokens per second of a prefill of `n`, lockstep steps, and appends; and the
+    appends' logits."""
+    rates = {}
+    engine.clear(0)
+    _, wall, cpu = timed_cpu(lambda: engine.prefill(0, tokens[:n]))
+    rates["prefill"] = (n / wall, n / cpu)
+    for b in R3_STREAMS:
+        seqs = list(range(b))
+        for s in seqs:
+            engine.clear(s)
+        engine.step(seqs, [tokens[0]] * b, [0] * b)  # warm-up
+        _, wall, cpu = timed_cpu(
+            lambda seqs=seqs, b=b: [
+                engine.step(seqs, [t] * b, [i + 1] * b) for i, t in enumerate(tokens[1 : steps + 1])
+            ]
+        )
+        rates[f"step{b}"] = (b * steps / wall, b * steps / cpu)
+    logits = []
+    for k in APPENDS:
+        engine.clear(0)
+        engine.prefill(0, tokens[:APPEND_AT])
+        out, wall, cpu = timed_cpu(
+            lambda k=k: engine.append(0, tokens[APPEND_AT : APPEND_AT + k], all_logits=True)
+        )
+        logits.append(out)
+        rates[f"append{k}"] = (k / wall, k / cpu)
+    return rates, logits
+
+
+def r3_worker(path: Path, n: int, steps: int) -> list[dict]:
+    """Every `--revision3` row, measured in this process."""
+    from nacrith.models.portable import widening
+
+    tokens, _ = _alice_tokens(path, max(n, APPEND_AT + max(APPENDS)))
+    ctx = max(n, steps, APPEND_AT + max(APPENDS)) + 8
+    rows = []
+    for threads in (1, 2):
+        backend = LlamaBackend(path, n_seq=max(R3_STREAMS), n_ctx=ctx, n_threads=threads)
+        rates, _ = _r3_rates(backend, tokens, n, steps)
+        rows.append({"name": f"llama.cpp, {threads} thread(s)", "rates": rates, "extra": 0})
+        backend.close()
+    weights = shared_weights(path, 2)
+    model = PortableModel(n_seq=max(R3_STREAMS), n_ctx=ctx, weights=weights, revision=2)
+    reference = None
+    for name, threads, part in R3_PORTABLE:
+        extra = widening.widen(weights, part)
+        model.threads = threads
+        rates, logits = _r3_rates(model, tokens, n, steps)
+        same = reference is None or all(np.array_equal(a, b) for a, b in zip(logits, reference))
+        reference = reference or logits
+        rows.append({"name": f"portable, {name}", "rates": rates, "extra": extra, "same": same})
+    widening.widen(weights, "none")
+    return rows
+
+
+def r3_main(model: str, n: int, steps: int) -> None:
+    """Run `r3_worker` in a process with 1 OpenBLAS thread and print the Markdown section."""
+    path = pull(model, quiet=True)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    cmd = [sys.executable, __file__, "--r3-worker", "--model", model]
+    cmd += ["--tokens", str(n), "--steps", str(steps)]
+    start = os.getloadavg()
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    rows = json.loads(done.stdout.strip().splitlines()[-1])
+    load = os.getloadavg()
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"Model {path.name}; alice29.txt tokens after BOS: a prefill of {n}, {steps} lockstep")
+    print(f"steps of {' and '.join(map(str, R3_STREAMS))} streams, appends of")
+    print(f"{' and '.join(map(str, APPENDS))} tokens with every row's logits after a prefill of")
+    print(f"{APPEND_AT}. One process, 1 OpenBLAS thread; each cell is wall-clock tokens/s (CPU")
+    print("tokens/s of the whole process, all its threads, in brackets). Extra memory: the")
+    print(
+        "widened float64 values kept. Same bits: every portable row's logits equal the first's.\n"
+    )
+    cols = ["prefill", *(f"step{b}" for b in R3_STREAMS), *(f"append{k}" for k in APPENDS)]
+    heads = ["prefill", *(f"{b} stream(s)" for b in R3_STREAMS), *(f"append {k}" for k in APPENDS)]
+    print(f"| engine | {' | '.join(heads)} | extra memory | same bits |")
+    print("|---|" + "---:|" * (len(cols) + 2))
+    for r in rows:
+        cells = [f"{r['rates'][c][0]:.1f} ({r['rates'][c][1]:.1f})" for c in cols]
+        same = {True: "yes", False: "**no**", None: ""}[r.get("same")]
+        extra = f"{r['extra'] / 2**20:.0f} MiB" if r["extra"] else ""
+        print(f"| {r['name']} | {' | '.join(cells)} | {extra} | {same} |")
+    print(
+        f"\n_Machine: {cpu_name()}, {os.cpu_count()} logical cores, load average (1 / 5 / 15 min)"
+    )
+    before = " / ".join(f"{v:.1f}" for v in start)
+    after = " / ".join(f"{v:.1f}" for v in load)
+    print(f"{before} at the start, {after} at the end; Python {platform.python_version()},")
+    print(f"numpy {np.__version__};")
+    print(f"{date}. Command: `python scripts/bench_portable.py --revision3 --tokens {n} --steps")
+    print(f"{steps} --model {model}`._")
 
 
 if __name__ == "__main__":

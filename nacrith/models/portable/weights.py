@@ -7,7 +7,8 @@ that products go through BLAS; the bit budget of the integers is chosen so that 
 of a matrix product with activations of `ACT_BITS` bits stays below 2**53, where float64 holds
 integers exactly. Such a product has one correct answer, whatever kernel, summation order or
 thread count computes it. That is arithmetic revision 1; revision 2 keeps the GGUF's blocks
-instead (`blocks.BlockMatrix`, exact float32 block products); `load_weights` builds either.
+instead (`blocks.BlockMatrix`, exact float32 block products); `load_weights` builds either. The
+file is read through `gguf_index.GGUFIndex` (the header parsed once, the tensors memory-mapped).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from nacrith.errors import ModelNotFoundError, NacrithError
 from nacrith.models.portable.blocks import BlockMatrix, block_tensor
 from nacrith.models.portable.exact import fixed_point
+from nacrith.models.portable.gguf_index import GGUFIndex, Tensor
 
 __all__ = [
     "ACT_BITS",
@@ -58,16 +60,16 @@ class LlamaConfig:
     bos: int
 
 
-def _field(reader: object, key: str, default: object = None) -> object:
-    field = reader.fields.get(key)  # type: ignore[attr-defined]
-    if field is None:
+def _field(reader: GGUFIndex, key: str, default: object = None) -> object:
+    value = reader.fields.get(key)
+    if value is None:
         if default is None:
             raise ModelNotFoundError(f"GGUF metadata lacks {key}")
         return default
-    return field.contents()
+    return value
 
 
-def _config(reader: object) -> LlamaConfig:
+def _config(reader: GGUFIndex) -> LlamaConfig:
     arch = _field(reader, "general.architecture")
     if arch != "llama":
         raise ModelNotFoundError(f"the portable engine runs llama models, not {arch}")
@@ -76,8 +78,7 @@ def _config(reader: object) -> LlamaConfig:
     head_dim = n_embd // n_head
     if int(_field(reader, "llama.rope.dimension_count", head_dim)) != head_dim:
         raise ModelNotFoundError("partial RoPE is not supported by the portable engine")
-    tokens = reader.fields.get("tokenizer.ggml.tokens")  # type: ignore[attr-defined]
-    n_vocab = len(tokens.data) if tokens is not None else 0
+    n_vocab = int(reader.fields.get("tokenizer.ggml.tokens", 0))  # type: ignore[call-overload]
     return LlamaConfig(
         n_vocab=int(_field(reader, "llama.vocab_size", n_vocab or None)),
         n_embd=n_embd,
@@ -221,33 +222,28 @@ class ModelWeights:
     revision: int = 1
 
 
-def _tensors(reader: object) -> dict[str, object]:
-    return {t.name: t for t in reader.tensors}  # type: ignore[attr-defined]
-
-
-def _tensor(tensors: dict[str, object], name: str) -> tuple[str, np.ndarray, int]:
+def _tensor(tensors: dict[str, Tensor], name: str) -> tuple[str, np.ndarray, int]:
     tensor = tensors.get(name)
     if tensor is None:
         raise ModelNotFoundError(f"GGUF lacks tensor {name}")
-    cols = int(tensor.shape[0])  # type: ignore[attr-defined]
-    return tensor.tensor_type.name, tensor.data, cols  # type: ignore[attr-defined]
+    return tensor.type_name, tensor.data, int(tensor.shape[0])
 
 
-def _values(tensors: dict[str, object], name: str) -> np.ndarray:
+def _values(tensors: dict[str, Tensor], name: str) -> np.ndarray:
     return dequantize(*_tensor(tensors, name))
 
 
-def _matrix(tensors: dict[str, object], name: str, revision: int) -> Matrix:
+def _matrix(tensors: dict[str, Tensor], name: str, revision: int) -> Matrix:
     if revision == 1:
         return FixedMatrix(_values(tensors, name))
     return block_tensor(*_tensor(tensors, name))
 
 
-def _vector(tensors: dict[str, object], name: str) -> np.ndarray:
+def _vector(tensors: dict[str, Tensor], name: str) -> np.ndarray:
     return _values(tensors, name).reshape(-1)
 
 
-def _layer(tensors: dict[str, object], i: int, revision: int) -> LayerWeights:
+def _layer(tensors: dict[str, Tensor], i: int, revision: int) -> LayerWeights:
     p = f"blk.{i}."
     kind = FixedMatrix if revision == 1 else BlockMatrix
     qkv = [_matrix(tensors, p + f"attn_{n}.weight", revision) for n in "qkv"]
@@ -265,16 +261,14 @@ def _layer(tensors: dict[str, object], i: int, revision: int) -> LayerWeights:
 def load_weights(path: str | os.PathLike[str], revision: int = 1) -> ModelWeights:
     """Read a llama GGUF file into exact weights (the same integers on every machine), as
     arithmetic `revision` 1 (`FixedMatrix`) or 2 (`BlockMatrix`) uses them."""
-    import gguf
-
     if revision not in REVISIONS:
         raise ValueError(f"unknown arithmetic revision {revision}")
     path = Path(path)
     if not path.is_file():
         raise ModelNotFoundError(f"model file {path} does not exist")
-    reader = gguf.GGUFReader(path)
+    reader = GGUFIndex(path)
     config = _config(reader)
-    tensors = _tensors(reader)
+    tensors = reader.tensors
     embed = _matrix(tensors, "token_embd.weight", revision)
     output = _matrix(tensors, "output.weight", revision) if "output.weight" in tensors else embed
     return ModelWeights(

@@ -84,3 +84,27 @@ def test_an_archive_encoded_with_one_thread_decodes_with_two():
     assert encoder.encode(data) == payload
     for c in (codec, decoder, encoder):
         c.close()
+
+
+@pytest.mark.llm
+def test_widened_matrices_give_the_same_logits(portable_model_path):
+    from nacrith.models.portable import PortableModel, widening
+    from nacrith.models.portable.backend import shared_weights
+
+    weights = shared_weights(portable_model_path, 2)
+    model = PortableModel(n_ctx=64, weights=weights, revision=2)
+    tokens = list(range(100, 140))
+    plain = model.prefill(0, tokens, all_logits=True)
+    sizes = {}
+    try:
+        for part in ("ffn", "layers", "all"):
+            sizes[part] = widening.widen(weights, part)
+            assert np.array_equal(model.prefill(0, tokens, all_logits=True), plain), part
+    finally:
+        assert widening.widen(weights, "none") == 0
+    cfg = weights.config
+    ffn = 3 * cfg.n_ff * cfg.n_embd * cfg.n_layer * 8
+    assert sizes["ffn"] == ffn and sizes["ffn"] < sizes["layers"] < sizes["all"]
+    assert all(lw.gate_up.values_t is None for lw in weights.layers)
+    with pytest.raises(ValueError, match="widen one of"):
+        widening.widen(weights, "most")

@@ -74,3 +74,29 @@ def test_stacked_matrix_equals_its_parts():
     both = FixedMatrix.stack([a, b])
     x = RNG.normal(0.0, 1.0, (3, 64))
     assert np.array_equal(both(x), np.concatenate([a(x), b(x)], axis=1))
+
+
+@pytest.mark.llm
+def test_the_header_index_reads_what_gguf_reads(portable_model_path):
+    """`load_weights` reads through GGUFIndex: the same tensors (type, columns, bytes) and the
+    same configuration as the gguf package's reader gives."""
+    from nacrith.models.portable import weights
+    from nacrith.models.portable.gguf_index import GGUFIndex
+
+    reader = gguf.GGUFReader(portable_model_path)
+    index = GGUFIndex(portable_model_path)
+    assert sorted(index.tensors) == sorted(t.name for t in reader.tensors)
+    for t in reader.tensors:
+        ours = index.tensors[t.name]
+        assert (ours.type_name, ours.shape[0]) == (t.tensor_type.name, int(t.shape[0]))
+        assert np.asarray(ours.data).tobytes() == np.asarray(t.data).tobytes(), t.name
+    config = weights._config(index)
+    fields = {k: f.contents() for k, f in reader.fields.items() if not k.startswith("tokenizer")}
+    assert config.n_embd == fields["llama.embedding_length"]
+    assert config.n_layer == fields["llama.block_count"]
+    assert config.n_ff == fields["llama.feed_forward_length"]
+    assert config.n_head_kv == fields["llama.attention.head_count_kv"]
+    assert config.rope_base == fields["llama.rope.freq_base"]
+    assert config.rms_eps == fields["llama.attention.layer_norm_rms_epsilon"]
+    assert config.n_vocab == len(reader.fields["tokenizer.ggml.tokens"].data)
+    assert config.bos == reader.fields["tokenizer.ggml.bos_token_id"].contents()
