@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ MAX_THREADS = 64
 _threads: contextvars.ContextVar[int] = contextvars.ContextVar("portable_threads", default=1)
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
+_pool_pid = 0
 _pool_lock = threading.Lock()
 
 
@@ -43,13 +45,14 @@ def current() -> int:
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
-    global _pool, _pool_size
+    global _pool, _pool_size, _pool_pid
     with _pool_lock:
-        if _pool is None or _pool_size < workers:
+        forked = _pool_pid != os.getpid()  # a forked child has the pool but not its threads
+        if _pool is None or _pool_size < workers or forked:
             old = _pool
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nacrith-slab")
-            _pool_size = workers
-            if old is not None:
+            _pool_size, _pool_pid = workers, os.getpid()
+            if old is not None and not forked:
                 old.shutdown(wait=False)
         return _pool
 

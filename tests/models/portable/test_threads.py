@@ -4,6 +4,9 @@ an `llm` archive encoded with one thread and decoded with two."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+
 import gguf
 import numpy as np
 import pytest
@@ -108,3 +111,20 @@ def test_widened_matrices_give_the_same_logits(portable_model_path):
     assert all(lw.gate_up.values_t is None for lw in weights.layers)
     with pytest.raises(ValueError, match="widen one of"):
         widening.widen(weights, "most")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_splits_products_with_its_own_threads():
+    matrix = _matrix("Q8_0", 600, 256)
+    x = RNG.normal(0.0, 1.0, (1, 256))
+    with parallel.using(2):
+        one = matrix(x)  # the parent's pool now exists
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(_product_with_two_threads, (matrix, x)).get(timeout=120)
+    assert np.array_equal(got, one)
+
+
+def _product_with_two_threads(matrix, x):
+    with parallel.using(2):
+        return matrix(x)
