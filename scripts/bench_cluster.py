@@ -2,9 +2,10 @@
 nodes from the measured per-chunk costs, and the driver's peak memory on a large input.
 
 Usage: python scripts/bench_cluster.py [--size 8M] [--chunk-size 1M] [--workers 1,2]
-       [--rss-size 1G] [--no-write]
+       [--rss-size 1G] [--no-write] [--cpu]
 
-Starts a private local Ray instance (one CPU per worker asked for), then:
+Starts a private local Ray instance (one CPU per worker asked for, with the options of
+`--cluster local`), then:
 
 1. codes a generated text of `--size` bytes with the `fib` codec in this process (no Ray),
    and on the Ray instance with each worker count; every archive must equal the local one;

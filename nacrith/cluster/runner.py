@@ -174,10 +174,10 @@ class ClusterRunner:
                 if more or ready:  # cannot happen: the loop above always submits or yields
                     raise AssertionError("cluster runner stalled")
                 return
-            order = {id(flight.ref): number for number, flight in flights.items()}
+            order = {flight.ref: number for number, flight in flights.items()}
             done, _ = self.ray.wait([flight.ref for flight in flights.values()], num_returns=1)
             for ref in done:
-                number = order[id(ref)]
+                number = order[ref]
                 outcome = self._finish(flights.pop(number), kind)
                 if isinstance(outcome, _Flight):
                     flights[number] = outcome
