@@ -25,7 +25,7 @@ import numpy as np
 from nacrith.errors import NacrithError
 from nacrith.models.llm.tokenizer import GGUFTokenizer
 from nacrith.models.llm.vocab import GGUFVocab
-from nacrith.models.portable import parallel
+from nacrith.models.portable import parallel, widening
 from nacrith.models.portable.engine import PortableModel
 from nacrith.models.portable.gemma import GemmaModel
 from nacrith.models.portable.gemma_cache import cached_gemma_weights
@@ -82,7 +82,9 @@ class PortableBackend:
     with. `sink`: the window's attention sink (the start of every shift); the Gemma graph then
     keeps a ring for its sliding-window layers, with the same logits (None: full cache).
     `threads`: threads each matrix product is split over (None: `default_threads()`); the
-    logits have the same bits for every count.
+    logits have the same bits for every count. `widen`: which block matrices of a llama graph
+    keep float64 values for batched products (`widening.PARTS`; memory for speed, the same
+    bits; they are shared by this process's backends on the file); None leaves them as they are.
     """
 
     #: the dtype of logits and hidden states: float64, kept whole through the predictors
@@ -100,12 +102,15 @@ class PortableBackend:
         revision: int = 1,
         sink: int | None = None,
         threads: int | None = None,
+        widen: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.revision = revision
         self._vocab = GGUFVocab(self.path)
         self._tokenizer: Any = None
         self._pure: GGUFTokenizer | None = None
+        if widen is not None and widen not in widening.PARTS:
+            raise ValueError(f"widen one of {', '.join(widening.PARTS)}, not {widen!r}")
         if gguf_summary(self.path)[0] == "gemma3":
             gemma = shared_gemma_weights(self.path, revision)
             self.model = GemmaModel(
@@ -113,6 +118,8 @@ class PortableBackend:
             )
         else:
             weights = shared_weights(self.path, revision)
+            if widen is not None and revision != 1:
+                widening.widen(weights, widen)
             self.model = PortableModel(n_seq=n_seq, n_ctx=n_ctx, weights=weights, revision=revision)
         self.model.threads = default_threads() if threads is None else int(threads)
         if not 1 <= self.model.threads <= parallel.MAX_THREADS:

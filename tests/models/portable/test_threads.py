@@ -128,3 +128,20 @@ def test_a_forked_child_splits_products_with_its_own_threads():
 def _product_with_two_threads(matrix, x):
     with parallel.using(2):
         return matrix(x)
+
+
+@pytest.mark.llm
+def test_the_backend_widens_on_request(portable_model_path):
+    from nacrith.models.portable.backend import PortableBackend
+
+    tokens = list(range(200, 240))
+    with PortableBackend(portable_model_path, n_ctx=64, revision=2, widen="none") as plain:
+        expected = plain.append(0, tokens, all_logits=True)
+        with PortableBackend(portable_model_path, n_ctx=64, revision=2, widen="ffn") as wide:
+            assert wide.model.weights.layers[0].gate_up.values_t is not None
+            assert wide.model.weights.layers[0].qkv.values_t is None
+            assert np.array_equal(wide.append(0, tokens, all_logits=True), expected)
+        PortableBackend(portable_model_path, n_ctx=64, revision=2, widen="none").close()
+        assert plain.model.weights.layers[0].gate_up.values_t is None
+    with pytest.raises(ValueError, match="widen one of"):
+        PortableBackend(portable_model_path, n_ctx=64, revision=2, widen="most")
