@@ -4,6 +4,7 @@ on alice29.txt.
 Usage: python scripts/bench_portable.py [--tokens N] [--steps M] [--threads 1,2] [--model NAME]
        python scripts/bench_portable.py --codec-bytes N [--model NAME]
        python scripts/bench_portable.py --revision3 [--tokens N] [--steps M] [--model NAME]
+       python scripts/bench_portable.py --kernels [--model NAME]
 
 All run the same GGUF on this machine: llama.cpp through nacrith's backend, the portable engine
 (revisions 1 and 2) through numpy, each thread count in its own process (OPENBLAS_NUM_THREADS for
@@ -16,6 +17,9 @@ With `--revision3`, instead revision 2's speed options in one process (1 OpenBLA
 rows of the same run: product threads (`PortableBackend(threads=...)`) and widened float64
 matrices (`widening.widen`), with wall-clock and CPU rates and the memory each costs, against
 llama.cpp with 1 and 2 threads; the portable rows are checked to give the same logits.
+With `--kernels`, the block products of one decoder step (every matrix, one activation row)
+two ways: the float32 integers as held (4 bytes per weight read), and int8 copies in contiguous
+slabs widened to a cache-sized float32 buffer before each sgemm (1 byte per weight read).
 """
 
 from __future__ import annotations
@@ -197,12 +201,16 @@ def main() -> None:
     )
     ap.add_argument("--codec-bytes", type=int, default=None, help="run the codec comparison")
     ap.add_argument("--revision3", action="store_true", help="revision 2's speed options")
+    ap.add_argument("--kernels", action="store_true", help="one step's block products, 2 layouts")
     ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--r3-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.r3_worker:
         path = pull(args.model, quiet=True)
         print(json.dumps(r3_worker(path, args.tokens, args.steps)))
+        return
+    if args.kernels:
+        kernels_main(args.model or "smollm2-135m-q4_1")
         return
     if args.revision3:
         r3_main(args.model or "smollm2-135m-q4_1", args.tokens, args.steps)
@@ -362,6 +370,63 @@ def r3_main(model: str, n: int, steps: int) -> None:
     print(f"numpy {np.__version__};")
     print(f"{date}. Command: `python scripts/bench_portable.py --revision3 --tokens {n} --steps")
     print(f"{steps} --model {model}`._")
+
+
+def kernels_main(model: str) -> None:
+    """Print the wall and CPU milliseconds of one step's block products, each layout."""
+    weights = shared_weights(pull(model, quiet=True), 2)
+    mats = [m for lw in weights.layers for m in (lw.qkv, lw.out, lw.gate_up, lw.down)]
+    mats.append(weights.output)
+    rng = np.random.default_rng(0)
+    lhs = []
+    for m in mats:
+        ints, _ = m.quantize(rng.standard_normal((1, m.cols)))
+        lhs.append(ints.astype(np.float32).transpose(1, 0, 2))
+    slab = 1 << 17  # weights per int8 slab
+
+    def as_held():
+        return [np.matmul(x, m.qt) for m, x in zip(mats, lhs)]
+
+    pieces = []
+    for m in mats:
+        step = max(1, slab // m.cols)
+        parts = range(0, m.rows, step)
+        pieces.append([np.ascontiguousarray(m.qt[:, :, a : a + step], np.int8) for a in parts])
+    buf = np.empty(2 * slab, np.float32)
+
+    def int8_slabs():
+        out = []
+        for x, parts in zip(lhs, pieces):
+            for q in parts:
+                wide = buf[: q.size].reshape(q.shape)
+                np.copyto(wide, q, casting="unsafe")
+                out.append(np.matmul(x, wide))
+        return out
+
+    same = all(
+        np.array_equal(a, np.concatenate(b, axis=2))
+        for a, b in zip(as_held(), _regroup(int8_slabs(), pieces))
+    )
+    print(f"One step's block products of {model} (1 OpenBLAS thread), best of 5; same: {same}\n")
+    print("| layout | wall ms | CPU ms |")
+    print("|---|---:|---:|")
+    for name, fn in (("float32 as held", as_held), ("int8 slabs widened", int8_slabs)):
+        best = min((timed_cpu(fn)[1:] for _ in range(5)), key=lambda t: t[0])
+        print(f"| {name} | {best[0] * 1e3:.1f} | {best[1] * 1e3:.1f} |")
+    load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(
+        f"\n_Machine: {cpu_name()}, {os.cpu_count()} logical cores, load average {load}. Command:"
+    )
+    print(f"`OPENBLAS_NUM_THREADS=1 python scripts/bench_portable.py --kernels --model {model}`._")
+
+
+def _regroup(flat: list[np.ndarray], pieces: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
+    """`flat` (one product per slab) grouped by matrix."""
+    out, i = [], 0
+    for parts in pieces:
+        out.append(flat[i : i + len(parts)])
+        i += len(parts)
+    return out
 
 
 if __name__ == "__main__":
