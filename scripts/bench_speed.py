@@ -93,7 +93,7 @@ class _LogitsOnly:
         pass
 
 
-def _raw_batch(args: tuple[str, int, int, int, bool, list[int]]) -> float:
+def _raw_batch(args: tuple[str, int, int, int, bool, int, list[int]]) -> float:
     """Run one batch's lockstep schedule with random tokens; return the seconds it took."""
     import numpy as np
 
@@ -101,14 +101,14 @@ def _raw_batch(args: tuple[str, int, int, int, bool, list[int]]) -> float:
     from nacrith.models.llm.backend import LlamaBackend
     from nacrith.models.llm.lockstep import run_streams
 
-    model, max_streams, n_ctx, window, gpu, lengths = args
+    model, max_streams, n_ctx, window, gpu, threads, lengths = args
     backend = _RAW_BACKENDS.get(model)
     if backend is None:
         backend = LlamaBackend(
             registry.resolve_model(model),
             n_seq=max_streams,
             n_ctx=n_ctx,
-            n_threads=1,
+            n_threads=threads,
             n_gpu_layers=999 if gpu else 0,
         )
         _RAW_BACKENDS[model] = backend
@@ -147,29 +147,25 @@ def raw_seconds(
     """
     from concurrent.futures import ProcessPoolExecutor
 
-    from nacrith.pipeline import _batch_chunks, _byte_cap, _group
+    from nacrith.pipeline import BATCH_CHUNKS, _byte_cap, _group
 
-    batches = list(_group(chunks, lambda c: c[0], _byte_cap(total, workers), _batch_chunks("llm")))
-    jobs = [
-        (
-            model,
-            codec.max_streams,
-            codec.n_ctx,
-            codec.window,
-            gpu,
-            sorted((t for _, t in b if t), reverse=True),
-        )
-        for b in batches
-    ]
-    jobs = [j for j in jobs if j[-1]]
-    procs = min(workers, len(jobs)) if len(jobs) > 1 else 1
+    batches = list(_group(chunks, lambda c: c[0], _byte_cap(total, workers), BATCH_CHUNKS))
+    from nacrith.codecs.llm_params import choose_threads
+    from nacrith.models.llm.backend import usable_cpus
+
+    lengths = [sorted((t for _, t in b if t), reverse=True) for b in batches]
+    lengths = [x for x in lengths if x]
+    procs = min(workers, len(lengths)) if len(lengths) > 1 else 1
+    # the threads the codec takes: all its share alone, one per CPU in a pool worker
+    threads = choose_threads(None, usable_cpus() if procs > 1 else None)
+    jobs = [(model, codec.max_streams, codec.n_ctx, codec.window, gpu, threads, x) for x in lengths]
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(procs, mp_context=ctx) as pool:
         # warm-up: load the model in every process before timing
         list(
             pool.map(
                 _raw_batch,
-                [(model, codec.max_streams, codec.n_ctx, codec.window, gpu, [1])] * procs,
+                [(model, codec.max_streams, codec.n_ctx, codec.window, gpu, threads, [1])] * procs,
             )
         )
         start = time.perf_counter()
@@ -444,7 +440,11 @@ def main() -> int:
             rows.append(row)
     probe_codec.close()
 
-    device = "GPU (n_gpu_layers=all)" if args.gpu else "CPU, 1 llama.cpp thread per process"
+    device = (
+        "GPU (n_gpu_layers=all)"
+        if args.gpu
+        else "CPU, llama.cpp threads per process as the codec chooses them"
+    )
     lines = [
         f"## Speed: `llm` codec vs raw llama.cpp ({device})",
         "",
