@@ -35,6 +35,7 @@ __all__ = [
     "decode_batch",
     "default_workers",
     "encode_batch",
+    "pool_runtime",
     "resolve_workers",
 ]
 
@@ -218,6 +219,18 @@ class Runner(Protocol):
         ...
 
 
+def pool_runtime(
+    runtime: Mapping[str, Mapping[str, Any]], workers: int
+) -> dict[str, dict[str, Any]]:
+    """`runtime` for the codecs of a pool of `workers` processes: a codec that sizes its model
+    threads by `processes` (and was not told a count) learns that the workers share the CPUs."""
+    out = {cid: dict(values) for cid, values in runtime.items()}
+    for values in out.values():
+        if "processes" in values and values["processes"] is None:
+            values["processes"] = workers
+    return out
+
+
 class BatchRunner:
     """Runs batches in order, in-process or on `workers` processes, with bounded look-ahead.
 
@@ -240,11 +253,12 @@ class BatchRunner:
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             on_main_thread = threading.current_thread() is threading.main_thread()
+            runtime = pool_runtime(self.codecs.runtime, self.workers)
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_worker_init,
-                initargs=(self.codecs.params, self.codecs.runtime, os.getpid(), on_main_thread),
+                initargs=(self.codecs.params, runtime, os.getpid(), on_main_thread),
             )
             if on_main_thread and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
                 signal.signal(signal.SIGTERM, _exit_on_sigterm)

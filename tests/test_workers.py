@@ -208,3 +208,17 @@ def test_workers_cut_off_mid_result_do_not_hang_the_parent(tmp_path: Path) -> No
             proc.wait()
             pytest.fail("ncz -dc kept running after its reader went away")
         assert status == 141
+
+
+def test_pool_workers_share_the_cpus_for_the_model_threads(monkeypatch) -> None:
+    from nacrith.codecs.llm import LLMCodec
+    from nacrith.codecs.llm_params import choose_threads
+    from nacrith.workers import pool_runtime
+
+    monkeypatch.delenv("NACRITH_THREADS", raising=False)
+    told = LLMCodec(engine="portable", processes=3).runtime()
+    runtime = pool_runtime({"llm": LLMCodec(engine="portable").runtime(), "zstd": {}}, 2)
+    assert runtime["llm"]["processes"] == 2 and runtime["zstd"] == {}
+    assert pool_runtime({"llm": told}, 2)["llm"]["processes"] == 3  # the caller's count stays
+    rebuilt = LLMCodec(**{k: v for k, v in runtime["llm"].items() if k != "model"})
+    assert rebuilt.threads == choose_threads(None, 2)

@@ -50,7 +50,11 @@ workers = click.option(
     "--workers",
     type=click.IntRange(min=0),
     default=0,
-    help="Worker processes (0: one per CPU, the default). Never changes the archive bytes.",
+    help=(
+        "Worker processes (0: one per CPU, the default). A file coded in one process gives the"
+        " model all CPUs ($NACRITH_THREADS sets the count); N processes share them. Never"
+        " changes the archive bytes."
+    ),
 )
 
 cluster = click.option(

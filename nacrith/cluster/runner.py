@@ -93,11 +93,12 @@ class ClusterRunner:
             scheduling_strategy="SPREAD",
             **resources,
         )(ChunkCoder)
-        self._args = (
-            codecs.params,
-            portable_runtime(codecs.params, codecs.runtime),
-            nacrith_version(),
-        )
+        runtime = portable_runtime(codecs.params, codecs.runtime)
+        if not gpu:  # an actor's model threads: its share of its node's CPUs
+            for values in runtime.values():
+                if "n_threads" in values and values["n_threads"] is None:
+                    values["n_threads"] = max(1, int(share))
+        self._args = (codecs.params, runtime, nacrith_version())
         #: how many batches each shipped range was read from, and sent as bytes
         self.stats = {"ranges": 0, "bytes": 0, "resent": 0}
         self._actors: list[Any] = []
