@@ -170,8 +170,9 @@ class Compressor(_CodecHolder):
     """Reusable compression context; holds loaded codecs (the model) between calls.
 
     Args:
-        method: "auto" (default: the neural codec for text, log templates for logs, zstd for
-            binary), "llm", "fib" (fast, no model), "logs", "zstd" or "stored".
+        method: "auto" (default: the neural codec for text, log templates for logs, zstd or
+            xz for binary), "fast" (no model: per chunk the best of ppmd, fib, logs, xz and
+            zstd), "llm", "ppmd", "fib", "logs", "xz", "zstd" or "stored".
         workers: None (default): code in this process; 0: one worker process per CPU; N: N
             worker processes (a script that asks for processes needs the usual
             ``if __name__ == "__main__":`` guard). Never changes the output bytes.

@@ -320,7 +320,7 @@ def _long_range_distance(settings: Settings) -> int:
     if settings.chunk_size is not None:
         return max(MIN_MATCH, settings.chunk_size)
     if settings.method == "fast":
-        return FAST_CHUNK_SIZE
+        return LONG_RANGE_MIN_DISTANCE  # its PPMd chunks see no repeat a few MiB back
     text = "llm" if settings.method == "auto" else settings.method
     chunk = DEFAULT_CHUNK_SIZE
     if text in known_codecs():

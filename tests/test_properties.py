@@ -21,7 +21,7 @@ import nacrith
 from nacrith.formats.container import iter_members
 from nacrith.formats.logs.detect import looks_like_logs
 
-CODECS = ["stored", "zstd", "fib", "logs"]
+CODECS = ["stored", "zstd", "fib", "logs", "ppmd"]
 
 # Bytes that no UTF-8 text holds or that byte-level tokenizers map oddly.
 HOSTILE = [bytes([b]) for b in (0x04, 0x06, 0x13, 0x14, 0x16, 0x1D, 0xC0, 0xC1, 0xF1, 0xF2)]

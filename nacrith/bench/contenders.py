@@ -18,7 +18,7 @@ __all__ = [
 ]
 
 SAMPLE = 64 << 10
-FAST_METHODS = ("zstd", "fib", "logs")
+FAST_METHODS = ("zstd", "fast", "fib", "logs")
 ALWAYS_AVAILABLE = ("auto", "stored", "zstd")
 
 

@@ -193,7 +193,12 @@ def test_parse_size_and_default_methods() -> None:
         sizes.parse_size("lots")
     chosen, left_out = bench.default_methods()
     assert chosen[0] == "zstd" and "llm" not in chosen
-    assert set(chosen) | {m.removeprefix("ncz ") for m in left_out} == {"zstd", "fib", "logs"}
+    assert set(chosen) | {m.removeprefix("ncz ") for m in left_out} == {
+        "zstd",
+        "fast",
+        "fib",
+        "logs",
+    }
 
 
 def test_measure_reports_errors_without_raising() -> None:

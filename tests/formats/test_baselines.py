@@ -22,6 +22,7 @@ RELEASED = (
     "llm: a1ec3a54bf71ebadff541b569c616c93",
     "llm: 542fb3258e5a2a2cda525af21d0d9794",
     "llm: f5463a74012bd9f26964f3b3a9d5074b",
+    "ppmd: ece3f1be22b65d04d414507cba96ab01",
 )
 
 
