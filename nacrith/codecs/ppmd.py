@@ -8,7 +8,7 @@ more than `max_mem`; a process decoding N chunks at once (``-T N``) holds N mode
 The encoder picks the order by coding a sample of the chunk at each of `ORDERS` (`choose`),
 then codes the chunk once. pyppmd writes undecodable streams for some inputs, so every stream
 is decoded and compared before it is kept (`nacrith.coders.ppmd.encode`); when the chosen order
-fails, the next lower orders are tried, and a chunk no order codes is stored.
+fails, the other orders are tried, nearest first, and a chunk no order codes is stored.
 """
 
 from __future__ import annotations
@@ -112,11 +112,12 @@ class PpmdCodec(Codec):
         return self.encode_at(data, order)
 
     def encode_at(self, data: bytes, order: int) -> bytes:
-        """Code `data` at `order`, or at the highest lower order of `ORDERS` whose stream
-        round-trips; stored when none does."""
+        """Code `data` at `order`, or else at the nearest order of `ORDERS` whose stream
+        round-trips (lower before higher at the same distance); stored when none does."""
         data = bytes(data)
         mem = model_memory(len(data), self.max_mem)
-        for candidate in [order, *sorted((o for o in ORDERS if o < order), reverse=True)]:
+        others = sorted((o for o in ORDERS if o != order), key=lambda o: (abs(o - order), o))
+        for candidate in [order, *others]:
             coded = ppmd.encode(data, candidate, mem)
             if coded is not None:
                 return bytes([candidate]) + coded

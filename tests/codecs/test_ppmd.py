@@ -44,6 +44,18 @@ def test_falls_back_to_a_lower_order_when_the_stream_does_not_decode() -> None:
     assert codec.decode(payload, len(data)) == data
 
 
+def test_falls_back_to_a_higher_order_when_no_lower_one_decodes() -> None:
+    import zstandard
+
+    packed = (Path(__file__).parent / "ppmd_cases" / "order4_fails.bin.zst").read_bytes()
+    data = zstandard.ZstdDecompressor().decompress(packed)
+    codec = PpmdCodec()
+    assert ppmd.encode(data, 4, model_memory(len(data))) is None  # pyppmd's bug is here
+    payload = codec.encode_at(data, 4)
+    assert payload[0] == 6  # the nearest order whose stream decodes, not stored
+    assert codec.decode(payload, len(data)) == data
+
+
 def test_memory_grows_with_the_chunk_and_stops_at_the_cap() -> None:
     assert model_memory(0) == codec_module.MIN_MEM
     assert model_memory(3_000_000) == 64 << 20
