@@ -387,11 +387,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--title", default="`--fast` and `auto` against xz, zstd and brotli")
     args = parser.parse_args(argv)
     fast_method = args.fast_method or default_fast_method()
+    try:
+        peers = [PEERS[name]() for name in PEER_NAMES]
+    except ImportError as exc:
+        parser.error(f"{exc.name} is not installed: pip install -e '.[bench]'")
     contenders = [
         ncz_contender(f"ncz --fast ({fast_method})", fast_method, args.workers),
         ncz_contender("ncz auto", "auto", args.workers),
         *(ncz_contender(f"ncz -m {m}", m, args.workers) for m in args.also),
-        *(PEERS[name]() for name in PEER_NAMES),
+        *peers,
     ]
     load_before = _load()
     try:
