@@ -157,7 +157,7 @@ def raw_seconds(
     lengths = [x for x in lengths if x]
     procs = min(workers, len(lengths)) if len(lengths) > 1 else 1
     # the threads the codec takes: all its share alone, one per CPU in a pool worker
-    threads = choose_threads(None, usable_cpus() if procs > 1 else None)
+    threads = choose_threads(None, usable_cpus() if procs > 1 else None, "llama")
     jobs = [(model, codec.max_streams, codec.n_ctx, codec.window, gpu, threads, x) for x in lengths]
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(procs, mp_context=ctx) as pool:
@@ -248,6 +248,7 @@ def variants_section(args: argparse.Namespace, opts: dict[str, Any]) -> list[dic
         "speed-30k": "default settings against re-prefill and plain llama.cpp (issue 21's measure)",
         "speed-engines": "both engines with default settings",
         "speed-threads": "llama.cpp threads per process against worker processes (llama engine)",
+        "speed-llama-threads": "one or two llama.cpp threads beside the predictors (llama engine)",
     }.get(args.section, args.section)
     lines = [
         f"## Speed: {title}",
@@ -309,7 +310,7 @@ def threads_per_process(llm: dict[str, Any], row: dict[str, Any]) -> int:
 
     pool = row["workers"] > 1 and row["chunks"] > 1
     processes = llm.get("processes") or (usable_cpus() if pool else None)
-    return choose_threads(llm.get("n_threads"), processes)
+    return choose_threads(llm.get("n_threads"), processes, llm.get("engine", "portable"))
 
 
 def size_label(size: int | None) -> str:

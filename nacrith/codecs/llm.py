@@ -114,7 +114,8 @@ class LLMCodec(Codec):
     - `n_threads`: the model's CPU threads: llama.cpp's, or those the portable engine splits
       each matrix product over (machine-local, not stored: the logits have the same bits for
       any count). Default: this process's share of the CPUs (`llm_params.choose_threads`):
-      all usable ones up to a cap when it codes alone.
+      all usable ones up to a cap when it codes alone, less one for the predictors on the
+      llama engine.
     - `processes`: how many processes code at once on this machine, for that share (default:
       this one alone, or one per CPU in a worker process).
     - `gpu`: offload all layers to a GPU when llama.cpp has one (llama engine only; numerics
@@ -204,7 +205,7 @@ class LLMCodec(Codec):
         self.n_threads = n_threads
         self.processes = processes
         #: CPU threads of this codec's model (either engine)
-        self.threads = choose_threads(n_threads, processes)
+        self.threads = choose_threads(n_threads, processes, self.engine)
         self.gpu = bool(gpu)
         self.max_streams = max_streams
         self.overlap = bool(overlap)

@@ -135,15 +135,16 @@ def choose_revision(engine: str, revision: int | None) -> int:
 ENV_THREADS = "NACRITH_THREADS"
 
 
-def choose_threads(n_threads: int | None, processes: int | None) -> int:
-    """The model's CPU threads for the codec, on either engine (machine-local: the logits have
-    the same bits for any count): `n_threads` when given, else this process's share of the
-    usable CPUs when `processes` processes code at once (`models.llm.backend.auto_threads`).
-    `processes` None: this process alone, or in a child process (a worker of a local pool,
-    which runs one process per CPU by default) one per usable CPU. ``$NACRITH_THREADS``, when
-    set, replaces that share (the command line's way to ask for a count). `ValueError` for a
-    count that is not a positive integer."""
-    from nacrith.models.llm.backend import auto_threads, usable_cpus
+def choose_threads(n_threads: int | None, processes: int | None, engine: str = "portable") -> int:
+    """The model's CPU threads for the codec (machine-local: the logits have the same bits for
+    any count): `n_threads` when given, else this process's share of the usable CPUs when
+    `processes` processes code at once (`models.llm.backend.auto_threads`); on the ``llama``
+    engine one CPU of that share is left to the predictors, whose thread runs beside
+    llama.cpp's busy-waiting ones. `processes` None: this process alone, or in a child process
+    (a worker of a local pool, which runs one process per CPU by default) one per usable CPU.
+    ``$NACRITH_THREADS``, when set, replaces that share (the command line's way to ask for a
+    count). `ValueError` for a count that is not a positive integer."""
+    from nacrith.models.llm.backend import MAX_AUTO_THREADS, auto_threads, usable_cpus
 
     if n_threads is None and os.environ.get(ENV_THREADS):
         text = os.environ[ENV_THREADS]
@@ -159,6 +160,8 @@ def choose_threads(n_threads: int | None, processes: int | None) -> int:
         return n_threads
     if processes is None:
         processes = usable_cpus() if multiprocessing.parent_process() is not None else 1
+    if engine == "llama":
+        return max(1, min(MAX_AUTO_THREADS, usable_cpus() // processes - 1))
     return auto_threads(processes)
 
 

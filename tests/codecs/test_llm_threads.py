@@ -40,7 +40,7 @@ def test_runtime_carries_the_thread_settings(monkeypatch) -> None:
     codec = LLMCodec(engine="llama", processes=2)
     runtime = codec.runtime()
     assert runtime["n_threads"] is None and runtime["processes"] == 2
-    assert codec.threads == choose_threads(None, 2)
+    assert codec.threads == choose_threads(None, 2, "llama")
     with pytest.raises(ValueError, match="processes must be a positive integer"):
         LLMCodec(engine="llama", processes=0)
 

@@ -71,6 +71,19 @@ def test_choose_threads_keeps_an_asked_count_and_checks_it(monkeypatch) -> None:
             choose_threads(None, bad)  # type: ignore[arg-type]
 
 
+def test_the_llama_engine_leaves_a_cpu_to_the_predictors(monkeypatch) -> None:
+    from nacrith.models.llm import backend
+
+    monkeypatch.delenv("NACRITH_THREADS", raising=False)
+    # (usable CPUs, threads alone, threads of one of two processes)
+    for cpus, alone, of_two in ((1, 1, 1), (2, 1, 1), (4, 3, 1), (8, 4, 3), (16, 4, 4)):
+        monkeypatch.setattr(backend, "usable_cpus", lambda cpus=cpus: cpus)
+        assert choose_threads(None, None, "llama") == alone
+        assert choose_threads(None, 2, "llama") == of_two
+        assert choose_threads(2, None, "llama") == 2  # an asked count is kept
+        assert choose_threads(None, None, "portable") == min(MAX_AUTO_THREADS, cpus)
+
+
 def _child_threads(queue: multiprocessing.Queue) -> None:
     queue.put((choose_threads(None, None), choose_threads(None, 1), usable_cpus()))
 
