@@ -71,6 +71,10 @@ from nacrith.models.llm.lockstep import ENCODE_BATCH, run_streams
 from nacrith.models.llm.skipping import run_skipping
 from nacrith.models.online.ensemble import Ensemble, EnsembleSettings
 
+#: the values of the `widen` option (`nacrith.models.portable.widening.PARTS`, which a test
+#: checks; that module loads the engine, so it is imported only where an encoder widens)
+WIDEN_PARTS = ("none", "ffn", "layers", "all")
+
 __all__ = ["LLMCodec"]
 
 MODE_NEURAL = 0
@@ -127,6 +131,10 @@ class LLMCodec(Codec):
     - `encode_batch`: on the exact (portable) engine, the encoder computes each stream's rows
       for up to this many tokens in one model call, with the bits of token-by-token steps
       (machine-local, not stored; 0: token by token, as the decoder runs).
+    - `widen`: which weight matrices the portable engine's encoder keeps as float64 values
+      for its batches (`models.portable.widening.PARTS`; memory for speed, the same bits;
+      machine-local, not stored). Default: ``"layers"`` when the encoder has enough tokens
+      ahead and the machine enough memory available (`widening.auto_part`), else none.
     - `max_streams`: most chunks coded in lockstep in one context (memory: each stream holds
       its own KV cache and predictor state).
     """
@@ -168,6 +176,7 @@ class LLMCodec(Codec):
         max_streams: int = 8,
         overlap: bool = True,
         encode_batch: int = ENCODE_BATCH,
+        widen: str | None = None,
     ) -> None:
         self.model_path = registry.resolve_model(model)
         name = os.fspath(model) if model else os.environ.get(registry.ENV_MODEL) or ""
@@ -212,6 +221,10 @@ class LLMCodec(Codec):
         if not isinstance(encode_batch, int) or encode_batch < 0:
             raise ValueError(f"encode_batch must be a non-negative integer, got {encode_batch!r}")
         self.encode_batch = encode_batch
+        if widen is not None and widen not in WIDEN_PARTS:
+            raise ValueError(f"widen must be one of {', '.join(WIDEN_PARTS)}, got {widen!r}")
+        self.widen = widen
+        self._widened = False
         self._backend = None
         self._backend_streams = 0
         self._pattern = None
@@ -236,6 +249,7 @@ class LLMCodec(Codec):
             "max_streams": self.max_streams,
             "overlap": self.overlap,
             "encode_batch": self.encode_batch,
+            "widen": self.widen,
         }
 
     def _get_backend(self, n_streams: int = 1):
@@ -471,6 +485,7 @@ class LLMCodec(Codec):
                 head += side
                 put_varint(head, len(toks))
                 jobs.append((k, bytes(head), toks))
+            self._widen_for(sum(len(j[2]) for j in jobs))
             # longest first, so that lockstep groups hold similar lengths
             jobs.sort(key=lambda j: -len(j[2]))
             for g in range(0, len(jobs), self.max_streams):
@@ -573,6 +588,17 @@ class LLMCodec(Codec):
             weights=weights,
             batch=self.encode_batch,
         )
+
+    def _widen_for(self, tokens: int) -> None:
+        """Widen the portable engine's matrices once, before an encoder's batches (`widen`)."""
+        if self._widened or not self.exact or self.encode_batch < 2:
+            return
+        from nacrith.models.portable import widening
+
+        part = self.widen or widening.auto_part(tokens, widening.available_memory())
+        if part != "none":
+            self._get_backend().widen(part)
+            self._widened = True
 
     def _run(self, lengths: list[int], code, known=None, weights=None) -> list[list[int]]:
         """Run the lockstep loop; `weights`: the raw bytes each stream's token stands for."""

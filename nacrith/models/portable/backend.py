@@ -207,6 +207,16 @@ class PortableBackend:
 
     # -- lifetime -------------------------------------------------------------------------------
 
+    def widen(self, part: str) -> int:
+        """Keep the float64 values of `part` (`widening.PARTS`) of a llama graph's block
+        matrices, shared by this process's backends on the file; returns the bytes they take
+        (0 for a Gemma graph or revision 1, which this does not apply to)."""
+        if part not in widening.PARTS:
+            raise ValueError(f"widen one of {', '.join(widening.PARTS)}, not {part!r}")
+        if not isinstance(self.model, PortableModel) or self.revision == 1:
+            return 0
+        return widening.widen(self.model.weights, part)
+
     def close(self) -> None:
         """Free the tokenizer and this backend's hold on the weights."""
         if self._tokenizer is not None and self._tokenizer is not self._pure:

@@ -6,15 +6,51 @@ widening the float32 integers slab by slab. The bits are the same either way
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from nacrith.models.portable.blocks import BlockMatrix
 
-__all__ = ["PARTS", "widen"]
+__all__ = [
+    "AUTO_MIN_AVAILABLE",
+    "AUTO_MIN_TOKENS",
+    "PARTS",
+    "auto_part",
+    "available_memory",
+    "widen",
+]
 
 #: what `widen` may keep widened: nothing, the feed-forward matrices, every layer matrix, every
 #: matrix with the output layer
 PARTS = ("none", "ffn", "layers", "all")
+#: the part an encoder widens when `auto_part` finds it worth its memory and time
+AUTO_PART = "layers"
+#: tokens an encoder must have ahead before widening pays for its one-time cost
+#: (BENCHMARKS.md, "speed-widen")
+AUTO_MIN_TOKENS = 1024
+#: memory the machine must have available (bytes) before an encoder widens
+AUTO_MIN_AVAILABLE = 4 << 30
+
+
+def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    """Bytes of memory available to new allocations (Linux's MemAvailable), or None where the
+    system does not say."""
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def auto_part(tokens: int, available: int | None) -> str:
+    """What an encoder with `tokens` tokens ahead widens when nobody chose: `AUTO_PART` when
+    there are enough tokens to repay the widening and `available` bytes of memory to hold it,
+    else ``"none"``."""
+    if tokens < AUTO_MIN_TOKENS or available is None or available < AUTO_MIN_AVAILABLE:
+        return "none"
+    return AUTO_PART
 
 
 def widen(weights: Any, part: str) -> int:
