@@ -5,6 +5,7 @@ Usage: python scripts/bench_portable.py [--tokens N] [--steps M] [--threads 1,2]
        python scripts/bench_portable.py --codec-bytes N [--model NAME]
        python scripts/bench_portable.py --revision3 [--tokens N] [--steps M] [--model NAME]
        python scripts/bench_portable.py --kernels [--model NAME]
+       python scripts/bench_portable.py --widen-codec N [--model NAME]
 
 All run the same GGUF on this machine: llama.cpp through nacrith's backend, the portable engine
 (revisions 1 and 2) through numpy, each thread count in its own process (OPENBLAS_NUM_THREADS for
@@ -17,6 +18,10 @@ With `--revision3`, instead revision 2's speed options in one process (1 OpenBLA
 rows of the same run: product threads (`PortableBackend(threads=...)`) and widened float64
 matrices (`widening.widen`), with wall-clock and CPU rates and the memory each costs, against
 llama.cpp with 1 and 2 threads; the portable rows are checked to give the same logits.
+With `--widen-codec`, the real `llm` codec (portable engine, default settings) encoding
+alice29.txt's first N bytes in one process, its layer matrices not widened, widened (the
+widening's own time apart), and not widened again, so the encoder's gain from `widening` and its
+one-time cost are measured side by side (the automatic rule's threshold, `widening.auto_part`).
 With `--kernels`, the block products of one decoder step (every matrix, one activation row)
 two ways: the float32 integers as held (4 bytes per weight read), and int8 copies in contiguous
 slabs widened to a cache-sized float32 buffer before each sgemm (1 byte per weight read).
@@ -118,6 +123,51 @@ def codec_main(model: str, n_bytes: int) -> None:
     print(f"`{env}python scripts/bench_portable.py --codec-bytes {n_bytes} --model {model}`._")
 
 
+def widen_codec_main(model: str, n_bytes: int) -> None:
+    """Encode the same text not widened, widened and not widened again; print the table."""
+    from nacrith.codecs.llm import LLMCodec
+    from nacrith.models.portable import widening
+
+    data = (REPO / "corpora" / "canterbury" / "alice29.txt").read_bytes()[:n_bytes]
+    codec = LLMCodec(model, engine="portable", widen="none")
+    codec.params()
+    codec.encode(data[:200])  # warm-up: model, probe, predictors
+    backend = codec._get_backend()
+    weights = backend.model.weights
+    tokens = len(backend.tokenize(data))
+    threads = backend.model.threads
+    rows, payloads = [], set()
+    for label, part in (
+        ("not widened", "none"),
+        ("widened layers", "layers"),
+        ("not widened", "none"),
+    ):
+        start = time.perf_counter()
+        kept = widening.widen(weights, part)
+        widen_s = time.perf_counter() - start
+        start = time.perf_counter()
+        payloads.add(codec.encode(data))
+        encode_s = time.perf_counter() - start
+        rows.append((label, widen_s if kept else None, encode_s, kept))
+    codec.close()
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"The `llm` codec's encoder (portable engine, {threads} product threads,")
+    print(f"model {model}) on the first {n_bytes:,} bytes of alice29.txt ({tokens:,} tokens), in")
+    print(f"one process; the same payload every time: {len(payloads) == 1}.\n")
+    print("| layer matrices | widening s | encode s | tokens/s | extra memory |")
+    print("|---|---:|---:|---:|---:|")
+    for label, widen_s, encode_s, kept in rows:
+        cost = f"{widen_s:.2f}" if widen_s is not None else ""
+        extra = f"{kept / 2**20:.0f} MiB" if kept else ""
+        print(f"| {label} | {cost} | {encode_s:.2f} | {tokens / encode_s:.1f} | {extra} |")
+    load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
+    blas = os.environ.get("OPENBLAS_NUM_THREADS")
+    env = f"OPENBLAS_NUM_THREADS={blas} " if blas else ""
+    print(f"\n_Machine: {cpu_name()}, {os.cpu_count()} logical cores, load average {load} at the")
+    print(f"end; Python {platform.python_version()}, numpy {np.__version__}; {date}. Command:")
+    print(f"`{env}python scripts/bench_portable.py --widen-codec {n_bytes} --model {model}`._")
+
+
 def _alice_tokens(path: Path, n: int) -> tuple[list[int], int]:
     """BOS and the first `n` tokens of alice29.txt, and how many bytes those tokens cover."""
     text = (REPO / "corpora" / "canterbury" / "alice29.txt").read_bytes()
@@ -202,6 +252,7 @@ def main() -> None:
     ap.add_argument("--codec-bytes", type=int, default=None, help="run the codec comparison")
     ap.add_argument("--revision3", action="store_true", help="revision 2's speed options")
     ap.add_argument("--kernels", action="store_true", help="one step's block products, 2 layouts")
+    ap.add_argument("--widen-codec", type=int, default=None, help="encoder widened or not")
     ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--r3-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -214,6 +265,9 @@ def main() -> None:
         return
     if args.revision3:
         r3_main(args.model or "smollm2-135m-q4_1", args.tokens, args.steps)
+        return
+    if args.widen_codec:
+        widen_codec_main(args.model or "smollm2-135m", args.widen_codec)
         return
     if args.codec_bytes:
         codec_main(args.model or "smollm2-135m", args.codec_bytes)

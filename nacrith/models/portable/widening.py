@@ -26,8 +26,8 @@ PARTS = ("none", "ffn", "layers", "all")
 #: the part an encoder widens when `auto_part` finds it worth its memory and time
 AUTO_PART = "layers"
 #: tokens an encoder must have ahead before widening pays for its one-time cost
-#: (BENCHMARKS.md, "speed-widen")
-AUTO_MIN_TOKENS = 1024
+#: (BENCHMARKS.md, "portable engine", the encoder widened or not)
+AUTO_MIN_TOKENS = 2048
 #: memory the machine must have available (bytes) before an encoder widens
 AUTO_MIN_AVAILABLE = 4 << 30
 
