@@ -45,14 +45,17 @@ from nacrith.codecs.llm_params import (
     WINDOW_VERSION,
     StoredParams,
     cached_sha256,
+    check_widen,
     choose_engine,
     choose_revision,
     choose_threads,
+    choose_widen,
     make_window,
     model_for,
     other_device,
     registered_name,
     self_test_failed,
+    vocabulary_hash,
     window_params,
 )
 from nacrith.coders.quantize import quantize
@@ -70,10 +73,6 @@ from nacrith.models.llm import registry
 from nacrith.models.llm.lockstep import ENCODE_BATCH, run_streams
 from nacrith.models.llm.skipping import run_skipping
 from nacrith.models.online.ensemble import Ensemble, EnsembleSettings
-
-#: the values of the `widen` option (`nacrith.models.portable.widening.PARTS`, which a test
-#: checks; that module loads the engine, so it is imported only where an encoder widens)
-WIDEN_PARTS = ("none", "ffn", "layers", "all")
 
 __all__ = ["LLMCodec"]
 
@@ -115,26 +114,18 @@ class LLMCodec(Codec):
       Default: portable when it runs the model and no `gpu` is asked for, else llama.
     - `revision`: the portable engine's arithmetic revision (stored; format 7 for revision 2,
       the default; revision 1 writes formats 5-6 as before).
-    - `n_threads`: the model's CPU threads: llama.cpp's, or those the portable engine splits
-      each matrix product over (machine-local, not stored: the logits have the same bits for
-      any count). Default: this process's share of the CPUs (`llm_params.choose_threads`):
-      all usable ones up to a cap when it codes alone, less one for the predictors on the
-      llama engine.
-    - `processes`: how many processes code at once on this machine, for that share (default:
-      this one alone, or one per CPU in a worker process).
-    - `gpu`: offload all layers to a GPU when llama.cpp has one (llama engine only; numerics
-      are checked by the probe, so an archive made on a GPU decodes only where it matches).
+    - `n_threads`, `processes`: the model's CPU threads (llama.cpp's, or those the portable
+      engine splits each product over), and how many processes code at once on this machine.
+      Default: this process's share of the CPUs (`llm_params.choose_threads`).
+    - `gpu`: offload all layers to a GPU (llama engine only; the probe checks its numerics).
     - `overlap`: run each model call in a second thread while the predictors learn the last
-      token; the encoder, which knows every token, lets the model run one step ahead of the
-      predictors and the coder (same distributions either way; a machine-local choice, not
-      stored).
+      token; the encoder, which knows every token, lets the model run one step ahead.
     - `encode_batch`: on the exact (portable) engine, the encoder computes each stream's rows
-      for up to this many tokens in one model call, with the bits of token-by-token steps
-      (machine-local, not stored; 0: token by token, as the decoder runs).
+      for up to this many tokens in one model call (0: token by token, as the decoder runs).
+    - `n_threads`, `processes`, `overlap`, `encode_batch` and `widen` are machine-local: they
+      are not stored, and the payload has the same bits whatever they are.
     - `widen`: which weight matrices the portable engine's encoder keeps as float64 values
-      for its batches (`models.portable.widening.PARTS`; memory for speed, the same bits;
-      machine-local, not stored). Default: ``"layers"`` when the encoder has enough tokens
-      ahead and the machine enough memory available (`widening.auto_part`), else none.
+      for its batches (`llm_params.WIDEN_PARTS`; default: `llm_params.choose_widen`).
     - `max_streams`: most chunks coded in lockstep in one context (memory: each stream holds
       its own KV cache and predictor state).
     """
@@ -221,9 +212,7 @@ class LLMCodec(Codec):
         if not isinstance(encode_batch, int) or encode_batch < 0:
             raise ValueError(f"encode_batch must be a non-negative integer, got {encode_batch!r}")
         self.encode_batch = encode_batch
-        if widen is not None and widen not in WIDEN_PARTS:
-            raise ValueError(f"widen must be one of {', '.join(WIDEN_PARTS)}, got {widen!r}")
-        self.widen = widen
+        self.widen = check_widen(widen)
         self._widened = False
         self._backend = None
         self._backend_streams = 0
@@ -309,12 +298,7 @@ class LLMCodec(Codec):
     def tokenizer_hash(self) -> str:
         """sha256 over the byte pieces of the whole vocabulary and the BOS id."""
         if self._tokenizer_hash is None:
-            be = self._get_backend()
-            h = hashlib.sha256(f"bos={be.bos};n={be.n_vocab};".encode())
-            for p in be.pieces():
-                h.update(len(p).to_bytes(2, "little"))
-                h.update(p)
-            self._tokenizer_hash = h.hexdigest()
+            self._tokenizer_hash = vocabulary_hash(self._get_backend())
         return self._tokenizer_hash
 
     def probe(self) -> str:
@@ -591,14 +575,11 @@ class LLMCodec(Codec):
 
     def _widen_for(self, tokens: int) -> None:
         """Widen the portable engine's matrices once, before an encoder's batches (`widen`)."""
-        if self._widened or not self.exact or self.encode_batch < 2:
-            return
-        from nacrith.models.portable import widening
-
-        part = self.widen or widening.auto_part(tokens, widening.available_memory())
-        if part != "none":
-            self._get_backend().widen(part)
-            self._widened = True
+        if not self._widened and self.exact and self.encode_batch > 1:
+            part = choose_widen(self.widen, tokens)
+            if part != "none":
+                self._get_backend().widen(part)
+                self._widened = True
 
     def _run(self, lengths: list[int], code, known=None, weights=None) -> list[list[int]]:
         """Run the lockstep loop; `weights`: the raw bytes each stream's token stands for."""

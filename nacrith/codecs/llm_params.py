@@ -12,6 +12,7 @@ Which engine computed an archive's probabilities decides where it decodes:
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import threading
@@ -41,12 +42,15 @@ __all__ = [
     "PORTABLE_REVISION",
     "REVISIONS",
     "REVISION_VERSION",
+    "WIDEN_PARTS",
     "WINDOW_VERSION",
     "StoredParams",
     "cached_sha256",
+    "check_widen",
     "choose_engine",
     "choose_revision",
     "choose_threads",
+    "choose_widen",
     "engine_note",
     "engine_of",
     "make_window",
@@ -54,6 +58,7 @@ __all__ = [
     "other_device",
     "registered_name",
     "self_test_failed",
+    "vocabulary_hash",
     "window_params",
 ]
 
@@ -163,6 +168,38 @@ def choose_threads(n_threads: int | None, processes: int | None, engine: str = "
     if engine == "llama":
         return max(1, min(MAX_AUTO_THREADS, usable_cpus() // processes - 1))
     return auto_threads(processes)
+
+
+#: the values of the `widen` option (`nacrith.models.portable.widening.PARTS`, which a test
+#: checks; that module loads the engine, so it is imported only where an encoder widens)
+WIDEN_PARTS = ("none", "ffn", "layers", "all")
+
+
+def check_widen(widen: str | None) -> str | None:
+    """`widen` when it is None (automatic) or one of `WIDEN_PARTS`, else `ValueError`."""
+    if widen is not None and widen not in WIDEN_PARTS:
+        raise ValueError(f"widen must be one of {', '.join(WIDEN_PARTS)}, got {widen!r}")
+    return widen
+
+
+def choose_widen(widen: str | None, tokens: int) -> str:
+    """The part of the portable engine's matrices an encoder with `tokens` tokens ahead keeps
+    widened: `widen` when given, else what `widening.auto_part` finds worth this machine's
+    memory."""
+    if widen is not None:
+        return widen
+    from nacrith.models.portable import widening
+
+    return widening.auto_part(tokens, widening.available_memory())
+
+
+def vocabulary_hash(backend: Any) -> str:
+    """sha256 over the byte pieces of `backend`'s whole vocabulary and its BOS id."""
+    h = hashlib.sha256(f"bos={backend.bos};n={backend.n_vocab};".encode())
+    for piece in backend.pieces():
+        h.update(len(piece).to_bytes(2, "little"))
+        h.update(piece)
+    return h.hexdigest()
 
 
 def engine_of(params: Mapping[str, Any]) -> str:

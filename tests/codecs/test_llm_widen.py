@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nacrith.codecs.llm import WIDEN_PARTS
+from nacrith.codecs.llm_params import WIDEN_PARTS
 from nacrith.models.portable import widening
 from tests.llm_fixtures import SMALL_CTX, corpus_text
 
