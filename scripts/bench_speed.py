@@ -247,6 +247,7 @@ def variants_section(args: argparse.Namespace, opts: dict[str, Any]) -> list[dic
         "speed-batch": "the encoder's batched rows (portable engine)",
         "speed-30k": "default settings against re-prefill and plain llama.cpp (issue 21's measure)",
         "speed-engines": "both engines with default settings",
+        "speed-30k-engines": "issue 21's measure, both engines with default settings",
         "speed-threads": "llama.cpp threads per process against worker processes (llama engine)",
         "speed-llama-threads": "one or two llama.cpp threads beside the predictors (llama engine)",
     }.get(args.section, args.section)
