@@ -149,7 +149,7 @@ def choose_threads(n_threads: int | None, processes: int | None, engine: str = "
     (a worker of a local pool, which runs one process per CPU by default) one per usable CPU.
     ``$NACRITH_THREADS``, when set, replaces that share (the command line's way to ask for a
     count). `ValueError` for a count that is not a positive integer."""
-    from nacrith.models.llm.backend import MAX_AUTO_THREADS, auto_threads, usable_cpus
+    from nacrith.models.llm.backend import auto_threads, usable_cpus
 
     if n_threads is None and os.environ.get(ENV_THREADS):
         text = os.environ[ENV_THREADS]
@@ -165,9 +165,7 @@ def choose_threads(n_threads: int | None, processes: int | None, engine: str = "
         return n_threads
     if processes is None:
         processes = usable_cpus() if multiprocessing.parent_process() is not None else 1
-    if engine == "llama":
-        return max(1, min(MAX_AUTO_THREADS, usable_cpus() // processes - 1))
-    return auto_threads(processes)
+    return auto_threads(processes, reserve=1 if engine == "llama" else 0)
 
 
 #: the values of the `widen` option (`nacrith.models.portable.widening.PARTS`, which a test

@@ -79,11 +79,12 @@ def usable_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def auto_threads(processes: int = 1) -> int:
-    """llama.cpp threads for one of `processes` processes that code at once on this machine:
-    an equal share of the usable CPUs, at least 1 and at most `MAX_AUTO_THREADS`. The thread
-    count never changes llama.cpp's CPU results (tests/models/llm/test_threads.py)."""
-    return max(1, min(MAX_AUTO_THREADS, usable_cpus() // max(1, processes)))
+def auto_threads(processes: int = 1, reserve: int = 0) -> int:
+    """Model threads for one of `processes` processes that code at once on this machine: an
+    equal share of the usable CPUs less `reserve` CPUs kept for other threads, at least 1 and
+    at most `MAX_AUTO_THREADS`. The thread count never changes llama.cpp's CPU results
+    (tests/models/llm/test_threads.py)."""
+    return max(1, min(MAX_AUTO_THREADS, usable_cpus() // max(1, processes) - reserve))
 
 
 def llama_version() -> str:

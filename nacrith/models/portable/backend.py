@@ -109,8 +109,8 @@ class PortableBackend:
         self._vocab = GGUFVocab(self.path)
         self._tokenizer: Any = None
         self._pure: GGUFTokenizer | None = None
-        if widen is not None and widen not in widening.PARTS:
-            raise ValueError(f"widen one of {', '.join(widening.PARTS)}, not {widen!r}")
+        if widen is not None:
+            widening.check_part(widen)
         if gguf_summary(self.path)[0] == "gemma3":
             gemma = shared_gemma_weights(self.path, revision)
             self.model = GemmaModel(
@@ -118,9 +118,9 @@ class PortableBackend:
             )
         else:
             weights = shared_weights(self.path, revision)
-            if widen is not None and revision != 1:
-                widening.widen(weights, widen)
             self.model = PortableModel(n_seq=n_seq, n_ctx=n_ctx, weights=weights, revision=revision)
+        if widen is not None:
+            self.widen(widen)
         self.model.threads = default_threads() if threads is None else int(threads)
         if not 1 <= self.model.threads <= parallel.MAX_THREADS:
             raise ValueError(f"threads must lie in [1, {parallel.MAX_THREADS}], got {threads}")
@@ -211,8 +211,7 @@ class PortableBackend:
         """Keep the float64 values of `part` (`widening.PARTS`) of a llama graph's block
         matrices, shared by this process's backends on the file; returns the bytes they take
         (0 for a Gemma graph or revision 1, which this does not apply to)."""
-        if part not in widening.PARTS:
-            raise ValueError(f"widen one of {', '.join(widening.PARTS)}, not {part!r}")
+        widening.check_part(part)
         if not isinstance(self.model, PortableModel) or self.revision == 1:
             return 0
         return widening.widen(self.model.weights, part)

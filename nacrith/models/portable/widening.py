@@ -17,6 +17,7 @@ __all__ = [
     "PARTS",
     "auto_part",
     "available_memory",
+    "check_part",
     "widen",
 ]
 
@@ -53,11 +54,16 @@ def auto_part(tokens: int, available: int | None) -> str:
     return AUTO_PART
 
 
+def check_part(part: str) -> None:
+    """`ValueError` unless `part` is one of `PARTS`."""
+    if part not in PARTS:
+        raise ValueError(f"widen one of {', '.join(PARTS)}, not {part!r}")
+
+
 def widen(weights: Any, part: str) -> int:
     """Keep the float64 values of `part` (one of `PARTS`) of a llama graph's block matrices and
     drop the others'. Returns the bytes the kept values take."""
-    if part not in PARTS:
-        raise ValueError(f"widen one of {', '.join(PARTS)}, not {part!r}")
+    check_part(part)
     layers = weights.layers
     ffn = [m for lw in layers for m in (lw.gate_up, lw.down)]
     attention = [m for lw in layers for m in (lw.qkv, lw.out)]
