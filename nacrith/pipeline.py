@@ -11,7 +11,7 @@ import io
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 from nacrith.codecs.base import Codec
 from nacrith.errors import CorruptDataError, OutputLimitError
@@ -27,14 +27,20 @@ from nacrith.formats.long_range.lookahead import look_ahead
 from nacrith.formats.long_range.reader import ChainReader, LongRangeReader
 from nacrith.formats.reading import read_exactly
 from nacrith.formats.segment import balanced_chunks, cut_chunks, segment
-from nacrith.workers import BatchRunner, CodecSet, DecodeItem, Runner, resolve_workers
+from nacrith.workers import (
+    BATCH_CHUNKS,
+    BatchRunner,
+    CodecSet,
+    DecodeItem,
+    Runner,
+    group_batches,
+    resolve_workers,
+)
 
 __all__ = ["Settings", "compress_stream", "decompress_stream"]
 
 BLOCK_SIZE = 16 << 20
 DEFAULT_CHUNK_SIZE = 4 << 20
-BATCH_BYTES = 4 << 20
-BATCH_CHUNKS = 64
 #: with method auto, inputs up to this size are also tried as plain zstd (see compress_stream)
 SMALL_INPUT = 64 << 10
 #: bytes of the input that choose the text codec of methods `auto` and `fast`
@@ -225,25 +231,6 @@ class _Plan:
         return tuple(c for c in candidates if sizes[c] <= best * (1 + ESTIMATE_MARGIN))
 
 
-T = TypeVar("T")
-
-
-def _group(
-    items: Iterable[T], size_of: Callable[[T], int], byte_cap: int, count_cap: int
-) -> Iterator[list[T]]:
-    """Consecutive items in groups of at most `count_cap` items, closed once `byte_cap` is met."""
-    group: list[T] = []
-    size = 0
-    for item in items:
-        group.append(item)
-        size += size_of(item)
-        if size >= byte_cap or len(group) >= count_cap:
-            yield group
-            group, size = [], 0
-    if group:
-        yield group
-
-
 def _runner(
     codecs: CodecSet, workers: int | None, cluster: str | None, source: Any = None
 ) -> Runner:
@@ -253,13 +240,6 @@ def _runner(
     from nacrith.cluster.runner import ClusterRunner
 
     return ClusterRunner(codecs, cluster, workers, source)
-
-
-def _byte_cap(total: int | None, workers: int) -> int:
-    """Bytes per batch: spread `total` over the workers, never above BATCH_BYTES."""
-    if total is None:
-        return BATCH_BYTES
-    return max(1, min(BATCH_BYTES, -(-total // workers)))
 
 
 def compress_stream(
@@ -434,9 +414,18 @@ def _compress_member(
 
     def batches() -> Iterator[list[tuple[tuple[str, ...], bytes]]]:
         block, chunks = first, iter(first_chunks)
+        done = 0
         while block:
-            byte_cap = _byte_cap(len(block), runner.workers)
-            yield from _group(chunks, lambda it: len(it[1]), byte_cap, count_cap)
+            # a short block is the last one; before it, the input's size says how much is
+            # left (a long-range stream is shorter than its input: not known)
+            remaining: int | None = len(block)
+            if len(block) == BLOCK_SIZE:
+                known = original_size is not None and not long_range
+                remaining = max(len(block), original_size - done) if known else None
+            yield from group_batches(
+                chunks, lambda it: len(it[1]), remaining, runner.workers, count_cap
+            )
+            done += len(block)
             block = read_exactly(reader, BLOCK_SIZE)
             chunks = plan.chunks(block)
 
@@ -541,13 +530,18 @@ def _decode_member(
 
     def jobs() -> Iterator[list[DecodeItem]]:
         # The group size follows the first chunk's codec (lockstep codecs want a few streams).
-        byte_cap = _byte_cap(reader.original_size, runner.workers)
         stream = items()
         first = next(stream, None)
         if first is None:
             return
         count_cap = BATCH_CHUNKS
-        yield from _group(itertools.chain([first], stream), lambda it: it[2], byte_cap, count_cap)
+        yield from group_batches(
+            itertools.chain([first], stream),
+            lambda it: it[2],
+            reader.original_size,
+            runner.workers,
+            count_cap,
+        )
 
     written = 0
     expander = None

@@ -24,17 +24,20 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from nacrith.codecs.base import Codec
 
 __all__ = [
+    "BATCH_BYTES",
+    "BATCH_CHUNKS",
     "BatchRunner",
     "CodecSet",
     "Runner",
     "decode_batch",
     "default_workers",
     "encode_batch",
+    "group_batches",
     "pool_runtime",
     "resolve_workers",
 ]
@@ -42,6 +45,52 @@ __all__ = [
 EncodeItem = tuple[tuple[str, ...], bytes]  # (candidate codec ids, raw bytes)
 EncodeResult = tuple[str, bytes]  # (codec id, payload)
 DecodeItem = tuple[str, bytes, int]  # (codec id, payload, raw size)
+T = TypeVar("T")
+
+#: the most bytes of chunks in one batch
+BATCH_BYTES = 4 << 20
+#: the most chunks in one batch
+BATCH_CHUNKS = 64
+
+
+def group_batches(
+    items: Iterable[T],
+    size_of: Callable[[T], int],
+    remaining: int | None,
+    workers: int,
+    count_cap: int,
+) -> Iterator[list[T]]:
+    """Consecutive items in groups of at most `count_cap` items, each closed once it holds
+    its share of the `remaining` bytes (None: not known, groups of BATCH_BYTES).
+
+    Bytes that fill fewer than one BATCH_BYTES group per worker are spread evenly, one group
+    per worker. More are grouped by guided self-scheduling: each group takes its worker's
+    share of what is not yet grouped, at most BATCH_BYTES, so the groups shrink toward the end
+    and the workers finish close together.
+    """
+    group: list[T] = []
+    size = 0
+    even = _byte_cap(remaining, workers)
+    guided = remaining is not None and even == BATCH_BYTES
+    byte_cap = even
+    for item in items:
+        group.append(item)
+        size += size_of(item)
+        if size >= byte_cap or len(group) >= count_cap:
+            yield group
+            if guided and remaining is not None:
+                remaining -= size
+                byte_cap = _byte_cap(remaining, workers)
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def _byte_cap(total: int | None, workers: int) -> int:
+    """Bytes per batch: `total` spread over the workers, never above BATCH_BYTES."""
+    if total is None:
+        return BATCH_BYTES
+    return max(1, min(BATCH_BYTES, -(-total // workers)))
 
 
 def default_workers() -> int:

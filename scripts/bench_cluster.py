@@ -2,13 +2,14 @@
 nodes from the measured per-chunk costs, and the driver's peak memory on a large input.
 
 Usage: python scripts/bench_cluster.py [--size 8M] [--chunk-size 1M] [--workers 1,2]
-       [--rss-size 1G] [--no-write] [--cpu]
+       [--repeat 1] [--rss-size 1G] [--no-write] [--cpu]
 
-Starts a private local Ray instance (one CPU per worker asked for, with the options of
-`--cluster local`), then:
+Starts a private local Ray instance as `--cluster local` does (`nacrith.cluster.local`), with
+one CPU per worker asked for, then:
 
 1. codes a generated text of `--size` bytes with the `fib` codec in this process (no Ray),
-   and on the Ray instance with each worker count; every archive must equal the local one;
+   and on the Ray instance with each worker count (`--repeat` rounds of them in turn, and the
+   median speedup); every archive must equal the local one;
 2. models N actors (nodes x cores) from those runs: time(N) = startup + chunks x max(c / N, d),
    with c the coding time of one chunk (the local run), d the driver's CPU time per chunk in
    the cluster runs (segmenting, digests, Ray calls, writing, and the long-range look-ahead
@@ -33,6 +34,7 @@ import os
 import pstats
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,7 +48,8 @@ from benchmd import machine_line, update_section  # noqa: E402
 from ray_cpu import CpuSampler  # noqa: E402
 
 from nacrith.api import Compressor  # noqa: E402
-from nacrith.cluster.connect import LOCAL_OPTIONS  # noqa: E402
+from nacrith.cluster.connect import connect  # noqa: E402
+from nacrith.cluster.local import start_private  # noqa: E402
 from nacrith.sizes import parse_size  # noqa: E402
 
 MODEL_ACTORS = (1, 2, 8, 32, 128, 512)
@@ -194,6 +197,7 @@ def main() -> None:
     ap.add_argument("--chunk-size", default="1M")
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--rss-size", default="1G")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of the worker counts")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--cpu", action="store_true", help="CPU per process and driver profile")
     ap.add_argument("--rss-child", nargs=2, metavar=("PATH", "ADDRESS"), help=argparse.SUPPRESS)
@@ -202,12 +206,11 @@ def main() -> None:
         rss_child(*args.rss_child)
         return
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    import ray
-
     counts = [int(n) for n in args.workers.split(",")]
-    # a private instance, whatever cluster this machine also runs, started as `--cluster local`
-    ray.init(address="local", num_cpus=max(counts), log_to_driver=False, **LOCAL_OPTIONS)
-    address = ray.get_runtime_context().gcs_address
+    # a private instance, whatever cluster this machine also runs, as `--cluster local` starts
+    instance = start_private(num_cpus=max(counts))
+    address = instance.address
+    ray = connect(address)
     if args.cpu:
         body = cpu_run(args, address, max(counts))
         ray.shutdown()
@@ -225,26 +228,43 @@ def main() -> None:
         tiny = Path(tmp) / "tiny.txt"
         tiny.write_bytes(make_text(1000))
         startup = max(timed_compress(tiny, 1000, cluster=address, workers=n)[1] for n in counts)
+        repeat = f" --repeat {args.repeat}" if args.repeat > 1 else ""
         lines += [
             f"`python scripts/bench_cluster.py --size {args.size} --chunk-size "
-            f"{args.chunk_size}`: fib on {size / 1e6:.1f} MB of generated text, {chunks} chunks.",
+            f"{args.chunk_size}{repeat}`: fib on {size / 1e6:.1f} MB of generated text, "
+            f"{chunks} chunks; the worker counts in turn, {args.repeat} round(s).",
             "",
-            "| run | seconds | MB/s | speedup over 1 Ray worker | archive = local |",
+            "| run | seconds | MB/s | speedup over 1 Ray worker (same round) | archive = local |",
             "| --- | ---: | ---: | ---: | --- |",
             f"| in-process (no Ray) | {local_s:.1f} | {size / 1e6 / local_s:.3f} | | |",
         ]
         driver_per_chunk = 0.0
-        one = None
-        for n in counts:
-            archive, wall, cpu = timed_compress(
-                path, size, chunk_size=chunk, cluster=address, workers=n
-            )
-            one = one or wall
-            driver_per_chunk = max(driver_per_chunk, cpu / chunks)
-            lines.append(
-                f"| {n} Ray worker{'s' if n > 1 else ''} | {wall:.1f} | {size / 1e6 / wall:.3f} "
-                f"| {one / wall:.2f}x | {'yes' if archive == local else 'NO'} |"
-            )
+        speedups: dict[int, list[float]] = {n: [] for n in counts}
+        for round_ in range(1, args.repeat + 1):
+            one = None
+            for n in counts:
+                archive, wall, cpu = timed_compress(
+                    path, size, chunk_size=chunk, cluster=address, workers=n
+                )
+                one = one or wall
+                speedups[n].append(one / wall)
+                driver_per_chunk = max(driver_per_chunk, cpu / chunks)
+                label = f"{n} Ray worker{'s' if n > 1 else ''}"
+                if args.repeat > 1:
+                    label += f", round {round_}"
+                lines.append(
+                    f"| {label} | {wall:.1f} | {size / 1e6 / wall:.3f} "
+                    f"| {one / wall:.2f}x | {'yes' if archive == local else 'NO'} |"
+                )
+        if args.repeat > 1:
+            lines += [
+                "",
+                "Median speedup over 1 Ray worker: "
+                + ", ".join(
+                    f"{n} workers {statistics.median(speedups[n]):.2f}x" for n in counts[1:]
+                )
+                + ".",
+            ]
         per_chunk = local_s / chunks
         ahead_s, verdict = look_ahead_cost(path, chunk)
         lines += [

@@ -147,9 +147,9 @@ def raw_seconds(
     """
     from concurrent.futures import ProcessPoolExecutor
 
-    from nacrith.pipeline import BATCH_CHUNKS, _byte_cap, _group
+    from nacrith.workers import BATCH_CHUNKS, group_batches
 
-    batches = list(_group(chunks, lambda c: c[0], _byte_cap(total, workers), BATCH_CHUNKS))
+    batches = list(group_batches(chunks, lambda c: c[0], total, workers, BATCH_CHUNKS))
     from nacrith.codecs.llm_params import choose_threads
     from nacrith.models.llm.backend import usable_cpus
 

@@ -17,6 +17,7 @@ import nacrith
 from nacrith.codecs.registry import METHODS
 from nacrith.formats.container import iter_members
 from nacrith.pipeline import ESTIMATE_SAMPLE, Settings, _Plan
+from nacrith.workers import BATCH_BYTES, group_batches
 from tests.paths import CANTERBURY, LOGHUB
 from tests.samples import synthetic_log
 
@@ -143,3 +144,22 @@ def test_fast_finds_repeats_a_few_mib_apart_in_one_chunk_or_across_chunks() -> N
     assert _long_range(split) == [True]
     assert len(split) < (1 << 20) + (100 << 10)
     assert nacrith.decompress(split) == data
+
+
+def test_batches_of_a_large_input_shrink_toward_its_end() -> None:
+    mib = 1 << 20
+    sizes = [sum(group) for group in group_batches([mib] * 40, lambda size: size, 40 * mib, 2, 64)]
+    assert sum(sizes) == 40 * mib
+    assert sizes[0] == BATCH_BYTES and sizes[-2:] == [mib, mib]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+def test_a_small_input_is_spread_evenly_one_batch_per_worker() -> None:
+    sizes = [sum(group) for group in group_batches([1000] * 8, lambda size: size, 8000, 2, 64)]
+    assert sizes == [4000, 4000]
+
+
+def test_batches_of_an_input_of_unknown_size_are_full() -> None:
+    mib = 1 << 20
+    groups = list(group_batches([mib] * 10, lambda size: size, None, 2, 64))
+    assert [sum(group) for group in groups] == [4 * mib, 4 * mib, 2 * mib]

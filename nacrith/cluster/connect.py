@@ -10,20 +10,12 @@ from types import ModuleType
 
 from nacrith.errors import NacrithError
 
-__all__ = ["LOCAL_OPTIONS", "ClusterError", "actor_resources", "connect", "import_ray"]
+__all__ = ["ClusterError", "actor_resources", "connect", "import_ray"]
 
 #: the Ray namespace the coder actors live in
 NAMESPACE = "nacrith"
 #: seconds to wait for a cluster's head to answer (Ray itself waits much longer)
 REACH_TIMEOUT = 10.0
-#: `ray.init` options for a private instance that this process starts (address ``local``):
-#: none of the dashboard, metrics collection or per-event statistics, whose processes and
-#: threads would take CPU from the coder actors on the same machine (``ray.init`` already turns
-#: usage stats off for an instance it starts). A cluster that is joined keeps its own settings.
-LOCAL_OPTIONS: dict[str, object] = {
-    "include_dashboard": False,
-    "_system_config": {"enable_metrics_collection": False, "event_stats": False},
-}
 
 
 class ClusterError(NacrithError):
@@ -42,21 +34,24 @@ def import_ray() -> ModuleType:
 
 def connect(address: str) -> ModuleType:
     """Join the cluster at `address` (as `ray.init` takes it: ``host:port``,
-    ``ray://host:10001``, ``auto``, or ``local`` for a private one) unless this process is
+    ``ray://host:10001``, ``auto``, or ``local`` for a private instance started here, see
+    `nacrith.cluster.local`) unless this process is
     already connected (then that connection is used, whatever `address` says)."""
     if not isinstance(address, str) or not address:
         raise ValueError(f"cluster must be a non-empty address string, got {address!r}")
     ray = import_ray()
     if not ray.is_initialized():
+        if address == "local":
+            from nacrith.cluster.local import start_private
+
+            address = start_private().address
         _check_reachable(address)
         try:
-            local = LOCAL_OPTIONS if address == "local" else {}
             ray.init(
                 address=address,
                 namespace=NAMESPACE,
                 log_to_driver=False,
                 logging_level=logging.WARNING,
-                **local,
             )
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise ClusterError(f"cannot connect to the Ray cluster at {address!r}: {exc}") from exc

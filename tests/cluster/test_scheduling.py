@@ -1,15 +1,18 @@
 """How `ClusterRunner` hands out batches: an actor never idles behind a slower one (results that
-come early are held, within a bound), and a private instance started with `--cluster local`
-runs with `LOCAL_OPTIONS`."""
+come early are held, within a bound), and a private instance (address ``local``) runs
+without a log monitor and ends with its driver."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+
+import pytest
 
 from nacrith.cluster.runner import HELD_PER_ACTOR, IN_FLIGHT_PER_ACTOR, ClusterRunner
 from nacrith.codecs.registry import codec_class
@@ -60,19 +63,55 @@ def test_a_stalled_actor_does_not_hold_back_the_others(cluster: str):
     assert results == local
 
 
-def test_a_private_instance_starts_with_the_local_options():
+PROCESS_LIST = """
+def descendants(root):
+    children = {}
+    for name in os.listdir('/proc'):
+        if name.isdigit():
+            try:
+                with open(f'/proc/{name}/stat') as handle:
+                    parent = int(handle.read().rsplit(')', 1)[1].split()[1])
+                with open(f'/proc/{name}/cmdline', 'rb') as handle:
+                    line = handle.read().replace(b'\\0', b' ').decode(errors='replace')
+            except (OSError, IndexError):
+                continue
+            children.setdefault(parent, []).append((int(name), line))
+    found, todo = [], [root]
+    while todo:
+        for pid, line in children.get(todo.pop(), []):
+            found.append((pid, line))
+            todo.append(pid)
+    return found
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads the process tree from /proc")
+@pytest.mark.parametrize("ending", ["exit", "kill"])
+def test_a_private_instance_runs_without_log_monitor_and_ends_with_its_driver(ending: str):
     script = (
+        "import json, os, signal, sys\n"
         "import nacrith\n"
-        "from nacrith.cluster.connect import connect\n"
-        "ray = connect('local')\n"
+        "from nacrith.cluster.connect import connect\n" + PROCESS_LIST + "ray = connect('local')\n"
         "data = bytes(range(256)) * 512\n"
         "assert nacrith.compress(data, 'fib', cluster='local', workers=1, chunk_size=16384) "
         "== nacrith.compress(data, 'fib', chunk_size=16384)\n"
-        "print(ray.get_runtime_context().gcs_address)\n"
+        "print(json.dumps(descendants(os.getpid())), flush=True)\n"
+        f"if {ending == 'kill'}:\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     env = dict(os.environ, **RAY_ENV)
     env.pop("RAY_ADDRESS", None)
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == (-signal.SIGKILL if ending == "kill" else 0), done.stderr
+    processes = json.loads(done.stdout.strip().splitlines()[-1])
+    lines = " ".join(line for _pid, line in processes)
+    assert "gcs_server" in lines and "raylet" in lines
+    assert "log_monitor.py" not in lines
+    deadline = time.monotonic() + 60
+    alive = [pid for pid, _line in processes if os.path.exists(f"/proc/{pid}")]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.5)
+        alive = [pid for pid in alive if os.path.exists(f"/proc/{pid}")]
+    assert alive == [], [line for pid, line in processes if pid in alive]
