@@ -30,6 +30,7 @@ ROLES = (
     ("autoscaler/_private/monitor.py", "autoscaler monitor"),
     ("log_monitor.py", "log monitor"),
     ("ray_process_reaper.py", "process reaper"),
+    ("ray.scripts.scripts", "ray start --block (the private head)"),
 )
 #: roles of processes that may become something else (a worker process takes an actor)
 _CHANGING = ("idle worker", "coder actor")
