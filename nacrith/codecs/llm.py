@@ -27,7 +27,6 @@ decoded; for a portable archive a mismatch is a failed self-test (a bug or a bro
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -58,7 +57,7 @@ from nacrith.codecs.llm_params import (
     vocabulary_hash,
     window_params,
 )
-from nacrith.coders.quantize import quantize
+from nacrith.codecs.llm_probe import probe_of
 from nacrith.coders.range_coder import HEAD_MIN, RangeDecoder, RangeEncoder
 from nacrith.errors import (
     CorruptDataError,
@@ -78,11 +77,6 @@ __all__ = ["LLMCodec"]
 
 MODE_NEURAL = 0
 MODE_STORED = 1
-PROBE_TEXT = b"The quick brown fox jumps over the lazy dog.\n  Alice said: `42 -- 3.14?'"
-
-#: the probe hash of each portable configuration, computed once per process (it is the same
-#: on every machine, so it never needs recomputing)
-_portable_probes: dict[tuple[Any, ...], str] = {}
 
 
 class LLMCodec(Codec):
@@ -304,46 +298,11 @@ class LLMCodec(Codec):
     def probe(self) -> str:
         """Hash of the engine's logits on a fixed text and of the predictors' and the coder's
         math on them: this machine's numbers with the llama engine, a self-test (the same hash
-        everywhere) with the portable one."""
+        everywhere) with the portable one (`llm_probe`)."""
         if self._probe is None:
             with self._lock:
-                if self.engine == "llama":
-                    self._probe = self._compute_probe()
-                else:
-                    key = (
-                        cached_sha256(self.model_path),
-                        self.n_ctx,
-                        self.window,
-                        self.skip,
-                        tuple(sorted(self.settings.to_dict().items())),
-                    )
-                    if key not in _portable_probes:
-                        _portable_probes[key] = self._compute_probe()
-                    self._probe = _portable_probes[key]
+                self._probe = probe_of(self)
         return self._probe
-
-    def _compute_probe(self) -> str:
-        be = self._get_backend()
-        h = hashlib.sha256()
-        toks = be.pure_tokenize(PROBE_TEXT) if self.exact else be.tokenize(PROBE_TEXT)
-        # a batched prefill, as at every slide of the window
-        h.update(be.prefill(0, [be.bos, *toks.tolist()]).tobytes())
-        exact = self.exact
-        ens = self._ensemble(be, 1)
-        enc = RangeEncoder()
-        seen: list[int] = []
-
-        def code(stream: int, probs: np.ndarray) -> int:
-            tok = int(toks[len(seen)])
-            seen.append(tok)
-            enc.encode_probs(tok, probs, exact=exact)
-            h.update(probs.tobytes())
-            h.update(quantize(probs[probs >= HEAD_MIN], exact=exact).tobytes())
-            return tok
-
-        self._loop(be, ens, [len(toks)], code, weights=[0.0])  # weights 0: no progress
-        h.update(enc.finish())
-        return h.hexdigest()
 
     # -- params ----------------------------------------------------------------------------------
 

@@ -80,8 +80,8 @@ LLAMA_VERSION = 4
 ENGINES = ("portable", "llama")
 #: the portable engine's arithmetic revisions (`nacrith.models.portable`), and the one new
 #: archives use (BENCHMARKS.md, "portable engine")
-REVISIONS = (1, 2)
-PORTABLE_REVISION = 2
+REVISIONS = (1, 2, 3)
+PORTABLE_REVISION = 3
 
 #: hex digits of each fingerprint (model sha256, tokenizer, probe) by format version; the
 #: decoder compares the stored prefix of its own full hashes

@@ -311,8 +311,8 @@ def test_corrupt_payloads_raise_nacrith_errors(llm_codec) -> None:
 
 
 # formats 1, 2 and 3 (3: with the neural cache), 4 (hard-wrapped text reflowed), all of the
-# llama engine; 5: the portable engine; 7: its arithmetic revision 2 (6: tests/codecs/
-# test_llm_window.py)
+# llama engine; 5: the portable engine; 7: its arithmetic revisions 2 and 3 (r3) (6: tests/
+# codecs/test_llm_window.py)
 @pytest.mark.parametrize(
     "stem",
     [
@@ -322,6 +322,7 @@ def test_corrupt_payloads_raise_nacrith_errors(llm_codec) -> None:
         "llm4_alice400",
         "llm5_alice400",
         "llm7_alice400",
+        "llm7r3_alice400",
     ],
 )
 def test_golden_payload_keeps_decoding(llm_codec, llm_params, stem: str) -> None:
@@ -342,13 +343,14 @@ def test_golden_payload_keeps_decoding(llm_codec, llm_params, stem: str) -> None
     decoder.close()
 
 
-def test_golden_gemma_payload_keeps_decoding() -> None:
-    """A Gemma 3 payload of the portable engine (format 7, revision 2), written once, must
-    decode forever."""
+@pytest.mark.parametrize("stem", ["llm7_gemma300", "llm7r3_gemma300"])
+def test_golden_gemma_payload_keeps_decoding(stem: str) -> None:
+    """A Gemma 3 payload of the portable engine (format 7, revisions 2 and 3), written once,
+    must decode forever."""
     from nacrith.codecs.llm import LLMCodec
 
     data = texts()[0][:300]
-    path, params_path = GOLDEN / "llm7_gemma300.bin", GOLDEN / "llm7_gemma300.json"
+    path, params_path = GOLDEN / f"{stem}.bin", GOLDEN / f"{stem}.json"
     if os.environ.get("NACRITH_REGEN_GOLDEN") == "1" and not path.exists():
         codec = LLMCodec("gemma3-270m", n_ctx=64)
         path.write_bytes(codec.encode(data))
@@ -449,3 +451,18 @@ def test_revision_one_writes_the_earlier_formats_and_both_revisions_decode(llm_c
         LLMCodec(engine="llama", revision=2)
     with pytest.raises(ValueError, match="revision must be one of"):
         LLMCodec(revision=9)
+
+
+def test_portable_probes_of_other_revisions_differ() -> None:
+    """The probe names the revision's numbers: one process's cache of portable probes never
+    hands a revision the probe of another (a revision 2 archive decoded after a revision 3
+    codec ran)."""
+    from nacrith.codecs.llm import LLMCodec
+    from tests.llm_fixtures import SMALL_CTX, SMALL_KEEP
+
+    probes = []
+    for revision in (3, 2, 3):
+        codec = LLMCodec(n_ctx=SMALL_CTX, keep=SMALL_KEEP, revision=revision)
+        probes.append(codec.probe())
+        codec.close()
+    assert probes[0] == probes[2] != probes[1]

@@ -32,7 +32,7 @@ from nacrith.models.portable.gemma_cache import cached_gemma_weights
 from nacrith.models.portable.gemma_weights import GemmaWeights
 from nacrith.models.portable.support import gguf_summary
 from nacrith.models.portable.weight_cache import cached_weights
-from nacrith.models.portable.weights import ModelWeights
+from nacrith.models.portable.weights import ModelWeights, matrix_revision
 
 __all__ = ["PortableBackend", "default_threads", "shared_weights"]
 
@@ -47,6 +47,7 @@ def shared_weights(path: str | os.PathLike[str], revision: int = 1) -> ModelWeig
     backend of this process holds them (keyed by the file's path, size and modification time
     and the revision; read through the disk cache of `weight_cache`)."""
     st = Path(path).stat()
+    revision = matrix_revision(revision)
     key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, revision)
     with _weights_lock:
         weights = _weights.get(key)
@@ -64,6 +65,7 @@ _gemma: weakref.WeakValueDictionary[tuple[str, int, int, int], GemmaWeights] = (
 def shared_gemma_weights(path: str | os.PathLike[str], revision: int = 1) -> GemmaWeights:
     """`shared_weights` for a Gemma 3 GGUF (through `gemma_cache`)."""
     st = Path(path).stat()
+    revision = matrix_revision(revision)
     key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns, revision)
     with _weights_lock:
         weights = _gemma.get(key)

@@ -5,19 +5,21 @@ elementwise IEEE operation in a fixed order (correctly rounded, so machine-indep
 function from `exact`, or an exact integer sum:
 
 - RMSNorm takes its sum of squares over the residual written as 21-bit integers (exact sum);
-- attention scores are exact dot products of RoPE-rotated q and k written as 22-bit integers with a
-  power-of-two scale per head vector; the softmax weights are integers (exp as 38-bit fixed point,
-  exact row sums, then `P_BITS`-bit normalized weights), and the weighted sum of values is an exact
-  product with V written as integers on a fixed power-of-two grid per channel. That grid comes from
-  a proven bound on |V| (row norm of W_v x max |norm weight| x sqrt(n_embd)), computed at load, so
-  the grid does not depend on which positions are in the cache;
+- attention scores are exact dot products of RoPE-rotated q and k written as 22-bit integers
+  with a power-of-two scale per head vector; the softmax weights are integers (`softmax`: exp as
+  38-bit fixed point, exact row sums, then `P_BITS`-bit normalized weights), and the weighted
+  sum of values is an exact product with V written as integers on a fixed power-of-two grid per
+  channel. That grid comes from a proven bound on |V| (row norm of W_v x max |norm weight| x
+  sqrt(n_embd)), computed at load, so the grid does not depend on which positions are in the
+  cache;
 - SiLU and the RoPE tables use `exact.exp`, `exact.sin`, `exact.cos`.
 
 A batch of tokens therefore gives the same bits as the same tokens fed one at a time.
 
-Arithmetic revisions (`weights.REVISIONS`) differ only in the weight matrices: revision 1 holds
-them as per-row fixed point in float64 (`FixedMatrix`), revision 2 keeps the GGUF's quantization
-blocks and multiplies in exact float32 blocks (`BlockMatrix`; half the bytes read per token).
+Arithmetic revisions (`weights.REVISIONS`): revision 1 holds the weight matrices as per-row fixed
+point in float64 (`FixedMatrix`), revision 2 keeps the GGUF's quantization blocks and multiplies
+in exact float32 blocks (`BlockMatrix`; half the bytes read per token), revision 3 has revision
+2's matrices and takes the softmax's exp from a table (`softmax`).
 
 `shift` drops cache positions and moves the later keys down: each moved key is rotated back by
 the distance moved (the RoPE tables' exact cos and sin of that distance, fixed operation order)
@@ -33,14 +35,13 @@ import numpy as np
 
 from nacrith import exact
 from nacrith.errors import NacrithError
+from nacrith.models.portable.softmax import P_BITS, attention_weights
 from nacrith.models.portable.streams import Streams, checked_setup
 from nacrith.models.portable.weights import ModelWeights, load_weights
 
 __all__ = ["KVCache", "PortableModel"]
 
 QK_BITS = 22  # q and k per head vector; 64 products of 2**44 stay far below 2**53
-SCORE_BITS = 38  # exp(score - max) as fixed point; n_ctx <= 2**14 keeps row sums < 2**53
-P_BITS = 26  # normalized attention weights
 V_BITS = 26  # values on their fixed grid; (2**26 + n_ctx) * 2**26 < 2**53
 _ATTN_CHUNK = 1 << 18  # attention scores computed in one pass (query rows x cache positions)
 
@@ -71,7 +72,7 @@ class PortableModel(Streams):
     :param n_ctx: context length of each stream, in tokens.
     :param weights: already loaded weights (shared between models), instead of reading `path`;
         their revision must be `revision`.
-    :param revision: arithmetic revision (1 or 2, see `weights.REVISIONS`); archives record it,
+    :param revision: arithmetic revision (see `weights.REVISIONS`); archives record it,
         since each revision computes other (equally portable) logits.
     """
 
@@ -252,12 +253,10 @@ class PortableModel(Streams):
         keys = cache.k_int[layer, :total].transpose(1, 2, 0)  # (n_kv, hd, total)
         dots = np.matmul(q_int, keys)  # integers below 2**53: exact
         scores = dots * q_scale * cache.k_scale[layer, :total].T[:, None, :]
-        future = np.arange(total)[None, :] > (start + np.arange(t))[:, None]
-        scores[:, np.repeat(future, group, axis=0)] = -np.inf
-        top = np.max(scores, axis=2, keepdims=True)
-        weights = np.rint(np.ldexp(exact.exp(scores - top), SCORE_BITS))
-        sums = np.sum(weights, axis=2, keepdims=True)  # integers below 2**53: exact
-        weights = np.rint(np.ldexp(weights, P_BITS) / sums)
+        if t > 1:  # row i sees the cache up to its own position start + i
+            later = np.arange(start + 1, total)[None, :] > (start + np.arange(t))[:, None]
+            scores[:, :, start + 1 :][:, np.repeat(later, group, axis=0)] = -np.inf
+        weights = attention_weights(scores, self.revision)
         values = cache.v_int[layer, :total].reshape(total, n_kv, hd).transpose(1, 0, 2)
         mixed = np.matmul(weights, values)  # (n_kv, t * group, hd), exact
         mixed *= self._v_scale[layer].reshape(n_kv, 1, hd) * 2.0**-P_BITS

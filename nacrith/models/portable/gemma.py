@@ -25,13 +25,12 @@ from nacrith import exact
 from nacrith.errors import NacrithError
 from nacrith.models.portable.gemma_kv import StreamKV
 from nacrith.models.portable.gemma_weights import GemmaConfig, GemmaWeights, load_gemma_weights
+from nacrith.models.portable.softmax import P_BITS, attention_weights
 from nacrith.models.portable.streams import Streams, checked_setup
 
 __all__ = ["GemmaModel", "gelu_tanh"]
 
 QK_BITS = 22  # q and k per head vector: head_dim <= 512 products of 2**44 stay below 2**53
-SCORE_BITS = 38  # exp(score - max) as fixed point; n_ctx <= 2**14 keeps row sums < 2**53
-P_BITS = 26  # normalized attention weights
 V_BITS = 26  # values on their fixed grid; (2**26 + n_ctx) * 2**26 < 2**53
 _SQRT_2_OVER_PI = 0.7978845608028654  # the float64 nearest sqrt(2/pi)
 _GELU_C = 0.044715
@@ -79,7 +78,7 @@ class GemmaModel(Streams):
     ) -> None:
         weights = checked_setup(path, weights, revision, n_seq, n_ctx, load_gemma_weights)
         self.revision = revision
-        if revision == 2:
+        if revision != 1:
             weights.embed.widen()  # type: ignore[union-attr]  # several output rows: one GEMM
         cfg: GemmaConfig = weights.config
         if cfg.head_dim > 512:
@@ -262,10 +261,7 @@ class GemmaModel(Streams):
             dots = q_int[:, heads].reshape(t * group, hd) @ keys.T
             scores = dots * q_scale[:, heads].reshape(-1, 1) * k_scales[:, g]
             scores[hidden] = -np.inf
-            top = np.max(scores, axis=1, keepdims=True)
-            weights = np.rint(np.ldexp(exact.exp(scores - top), SCORE_BITS))
-            sums = np.sum(weights, axis=1, keepdims=True)  # integers below 2**53: exact
-            weights = np.rint(np.ldexp(weights, P_BITS) / sums)
+            weights = attention_weights(scores, self.revision)
             chans = slice(g * hd, (g + 1) * hd)
             mixed = weights @ v_held[:, chans].astype(np.float64)
             mixed *= v_grid[chans]

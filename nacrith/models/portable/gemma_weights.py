@@ -19,7 +19,7 @@ from nacrith.models.portable.blocks import BlockMatrix, block_tensor
 from nacrith.models.portable.exact import fixed_point
 from nacrith.models.portable.gguf_index import GGUFIndex, Tensor
 from nacrith.models.portable.kquants import decompose, dequantize
-from nacrith.models.portable.weights import ACT_BITS, REVISIONS, FixedMatrix
+from nacrith.models.portable.weights import ACT_BITS, FixedMatrix, matrix_revision
 
 __all__ = ["GemmaConfig", "GemmaLayer", "GemmaWeights", "load_gemma_weights"]
 
@@ -194,9 +194,8 @@ def _layer(tensors: dict[str, Tensor], i: int, revision: int) -> GemmaLayer:
 
 def load_gemma_weights(path: str | os.PathLike[str], revision: int = 1) -> GemmaWeights:
     """Read a Gemma 3 GGUF file into exact weights (the same integers on every machine), as
-    arithmetic `revision` 1 (`FixedMatrix`) or 2 (`BlockMatrix`) uses them."""
-    if revision not in REVISIONS:
-        raise ValueError(f"unknown arithmetic revision {revision}")
+    arithmetic `revision` uses them (`weights.matrix_revision`, which they record)."""
+    revision = matrix_revision(revision)
     path = Path(path)
     if not path.is_file():
         raise ModelNotFoundError(f"model file {path} does not exist")

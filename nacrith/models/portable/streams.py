@@ -16,7 +16,7 @@ import numpy as np
 
 from nacrith import exact
 from nacrith.models.portable import parallel
-from nacrith.models.portable.weights import REVISIONS
+from nacrith.models.portable.weights import matrix_revision
 
 __all__ = ["MAX_CTX", "Streams", "checked_setup"]
 
@@ -31,14 +31,13 @@ def checked_setup(
 ) -> W:
     """The weights a graph runs (`weights`, else `load(path, revision)`), after checking the
     revision, the stream count and the context length; `ValueError` when one is wrong."""
-    if revision not in REVISIONS:
-        raise ValueError(f"unknown arithmetic revision {revision}")
+    matrices = matrix_revision(revision)  # ValueError for an unknown revision
     if weights is None:
         if path is None:
             raise ValueError("give a GGUF path or loaded weights")
-        weights = load(path, revision)
-    if weights.revision != revision:  # type: ignore[attr-defined]
-        raise ValueError(f"weights of revision {weights.revision}, not {revision}")  # type: ignore[attr-defined]
+        weights = load(path, matrices)
+    if weights.revision != matrices:  # type: ignore[attr-defined]
+        raise ValueError(f"weights of revision {weights.revision}, not {matrices}")  # type: ignore[attr-defined]
     if n_seq < 1 or not 8 <= n_ctx <= MAX_CTX:
         raise ValueError(f"need n_seq >= 1 and 8 <= n_ctx <= {MAX_CTX}, got {n_seq}, {n_ctx}")
     return weights

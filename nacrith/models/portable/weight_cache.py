@@ -38,6 +38,7 @@ from nacrith.models.portable.weights import (
     LlamaConfig,
     ModelWeights,
     load_weights,
+    matrix_revision,
 )
 
 __all__ = [
@@ -180,7 +181,9 @@ def cached(
 ) -> W:
     """Weights of the GGUF at `gguf` for arithmetic `revision`: `read` from the entry at
     `path(gguf, revision)` when it is there and whole, else `convert`ed and `write`n there (a
-    cache that cannot be read or written is skipped, never an error)."""
+    cache that cannot be read or written is skipped, never an error). Revisions with the same
+    matrices (`weights.matrix_revision`) share the entry."""
+    revision = matrix_revision(revision)
     entry = path(gguf, revision) if Path(gguf).is_file() else None
     if entry is not None and entry.is_file():
         try:

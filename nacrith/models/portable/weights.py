@@ -33,13 +33,15 @@ __all__ = [
     "ModelWeights",
     "dequantize",
     "load_weights",
+    "matrix_revision",
 ]
 
 #: activations enter a matrix product as integers of magnitude <= 2**ACT_BITS (revision 1)
 ACT_BITS = 16
 #: arithmetic revisions: 1 = per-row fixed point in float64 (`FixedMatrix`), 2 = the GGUF's own
-#: quantization blocks with exact float32 block products (`BlockMatrix`)
-REVISIONS = (1, 2)
+#: quantization blocks with exact float32 block products (`BlockMatrix`), 3 = revision 2's
+#: matrices with the attention softmax's exp taken from a table (`softmax`)
+REVISIONS = (1, 2, 3)
 EXACT_LIMIT = 2.0**53
 
 
@@ -258,11 +260,18 @@ def _layer(tensors: dict[str, Tensor], i: int, revision: int) -> LayerWeights:
     )
 
 
-def load_weights(path: str | os.PathLike[str], revision: int = 1) -> ModelWeights:
-    """Read a llama GGUF file into exact weights (the same integers on every machine), as
-    arithmetic `revision` 1 (`FixedMatrix`) or 2 (`BlockMatrix`) uses them."""
+def matrix_revision(revision: int) -> int:
+    """The revision whose weight matrices arithmetic `revision` multiplies with: 1
+    (`FixedMatrix`) for revision 1, else 2 (`BlockMatrix`); loaded weights record it."""
     if revision not in REVISIONS:
         raise ValueError(f"unknown arithmetic revision {revision}")
+    return 1 if revision == 1 else 2
+
+
+def load_weights(path: str | os.PathLike[str], revision: int = 1) -> ModelWeights:
+    """Read a llama GGUF file into exact weights (the same integers on every machine), as
+    arithmetic `revision` uses them (`matrix_revision`, which they record)."""
+    revision = matrix_revision(revision)
     path = Path(path)
     if not path.is_file():
         raise ModelNotFoundError(f"model file {path} does not exist")

@@ -25,7 +25,7 @@ def main(model: str) -> None:
     from nacrith.models.portable.gemma_cache import cached_gemma_weights
 
     out = {}
-    for revision in (1, 2):
+    for revision in (1, 2, 3):
         m = GemmaModel(n_ctx=32, weights=cached_gemma_weights(model, revision), revision=revision)
         h = hashlib.sha256()
         logits = m.prefill(0, TOKENS[:8], all_logits=True)

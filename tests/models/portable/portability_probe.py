@@ -35,9 +35,9 @@ def _openblas() -> dict[str, object]:
     return {}
 
 
-def _revision2(pm2: object) -> str:
-    """Hash of revision 2's results: a prefill of many rows (float64 GEMMs), one of few (the
-    float32 blocks), an append, a window shift (sink tokens kept) and steps."""
+def _revision_hash(pm2: object) -> str:
+    """Hash of a revision 2 or 3 model's results: a prefill of many rows (float64 GEMMs), one
+    of few (the float32 blocks), an append, a window shift (sink tokens kept) and steps."""
     h2 = hashlib.sha256()
     h2.update(pm2.prefill(0, TOKENS, all_logits=True).tobytes())  # type: ignore[attr-defined]
     h2.update(pm2.prefill(0, TOKENS[:20], all_logits=True).tobytes())  # type: ignore[attr-defined]
@@ -67,7 +67,8 @@ def main(model: str) -> None:
     for f in (exact.exp, exact.sin, exact.cos, exact.silu):
         funcs.update(f(grid).tobytes())
     funcs.update(exact.log(np.abs(grid)).tobytes())
-    revision2 = _revision2(PortableModel(model, n_ctx=64, revision=2))
+    revision2 = _revision_hash(PortableModel(model, n_ctx=64, revision=2))
+    revision3 = _revision_hash(PortableModel(model, n_ctx=64, revision=3))
     threaded = PortableModel(model, n_ctx=64, revision=2)
     threaded.threads = 2
     rng = np.random.default_rng(1)
@@ -80,7 +81,8 @@ def main(model: str) -> None:
             {
                 "logits": h.hexdigest(),
                 "revision2": revision2,
-                "revision2_threads": _revision2(threaded),
+                "revision2_threads": _revision_hash(threaded),
+                "revision3": revision3,
                 "functions": funcs.hexdigest(),
                 "float_blas": blas_control,
                 "features": features,

@@ -1,4 +1,4 @@
-"""append and shift on both arithmetic revisions, and revision 2's own guarantees on the real
+"""append and shift on every arithmetic revision, and their own guarantees on the real
 model: a batch has the bits of one token at a time, streams do not disturb each other."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.llm
 TOKENS = [1, 2738, 16980, 1047, 9206, 15799, 23, 67, 5236, 48932, 42606, 5622, 408, 2154]
 
 
-@pytest.fixture(scope="module", params=[1, 2])
+@pytest.fixture(scope="module", params=[1, 2, 3])
 def model(request, portable_model_path):
     weights = shared_weights(portable_model_path, request.param)
     return PortableModel(n_seq=3, n_ctx=64, weights=weights, revision=request.param)

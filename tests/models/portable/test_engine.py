@@ -1,4 +1,4 @@
-"""The portable engine on the real model, both arithmetic revisions: close to llama.cpp in
+"""The portable engine on the real model, every arithmetic revision: close to llama.cpp in
 cross-entropy, and the same bits whether tokens come as one batch, one at a time, or beside
 another stream."""
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.llm
 N_TOKENS = 200
 
 
-@pytest.fixture(scope="module", params=[1, 2], ids=["revision1", "revision2"])
+@pytest.fixture(scope="module", params=[1, 2, 3], ids=["revision1", "revision2", "revision3"])
 def model(request, portable_model_path):
     weights = shared_weights(portable_model_path, request.param)
     return PortableModel(n_seq=2, n_ctx=256, weights=weights, revision=request.param)
@@ -105,8 +105,10 @@ def test_revisions_are_checked(portable_model_path):
     weights = shared_weights(portable_model_path, 1)
     with pytest.raises(ValueError, match="weights of revision 1, not 2"):
         PortableModel(weights=weights, revision=2)
-    with pytest.raises(ValueError, match="unknown arithmetic revision 3"):
-        PortableModel(weights=weights, revision=3)
+    with pytest.raises(ValueError, match="weights of revision 1, not 2"):
+        PortableModel(weights=weights, revision=3)  # revision 2's matrices
+    with pytest.raises(ValueError, match="unknown arithmetic revision 4"):
+        PortableModel(weights=weights, revision=4)
 
 
 def test_model_tensors_dequantize_like_gguf(portable_model_path):

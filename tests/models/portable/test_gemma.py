@@ -124,7 +124,7 @@ def _cross_entropy(logits: np.ndarray, targets: list[int]) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("revision", [1, 2])
+@pytest.mark.parametrize("revision", [1, 2, 3])
 def test_cross_entropy_is_within_half_a_percent_of_llama_cpp(
     revision, request, gemma_model_path: Path
 ):
@@ -136,7 +136,7 @@ def test_cross_entropy_is_within_half_a_percent_of_llama_cpp(
         tokens = [llama.bos] + [int(t) for t in llama.tokenize(text)[:200]]
         llama.clear(0)
         ref = llama.append(0, tokens, all_logits=True).astype(np.float64)
-    weights = request.getfixturevalue(f"gemma_weights_rev{revision}")
+    weights = request.getfixturevalue(f"gemma_weights_rev{min(revision, 2)}")
     ours = GemmaModel(weights=weights, n_ctx=256, revision=revision).prefill(
         0, tokens, all_logits=True
     )

@@ -40,6 +40,7 @@ def test_logits_have_the_same_bits_under_every_setting(portable_model_path):
         assert got["logits"] == default["logits"], f"logits differ under {name}"
         assert got["revision2"] == default["revision2"], f"revision 2 differs under {name}"
         assert got["revision2_threads"] == default["revision2"], f"2 threads differ under {name}"
+        assert got["revision3"] == default["revision3"], f"revision 3 differs under {name}"
         assert got["functions"] == default["functions"], f"exact functions differ under {name}"
     # the settings took effect: features switched off, another kernel, other thread counts
     for name in ("no-avx512", "sse-prescott"):
