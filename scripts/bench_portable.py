@@ -3,9 +3,10 @@ on alice29.txt.
 
 Usage: python scripts/bench_portable.py [--tokens N] [--steps M] [--threads 1,2] [--model NAME]
        python scripts/bench_portable.py --codec-bytes N [--model NAME]
-       python scripts/bench_portable.py --revision3 [--tokens N] [--steps M] [--model NAME]
+       python scripts/bench_portable.py --speed-options [--tokens N] [--steps M] [--model NAME]
        python scripts/bench_portable.py --kernels [--model NAME]
        python scripts/bench_portable.py --widen-codec N [--model NAME]
+       python scripts/bench_portable.py --softmax [--rounds R] [--model NAME]
 
 All run the same GGUF on this machine: llama.cpp through nacrith's backend, the portable engine
 (revisions 1 and 2) through numpy, each thread count in its own process (OPENBLAS_NUM_THREADS for
@@ -14,7 +15,7 @@ lockstep. Prints a Markdown section for BENCHMARKS.md.
 With `--codec-bytes`, instead the real `llm` codec with its default settings, engine portable
 (the default) against engine llama, on alice29.txt's first N bytes: bits per byte of the
 payload, and tokens per second encoding and decoding (model loading and probe excluded).
-With `--revision3`, instead revision 2's speed options in one process (1 OpenBLAS thread), all
+With `--speed-options`, instead revision 2's speed options in one process (1 OpenBLAS thread), all
 rows of the same run: product threads (`PortableBackend(threads=...)`) and widened float64
 matrices (`widening.widen`), with wall-clock and CPU rates and the memory each costs, against
 llama.cpp with 1 and 2 threads; the portable rows are checked to give the same logits.
@@ -22,6 +23,11 @@ With `--widen-codec`, the real `llm` codec (portable engine, default settings) e
 alice29.txt's first N bytes in one process, its layer matrices not widened, widened (the
 widening's own time apart), and not widened again, so the encoder's gain from `widening` and its
 one-time cost are measured side by side (the automatic rule's threshold, `widening.auto_part`).
+With `--softmax`, revision 2 against revision 3 (the same matrices; revision 3 takes the
+attention softmax's exp from a table) at a long context, in one process with 1 OpenBLAS thread,
+`--rounds` rounds in turn: alice29.txt's tokens 1,700 to 1,955 appended 64 at a time with every
+row's logits (as the encoder feeds them) and then single steps (as the decoder does), after a
+prefill of the 1,700 before; with the bits/token of both revisions on those tokens.
 With `--kernels`, the block products of one decoder step (every matrix, one activation row)
 two ways: the float32 integers as held (4 bytes per weight read), and int8 copies in contiguous
 slabs widened to a cache-sized float32 buffer before each sgemm (1 byte per weight read).
@@ -250,21 +256,26 @@ def main() -> None:
         "--model", default=None, help="default: smollm2-135m-q4_1 (smollm2-135m with --codec-bytes)"
     )
     ap.add_argument("--codec-bytes", type=int, default=None, help="run the codec comparison")
-    ap.add_argument("--revision3", action="store_true", help="revision 2's speed options")
+    ap.add_argument("--speed-options", action="store_true", help="revision 2's speed options")
     ap.add_argument("--kernels", action="store_true", help="one step's block products, 2 layouts")
     ap.add_argument("--widen-codec", type=int, default=None, help="encoder widened or not")
+    ap.add_argument("--softmax", action="store_true", help="revision 2 against 3, long context")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of --softmax")
     ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--r3-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--options-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.r3_worker:
+    if args.options_worker:
         path = pull(args.model, quiet=True)
-        print(json.dumps(r3_worker(path, args.tokens, args.steps)))
+        print(json.dumps(options_worker(path, args.tokens, args.steps)))
         return
     if args.kernels:
         kernels_main(args.model or "smollm2-135m-q4_1")
         return
-    if args.revision3:
-        r3_main(args.model or "smollm2-135m-q4_1", args.tokens, args.steps)
+    if args.softmax:
+        softmax_main(args.model or "smollm2-135m", args.rounds)
+        return
+    if args.speed_options:
+        options_main(args.model or "smollm2-135m-q4_1", args.tokens, args.steps)
         return
     if args.widen_codec:
         widen_codec_main(args.model or "smollm2-135m", args.widen_codec)
@@ -320,7 +331,7 @@ def main() -> None:
 
 
 R3_STREAMS = (1, 8)
-#: (label, product threads, widened part) of each portable row of `--revision3`
+#: (label, product threads, widened part) of each portable row of `--speed-options`
 R3_PORTABLE = (
     ("revision 2 (as before)", 1, "none"),
     ("2 product threads", 2, "none"),
@@ -331,7 +342,7 @@ R3_PORTABLE = (
 )
 
 
-def _r3_rates(engine, tokens: list[int], n: int, steps: int) -> tuple[dict, list[np.ndarray]]:
+def _options_rates(engine, tokens: list[int], n: int, steps: int) -> tuple[dict, list[np.ndarray]]:
     """(wall, CPU) tokens per second of a prefill of `n`, lockstep steps, and appends; and the
     appends' logits."""
     rates = {}
@@ -361,8 +372,8 @@ def _r3_rates(engine, tokens: list[int], n: int, steps: int) -> tuple[dict, list
     return rates, logits
 
 
-def r3_worker(path: Path, n: int, steps: int) -> list[dict]:
-    """Every `--revision3` row, measured in this process."""
+def options_worker(path: Path, n: int, steps: int) -> list[dict]:
+    """Every `--speed-options` row, measured in this process."""
     from nacrith.models.portable import widening
 
     tokens, _ = _alice_tokens(path, max(n, APPEND_AT + max(APPENDS)))
@@ -370,7 +381,7 @@ def r3_worker(path: Path, n: int, steps: int) -> list[dict]:
     rows = []
     for threads in (1, 2):
         backend = LlamaBackend(path, n_seq=max(R3_STREAMS), n_ctx=ctx, n_threads=threads)
-        rates, _ = _r3_rates(backend, tokens, n, steps)
+        rates, _ = _options_rates(backend, tokens, n, steps)
         rows.append({"name": f"llama.cpp, {threads} thread(s)", "rates": rates, "extra": 0})
         backend.close()
     weights = shared_weights(path, 2)
@@ -379,7 +390,7 @@ def r3_worker(path: Path, n: int, steps: int) -> list[dict]:
     for name, threads, part in R3_PORTABLE:
         extra = widening.widen(weights, part)
         model.threads = threads
-        rates, logits = _r3_rates(model, tokens, n, steps)
+        rates, logits = _options_rates(model, tokens, n, steps)
         same = reference is None or all(np.array_equal(a, b) for a, b in zip(logits, reference))
         reference = reference or logits
         rows.append({"name": f"portable, {name}", "rates": rates, "extra": extra, "same": same})
@@ -387,11 +398,11 @@ def r3_worker(path: Path, n: int, steps: int) -> list[dict]:
     return rows
 
 
-def r3_main(model: str, n: int, steps: int) -> None:
-    """Run `r3_worker` in a process with 1 OpenBLAS thread and print the Markdown section."""
+def options_main(model: str, n: int, steps: int) -> None:
+    """Run `options_worker` in a process with 1 OpenBLAS thread and print the Markdown section."""
     path = pull(model, quiet=True)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    cmd = [sys.executable, __file__, "--r3-worker", "--model", model]
+    cmd = [sys.executable, __file__, "--options-worker", "--model", model]
     cmd += ["--tokens", str(n), "--steps", str(steps)]
     start = os.getloadavg()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
@@ -422,8 +433,69 @@ def r3_main(model: str, n: int, steps: int) -> None:
     after = " / ".join(f"{v:.1f}" for v in load)
     print(f"{before} at the start, {after} at the end; Python {platform.python_version()},")
     print(f"numpy {np.__version__};")
-    print(f"{date}. Command: `python scripts/bench_portable.py --revision3 --tokens {n} --steps")
-    print(f"{steps} --model {model}`._")
+    print(f"{date}. Command: `python scripts/bench_portable.py --speed-options --tokens {n}")
+    print(f"--steps {steps} --model {model}`._")
+
+
+SOFTMAX_AT = 1700  # tokens before the timed ones: the context is nearly full (n_ctx 2048)
+SOFTMAX_APPEND = 64
+SOFTMAX_STEPS = 8
+
+
+def _softmax_round(weights, revision: int, tokens: list[int]) -> tuple[float, float, np.ndarray]:
+    """(append ms/token, step ms/token, the appended rows' logits) of one revision."""
+    model = PortableModel(n_seq=1, n_ctx=2048, weights=weights, revision=revision)
+    model.prefill(0, tokens[:SOFTMAX_AT])
+    timed_tokens = tokens[SOFTMAX_AT : SOFTMAX_AT + 4 * SOFTMAX_APPEND]
+    start = time.perf_counter()
+    rows = [
+        model.append(0, timed_tokens[i : i + SOFTMAX_APPEND], all_logits=True)
+        for i in range(0, len(timed_tokens), SOFTMAX_APPEND)
+    ]
+    append_ms = (time.perf_counter() - start) * 1000 / len(timed_tokens)
+    at = model.length(0)
+    start = time.perf_counter()
+    for i, t in enumerate(tokens[at : at + SOFTMAX_STEPS]):
+        model.step([0], [t], [at + i])
+    step_ms = (time.perf_counter() - start) * 1000 / SOFTMAX_STEPS
+    return append_ms, step_ms, np.concatenate(rows)
+
+
+def softmax_main(model: str, rounds: int) -> None:
+    """Print the `--softmax` section: revision 2 against 3, rounds in turn."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    path = pull(model, quiet=True)
+    need = SOFTMAX_AT + 4 * SOFTMAX_APPEND + SOFTMAX_STEPS
+    tokens, _ = _alice_tokens(path, need)
+    weights = shared_weights(path, 2)
+    load = os.getloadavg()[0]
+    results: dict[int, list[tuple[float, float]]] = {2: [], 3: []}
+    logits = {}
+    for _ in range(rounds):
+        for revision in (2, 3):
+            append_ms, step_ms, logits[revision] = _softmax_round(weights, revision, tokens)
+            results[revision].append((append_ms, step_ms))
+    targets = tokens[SOFTMAX_AT + 1 : SOFTMAX_AT + 1 + 4 * SOFTMAX_APPEND]
+    bits = {r: bits_per_token(logits[r][: len(targets)], targets) for r in (2, 3)}
+    best = {r: (min(a for a, _ in v), min(s for _, s in v)) for r, v in results.items()}
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"Model {path.name}; canterbury/alice29.txt's tokens {SOFTMAX_AT} to")
+    print(f"{SOFTMAX_AT + 4 * SOFTMAX_APPEND - 1} appended {SOFTMAX_APPEND} at a time with every")
+    print(f"row's logits, then {SOFTMAX_STEPS} single steps, after a prefill of the {SOFTMAX_AT}")
+    print(f"before (n_ctx 2048); one process, OPENBLAS_NUM_THREADS=1, {rounds} rounds in turn,")
+    print("the fastest of each; bits/token on the appended tokens.\n")
+    print("| revision | append ms/token | step ms/token | bits/token | each round (append/step) |")
+    print("|---|---:|---:|---:|---|")
+    for r in (2, 3):
+        each = ", ".join(f"{a:.1f}/{s:.1f}" for a, s in results[r])
+        print(f"| {r} | {best[r][0]:.1f} | {best[r][1]:.1f} | {bits[r]:.4f} | {each} |")
+    print(
+        f"\nRevision 3 against 2: append {best[2][0] / best[3][0]:.2f}x, step "
+        f"{best[2][1] / best[3][1]:.2f}x as fast; bits/token {bits[3] / bits[2] - 1:+.3%}."
+    )
+    print(f"\n_Machine: {cpu_name()}, {os.cpu_count()} logical cores; load average {load:.2f}")
+    print(f"at the start; Python {platform.python_version()}, numpy {np.__version__}; {date}.")
+    print(f"Command: `python scripts/bench_portable.py --softmax --rounds {rounds}`._")
 
 
 def kernels_main(model: str) -> None:

@@ -62,9 +62,9 @@ cluster = click.option(
     metavar="ADDRESS",
     envvar="NACRITH_CLUSTER",
     default=None,
-    help="Code on the Ray cluster at ADDRESS (host:port, ray://host:10001, auto; default "
-    "$NACRITH_CLUSTER; needs nacrith[cluster]). -T then counts coder actors (0: one per CPU of "
-    "the cluster). Never changes the archive bytes.",
+    help="Code on the Ray cluster at ADDRESS (host:port, ray://host:10001, auto, or local for "
+    "a private instance on this machine; default $NACRITH_CLUSTER; needs nacrith[cluster]). -T "
+    "then counts coder actors (0: one per CPU of the cluster). Never changes the archive bytes.",
 )
 
 

@@ -115,3 +115,11 @@ def test_a_private_instance_runs_without_log_monitor_and_ends_with_its_driver(en
         time.sleep(0.5)
         alive = [pid for pid in alive if os.path.exists(f"/proc/{pid}")]
     assert alive == [], [line for pid, line in processes if pid in alive]
+
+
+def test_a_private_instance_that_cannot_start_is_a_cluster_error():
+    from nacrith.cluster.connect import ClusterError
+    from nacrith.cluster.local import start_private
+
+    with pytest.raises(ClusterError, match="could not start a private Ray instance"):
+        start_private(num_cpus=-3)

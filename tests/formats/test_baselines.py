@@ -23,6 +23,8 @@ RELEASED = (
     "llm: 542fb3258e5a2a2cda525af21d0d9794",
     "llm: f5463a74012bd9f26964f3b3a9d5074b",
     "ppmd: ece3f1be22b65d04d414507cba96ab01",
+    "llm: fb92ae53dd669c404fd6d485b8bfaaf6",
+    "llm: 9e042f346f40e228a37fb3c956c40d8c",
 )
 
 
