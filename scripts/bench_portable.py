@@ -6,7 +6,7 @@ Usage: python scripts/bench_portable.py [--tokens N] [--steps M] [--threads 1,2]
        python scripts/bench_portable.py --speed-options [--tokens N] [--steps M] [--model NAME]
        python scripts/bench_portable.py --kernels [--model NAME]
        python scripts/bench_portable.py --widen-codec N [--model NAME]
-       python scripts/bench_portable.py --softmax [--rounds R] [--model NAME]
+       python scripts/bench_portable.py --softmax [--rounds R] [--softmax-codec N] [--model NAME]
 
 All run the same GGUF on this machine: llama.cpp through nacrith's backend, the portable engine
 (revisions 1 and 2) through numpy, each thread count in its own process (OPENBLAS_NUM_THREADS for
@@ -27,7 +27,9 @@ With `--softmax`, revision 2 against revision 3 (the same matrices; revision 3 t
 attention softmax's exp from a table) at a long context, in one process with 1 OpenBLAS thread,
 `--rounds` rounds in turn: alice29.txt's tokens 1,700 to 1,955 appended 64 at a time with every
 row's logits (as the encoder feeds them) and then single steps (as the decoder does), after a
-prefill of the 1,700 before; with the bits/token of both revisions on those tokens.
+prefill of the 1,700 before; with the bits/token of both revisions on those tokens. With
+`--softmax-codec N` also the `llm` codec's payload (default settings) on alice29.txt's first N
+bytes with either revision, and its encode time.
 With `--kernels`, the block products of one decoder step (every matrix, one activation row)
 two ways: the float32 integers as held (4 bytes per weight read), and int8 copies in contiguous
 slabs widened to a cache-sized float32 buffer before each sgemm (1 byte per weight read).
@@ -261,6 +263,7 @@ def main() -> None:
     ap.add_argument("--widen-codec", type=int, default=None, help="encoder widened or not")
     ap.add_argument("--softmax", action="store_true", help="revision 2 against 3, long context")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of --softmax")
+    ap.add_argument("--softmax-codec", type=int, default=0, help="bytes the codec encodes")
     ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--options-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -272,7 +275,7 @@ def main() -> None:
         kernels_main(args.model or "smollm2-135m-q4_1")
         return
     if args.softmax:
-        softmax_main(args.model or "smollm2-135m", args.rounds)
+        softmax_main(args.model or "smollm2-135m", args.rounds, args.softmax_codec)
         return
     if args.speed_options:
         options_main(args.model or "smollm2-135m-q4_1", args.tokens, args.steps)
@@ -461,7 +464,7 @@ def _softmax_round(weights, revision: int, tokens: list[int]) -> tuple[float, fl
     return append_ms, step_ms, np.concatenate(rows)
 
 
-def softmax_main(model: str, rounds: int) -> None:
+def softmax_main(model: str, rounds: int, codec_bytes: int = 0) -> None:
     """Print the `--softmax` section: revision 2 against 3, rounds in turn."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     path = pull(model, quiet=True)
@@ -493,9 +496,29 @@ def softmax_main(model: str, rounds: int) -> None:
         f"\nRevision 3 against 2: append {best[2][0] / best[3][0]:.2f}x, step "
         f"{best[2][1] / best[3][1]:.2f}x as fast; bits/token {bits[3] / bits[2] - 1:+.3%}."
     )
+    command = f"python scripts/bench_portable.py --softmax --rounds {rounds}"
+    if codec_bytes:
+        from nacrith.codecs.llm import LLMCodec
+
+        data = (REPO / "corpora" / "canterbury" / "alice29.txt").read_bytes()[:codec_bytes]
+        print(
+            f"\nThe `llm` codec (default settings) on alice29.txt's first {codec_bytes:,} bytes:\n"
+        )
+        print("| revision | payload bytes | bits/byte | encode s |")
+        print("|---|---:|---:|---:|")
+        for revision in (2, 3):
+            codec = LLMCodec(model, revision=revision)
+            codec.probe()  # the model loaded and its self-test run before the clock starts
+            payload, seconds = timed(lambda codec=codec: codec.encode(data))
+            codec.close()
+            print(
+                f"| {revision} | {len(payload):,} | {8 * len(payload) / len(data):.4f} | "
+                f"{seconds:.1f} |"
+            )
+        command += f" --softmax-codec {codec_bytes}"
     print(f"\n_Machine: {cpu_name()}, {os.cpu_count()} logical cores; load average {load:.2f}")
     print(f"at the start; Python {platform.python_version()}, numpy {np.__version__}; {date}.")
-    print(f"Command: `python scripts/bench_portable.py --softmax --rounds {rounds}`._")
+    print(f"Command: `{command}`._")
 
 
 def kernels_main(model: str) -> None:
