@@ -417,13 +417,13 @@ def _compress_member(
         done = 0
         while block:
             # a short block is the last one; before it, the input's size says how much is
-            # left (a long-range stream is shorter than its input: not known)
-            remaining: int | None = len(block)
-            if len(block) == BLOCK_SIZE:
-                known = original_size is not None and not long_range
-                remaining = max(len(block), original_size - done) if known else None
+            # left (a long-range stream is shorter than its input: not known, so the block is
+            # spread over the workers as it is)
+            remaining, to_end = len(block), len(block) < BLOCK_SIZE
+            if not to_end and original_size is not None and not long_range:
+                remaining, to_end = max(len(block), original_size - done), True
             yield from group_batches(
-                chunks, lambda it: len(it[1]), remaining, runner.workers, count_cap
+                chunks, lambda it: len(it[1]), remaining, runner.workers, count_cap, shrink=to_end
             )
             done += len(block)
             block = read_exactly(reader, BLOCK_SIZE)

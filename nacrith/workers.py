@@ -59,19 +59,21 @@ def group_batches(
     remaining: int | None,
     workers: int,
     count_cap: int,
+    shrink: bool = True,
 ) -> Iterator[list[T]]:
     """Consecutive items in groups of at most `count_cap` items, each closed once it holds
     its share of the `remaining` bytes (None: not known, groups of BATCH_BYTES).
 
     Bytes that fill fewer than one BATCH_BYTES group per worker are spread evenly, one group
-    per worker. More are grouped by guided self-scheduling: each group takes its worker's
-    share of what is not yet grouped, at most BATCH_BYTES, so the groups shrink toward the end
-    and the workers finish close together.
+    per worker. More are grouped by guided self-scheduling (unless `shrink` is false: `remaining`
+    is then only the items' own bytes, with more to come): each group takes its worker's share
+    of what is not yet grouped, at most BATCH_BYTES, so the groups shrink toward the end and the
+    workers finish close together.
     """
     group: list[T] = []
     size = 0
     even = _byte_cap(remaining, workers)
-    guided = remaining is not None and even == BATCH_BYTES
+    guided = shrink and remaining is not None and even == BATCH_BYTES
     byte_cap = even
     for item in items:
         group.append(item)

@@ -163,3 +163,9 @@ def test_batches_of_an_input_of_unknown_size_are_full() -> None:
     mib = 1 << 20
     groups = list(group_batches([mib] * 10, lambda size: size, None, 2, 64))
     assert [sum(group) for group in groups] == [4 * mib, 4 * mib, 2 * mib]
+
+
+def test_a_block_of_an_input_of_unknown_size_is_spread_without_shrinking() -> None:
+    mib = 1 << 20
+    groups = list(group_batches([mib] * 16, lambda size: size, 16 * mib, 8, 64, shrink=False))
+    assert [sum(group) for group in groups] == [2 * mib] * 8
