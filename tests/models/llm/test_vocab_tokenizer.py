@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nacrith.codecs.llm import PROBE_TEXT
+from nacrith.codecs.llm_probe import PROBE_TEXT
 from nacrith.errors import ModelNotFoundError
 from nacrith.models.llm.backend import LlamaVocab
 from nacrith.models.llm.registry import pull
