@@ -109,7 +109,7 @@ def test_portable_params_and_self_test(llm_codec, llm_params) -> None:
     from nacrith.codecs.llm import LLMCodec
 
     p = llm_params
-    assert p["version"] == 7 and p["revision"] == llm_codec.revision == 2
+    assert p["version"] == 7 and p["revision"] == llm_codec.revision == 3
     assert p["engine"] == "portable" and "llama_cpp" not in p
     again = LLMCodec.from_params(p, gpu=True)  # a GPU is the llama engine's; ignored here
     assert again.engine == "portable" and not again.gpu and again.probe().startswith(p["probe"])
@@ -120,8 +120,8 @@ def test_portable_params_and_self_test(llm_codec, llm_params) -> None:
         LLMCodec.from_params(dict(p, engine="cuda"))
     with pytest.raises(FormatError, match="engine"):
         LLMCodec.from_params({k: v for k, v in p.items() if k != "engine"})
-    with pytest.raises(FormatError, match="unknown arithmetic revision 3"):
-        LLMCodec.from_params(dict(p, revision=3))
+    with pytest.raises(FormatError, match="unknown arithmetic revision 4"):
+        LLMCodec.from_params(dict(p, revision=4))
     with pytest.raises(FormatError, match="revision"):
         LLMCodec.from_params({k: v for k, v in p.items() if k != "revision"})
     # decoders check the version first: they reject a later format by its number
