@@ -34,9 +34,9 @@ def import_ray() -> ModuleType:
 
 def connect(address: str) -> ModuleType:
     """Join the cluster at `address` (as `ray.init` takes it: ``host:port``,
-    ``ray://host:10001``, ``auto``, or ``local`` for a private instance started here, see
-    `nacrith.cluster.local`) unless this process is
-    already connected (then that connection is used, whatever `address` says)."""
+    ``ray://host:10001``, ``auto``; or ``local``, a private instance started here by
+    `nacrith.cluster.local`) unless this process is already connected (then that connection is
+    used, whatever `address` says)."""
     if not isinstance(address, str) or not address:
         raise ValueError(f"cluster must be a non-empty address string, got {address!r}")
     ray = import_ray()
