@@ -1,6 +1,7 @@
 """The machine variants portability tests run under, each in its own process: numpy's dispatch
 with CPU features switched off (what an AVX2-only or an SSE-only CPU runs), another OpenBLAS
-kernel, other OpenBLAS thread counts. The settings are read when numpy and OpenBLAS load."""
+kernel, other OpenBLAS thread counts, the portable engine's numpy path instead of its compiled
+kernels. The settings are read when numpy, OpenBLAS and the engine load."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from tests.paths import REPO
 __all__ = ["VARIABLES", "machine_env", "machine_settings"]
 
 #: the environment variables the variants set
-VARIABLES = ("NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS")
+VARIABLES = (
+    "NPY_DISABLE_CPU_FEATURES",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_NUM_THREADS",
+    "NACRITH_KERNELS",
+)
 
 
 def _features(*names: str) -> str:
@@ -33,6 +39,7 @@ def machine_settings() -> dict[str, dict[str, str]]:
         },
         "1-thread": {"OPENBLAS_NUM_THREADS": "1"},
         "2-threads": {"OPENBLAS_NUM_THREADS": "2"},
+        "numpy-kernels": {"NACRITH_KERNELS": "numpy"},
     }
 
 

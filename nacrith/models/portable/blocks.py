@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from nacrith.errors import ModelNotFoundError, NacrithError
-from nacrith.models.portable import parallel
+from nacrith.models.portable import kernels, parallel
 
 __all__ = ["BlockMatrix", "block_tensor"]
 
@@ -102,6 +102,7 @@ class BlockMatrix:
         self.scale_t = np.ascontiguousarray(scale.T[:, None, :])
         self.mins_t = None if mins is None else np.ascontiguousarray(mins.T)
         self.values_t: np.ndarray | None = None
+        self.q_small: np.ndarray | None = None
 
     def _precision(
         self, qmax: float, scale: np.ndarray, mins: np.ndarray | None
@@ -142,6 +143,7 @@ class BlockMatrix:
         # a lower activation precision shrinks the bounds, so each part's span still holds
         out.span = min(p.span for p in parts)
         out.values_t = None
+        out.q_small = None
         out.qt = np.concatenate([p.qt for p in parts], axis=2)
         out.scale_t = np.concatenate([p.scale_t for p in parts], axis=2)
         if all(p.mins_t is None for p in parts):
@@ -169,6 +171,7 @@ class BlockMatrix:
         out.act_bits, out.span = int(act_bits), int(span)
         out.act_limit = float(2**out.act_bits - 1)
         out.values_t = None
+        out.q_small = None
         out.qt = np.ascontiguousarray(qt, dtype=np.float32)
         out.scale_t = np.ascontiguousarray(scale_t, dtype=np.float64)
         out.mins_t = None if mins_t is None else np.ascontiguousarray(mins_t, dtype=np.float64)
@@ -274,11 +277,22 @@ class BlockMatrix:
         parallel.for_ranges(self.rows, slabs, min_size=_MIN_SPLIT)
         return out
 
+    def small_ints(self) -> np.ndarray:
+        """The integers as (blocks, block, rows) int8, or int16 where they need it (built once,
+        for the compiled products)."""
+        if self.q_small is None:
+            peak = float(np.max(np.abs(self.qt))) if self.qt.size else 0.0
+            dtype = np.int8 if peak <= 127 else np.int16
+            self.q_small = self.qt.astype(dtype)
+        return self.q_small
+
     def _product(self, x: np.ndarray) -> np.ndarray:
-        """The product by exact float32 block products combined in float64, a slab of rows at
-        a time (its per-block terms stay cache-sized)."""
+        """The product by exact block products combined in float64: compiled (`kernels`) where
+        they run, else float32 sgemms a slab of rows at a time (per-block terms cache-sized)."""
         n = x.shape[0]
         ints, sx = self.quantize(x)
+        if self.block % 2 == 0 and kernels.available():
+            return self._compiled_product(ints, sx)
         lhs = ints.astype(np.float32).transpose(1, 0, 2)  # (nb, n, block)
         sx_t = sx.T[:, :, None]
         x_sums = None if self.mins_t is None else np.sum(ints, axis=2) * sx
@@ -297,6 +311,18 @@ class BlockMatrix:
                 out[:, a:b] = acc
 
         parallel.for_ranges(self.rows, slabs, min_size=_MIN_SPLIT)
+        return out
+
+    def _compiled_product(self, ints: np.ndarray, sx: np.ndarray) -> np.ndarray:
+        q = self.small_ints()
+        scale = np.ascontiguousarray(self.scale_t[:, 0, :])
+        x = ints.astype(np.int16)  # at most 15 bits (`_precision`)
+        out = np.empty((x.shape[0], self.rows))
+
+        def columns(lo: int, hi: int) -> None:
+            kernels.block_product(q, scale, self.mins_t, x, sx, out, lo, hi)
+
+        parallel.for_ranges(self.rows, columns, min_size=_MIN_SPLIT)
         return out
 
 

@@ -35,25 +35,17 @@ import numpy as np
 
 from nacrith import exact
 from nacrith.errors import NacrithError
+from nacrith.models.portable import kernels
+from nacrith.models.portable.kv_cache import KVCache
 from nacrith.models.portable.softmax import P_BITS, attention_weights
 from nacrith.models.portable.streams import Streams, checked_setup
 from nacrith.models.portable.weights import ModelWeights, load_weights
 
-__all__ = ["KVCache", "PortableModel"]
+__all__ = ["PortableModel"]
 
 QK_BITS = 22  # q and k per head vector; 64 products of 2**44 stay far below 2**53
 V_BITS = 26  # values on their fixed grid; (2**26 + n_ctx) * 2**26 < 2**53
 _ATTN_CHUNK = 1 << 18  # attention scores computed in one pass (query rows x cache positions)
-
-
-class KVCache:
-    """Keys and values of one stream, all layers, as exact integers with power-of-two scales."""
-
-    def __init__(self, n_layer: int, n_ctx: int, n_head_kv: int, head_dim: int) -> None:
-        self.k_int = np.zeros((n_layer, n_ctx, n_head_kv, head_dim))
-        self.k_scale = np.zeros((n_layer, n_ctx, n_head_kv))
-        self.v_int = np.zeros((n_layer, n_ctx, n_head_kv * head_dim))
-        self.length = 0
 
 
 def _rope_tables(n_ctx: int, head_dim: int, base: float) -> tuple[np.ndarray, np.ndarray]:
@@ -99,8 +91,9 @@ class PortableModel(Streams):
         self._rms_bits = (52 - int(cfg.n_embd - 1).bit_length()) // 2
         self._cos, self._sin = _rope_tables(n_ctx, cfg.head_dim, cfg.rope_base)
         self._v_scale = [self._value_grid(i) for i in range(cfg.n_layer)]
+        compact = kernels.available()
         self._caches = [
-            KVCache(cfg.n_layer, n_ctx, cfg.n_head_kv, cfg.head_dim) for _ in range(n_seq)
+            KVCache(cfg.n_layer, n_ctx, cfg.n_head_kv, cfg.head_dim, compact) for _ in range(n_seq)
         ]
         self._hidden = np.zeros((0, cfg.n_embd))
 
@@ -132,7 +125,7 @@ class PortableModel(Streams):
         if start + count == n:
             cache.length = start
             return
-        moved = cache.k_int[:, src] * cache.k_scale[:, src, :, None]
+        moved = cache.keys(src) * cache.k_scale[:, src, :, None]
         pairs = moved.reshape(*moved.shape[:-1], -1, 2)
         a, b = pairs[..., 0], pairs[..., 1]
         c, s = self._cos[count], self._sin[count]
@@ -140,9 +133,7 @@ class PortableModel(Streams):
         rotated[..., 0] = a * c + b * s
         rotated[..., 1] = b * c - a * s
         k_int, k_scale = exact.fixed_point(rotated.reshape(moved.shape), QK_BITS)
-        cache.k_int[:, dst] = k_int
-        cache.k_scale[:, dst] = k_scale
-        cache.v_int[:, dst] = cache.v_int[:, src]
+        cache.move(src, dst, k_int, k_scale)
         cache.length = n - count
 
     # -- forward pass ----------------------------------------------------------------------------
@@ -217,9 +208,8 @@ class PortableModel(Streams):
         for (seq, toks), start in zip(segments, starts):
             t = len(toks)
             cache = self._caches[seq]
-            cache.k_int[layer, start : start + t] = k_int[row : row + t]
-            cache.k_scale[layer, start : start + t] = k_scale[row : row + t]
-            cache.v_int[layer, start : start + t] = v_int[row : row + t]
+            rows = slice(row, row + t)
+            cache.put(layer, slice(start, start + t), k_int[rows], k_scale[rows], v_int[rows])
             attn[row : row + t] = self._attend(layer, cache, q[row : row + t], start)
             row += t
         h = h + lw.out(attn)
@@ -250,15 +240,13 @@ class PortableModel(Streams):
         # rows of each kv head: (position, head of the group), position-major
         q_int = q_int.reshape(t, n_kv, group, hd).transpose(1, 0, 2, 3).reshape(n_kv, -1, hd)
         q_scale = q_scale.reshape(t, n_kv, group).transpose(1, 0, 2).reshape(n_kv, -1, 1)
-        keys = cache.k_int[layer, :total].transpose(1, 2, 0)  # (n_kv, hd, total)
-        dots = np.matmul(q_int, keys)  # integers below 2**53: exact
+        dots = cache.dots(layer, q_int, total)  # integers below 2**53: exact
         scores = dots * q_scale * cache.k_scale[layer, :total].T[:, None, :]
         if t > 1:  # row i sees the cache up to its own position start + i
             later = np.arange(start + 1, total)[None, :] > (start + np.arange(t))[:, None]
             scores[:, :, start + 1 :][:, np.repeat(later, group, axis=0)] = -np.inf
         weights = attention_weights(scores, self.revision)
-        values = cache.v_int[layer, :total].reshape(total, n_kv, hd).transpose(1, 0, 2)
-        mixed = np.matmul(weights, values)  # (n_kv, t * group, hd), exact
+        mixed = cache.mix(layer, weights)  # (n_kv, t * group, hd), exact
         mixed *= self._v_scale[layer].reshape(n_kv, 1, hd) * 2.0**-P_BITS
         mixed += 0.0  # -0.0 -> +0.0: masked terms must not change a zero's sign
         return mixed.reshape(n_kv, t, group, hd).transpose(1, 0, 2, 3).reshape(t, cfg.n_embd)

@@ -21,6 +21,7 @@ def main(model: str) -> None:
     """Print the hashes for `model` as JSON."""
     from numpy._core._multiarray_umath import __cpu_features__
 
+    from nacrith.models.portable import kernels
     from nacrith.models.portable.gemma import GemmaModel, gelu_tanh
     from nacrith.models.portable.gemma_cache import cached_gemma_weights
 
@@ -42,6 +43,7 @@ def main(model: str) -> None:
     out["features"] = {
         k: bool(v) for k, v in __cpu_features__.items() if k.startswith(("X86", "AVX512_"))
     }
+    out["kernels"] = kernels.available()
     print(json.dumps(out))
 
 

@@ -53,7 +53,7 @@ def main(model: str) -> None:
     """Print the hashes for `model` as JSON."""
     from numpy._core._multiarray_umath import __cpu_features__
 
-    from nacrith.models.portable import PortableModel, exact
+    from nacrith.models.portable import PortableModel, exact, kernels
 
     pm = PortableModel(model, n_ctx=64)
     logits = pm.prefill(0, TOKENS, all_logits=True)
@@ -87,6 +87,7 @@ def main(model: str) -> None:
                 "float_blas": blas_control,
                 "features": features,
                 "openblas": _openblas(),
+                "kernels": kernels.available(),
             }
         )
     )

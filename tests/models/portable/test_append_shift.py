@@ -58,7 +58,7 @@ def _shifted_run(model: PortableModel, seq: int) -> np.ndarray:
 
 def _keys(model: PortableModel, seq: int, n: int) -> np.ndarray:
     cache = model._caches[seq]
-    return cache.k_int[:, :n] * cache.k_scale[:, :n, :, None]
+    return cache.keys(slice(0, n)) * cache.k_scale[:, :n, :, None]
 
 
 def test_shift_is_deterministic_and_rotates_the_moved_keys(model):

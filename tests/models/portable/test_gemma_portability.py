@@ -4,6 +4,7 @@ in its own process."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -45,3 +46,6 @@ def test_gemma_logits_have_the_same_bits_under_every_setting(gemma_model_path):
     for name in ("no-avx512", "sse-prescott"):
         disabled = machine_settings()[name]["NPY_DISABLE_CPU_FEATURES"].split()
         assert not any(results[name]["features"].get(f) for f in disabled)
+    # the compiled kernels ran by default where numba imports, and not in the numpy variant
+    assert default["kernels"] == (importlib.util.find_spec("numba") is not None)
+    assert results["numpy-kernels"]["kernels"] is False

@@ -5,6 +5,7 @@ runs in its own process (the settings are read when numpy and OpenBLAS load)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -46,6 +47,9 @@ def test_logits_have_the_same_bits_under_every_setting(portable_model_path):
     for name in ("no-avx512", "sse-prescott"):
         disabled = machine_settings()[name]["NPY_DISABLE_CPU_FEATURES"].split()
         assert not any(results[name]["features"].get(f) for f in disabled)
+    # the compiled kernels ran by default where numba imports, and not in the numpy variant
+    assert default["kernels"] == (importlib.util.find_spec("numba") is not None)
+    assert results["numpy-kernels"]["kernels"] is False
     assert results["1-thread"]["openblas"].get("threads", 1) == 1
     blas = results["sse-prescott"]["openblas"]
     if blas and blas["core"] != default["openblas"]["core"]:
