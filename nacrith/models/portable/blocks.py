@@ -40,6 +40,7 @@ _CHUNK = 1 << 23  # float64 elements of one pass of `widen` or `row_norm_bound`
 _SLAB = 1 << 17  # float64 elements of one slab of weights widened for a product (cache-sized)
 _WIDE_ROWS = 32  # from this many activation rows on, float64 GEMMs beat the blocks
 _MIN_SPLIT = 64  # fewest weight rows a thread takes of one product
+_MIN_SPLIT_TILES = 8  # fewest tiles of packed weights a thread takes of one compiled product
 
 
 def _grid_bits(values: np.ndarray) -> int:
@@ -102,7 +103,7 @@ class BlockMatrix:
         self.scale_t = np.ascontiguousarray(scale.T[:, None, :])
         self.mins_t = None if mins is None else np.ascontiguousarray(mins.T)
         self.values_t: np.ndarray | None = None
-        self.q_small: np.ndarray | None = None
+        self._packed: kernels.PackedBlocks | None = None
 
     def _precision(
         self, qmax: float, scale: np.ndarray, mins: np.ndarray | None
@@ -143,7 +144,7 @@ class BlockMatrix:
         # a lower activation precision shrinks the bounds, so each part's span still holds
         out.span = min(p.span for p in parts)
         out.values_t = None
-        out.q_small = None
+        out._packed = None
         out.qt = np.concatenate([p.qt for p in parts], axis=2)
         out.scale_t = np.concatenate([p.scale_t for p in parts], axis=2)
         if all(p.mins_t is None for p in parts):
@@ -171,7 +172,7 @@ class BlockMatrix:
         out.act_bits, out.span = int(act_bits), int(span)
         out.act_limit = float(2**out.act_bits - 1)
         out.values_t = None
-        out.q_small = None
+        out._packed = None
         out.qt = np.ascontiguousarray(qt, dtype=np.float32)
         out.scale_t = np.ascontiguousarray(scale_t, dtype=np.float64)
         out.mins_t = None if mins_t is None else np.ascontiguousarray(mins_t, dtype=np.float64)
@@ -277,14 +278,11 @@ class BlockMatrix:
         parallel.for_ranges(self.rows, slabs, min_size=_MIN_SPLIT)
         return out
 
-    def small_ints(self) -> np.ndarray:
-        """The integers as (blocks, block, rows) int8, or int16 where they need it (built once,
-        for the compiled products)."""
-        if self.q_small is None:
-            peak = float(np.max(np.abs(self.qt))) if self.qt.size else 0.0
-            dtype = np.int8 if peak <= 127 else np.int16
-            self.q_small = self.qt.astype(dtype)
-        return self.q_small
+    def packed(self) -> kernels.PackedBlocks:
+        """The integers and scales packed for the compiled products (built once)."""
+        if self._packed is None:
+            self._packed = kernels.pack(self.qt, self.scale_t[:, 0, :], self.mins_t)
+        return self._packed
 
     def _product(self, x: np.ndarray) -> np.ndarray:
         """The product by exact block products combined in float64: compiled (`kernels`) where
@@ -314,15 +312,15 @@ class BlockMatrix:
         return out
 
     def _compiled_product(self, ints: np.ndarray, sx: np.ndarray) -> np.ndarray:
-        q = self.small_ints()
-        scale = np.ascontiguousarray(self.scale_t[:, 0, :])
+        packed = self.packed()
         x = ints.astype(np.int16)  # at most 15 bits (`_precision`)
         out = np.empty((x.shape[0], self.rows))
 
-        def columns(lo: int, hi: int) -> None:
-            kernels.block_product(q, scale, self.mins_t, x, sx, out, lo, hi)
+        def tiles(lo: int, hi: int) -> None:
+            kernels.block_product(packed, x, sx, out, lo, hi)
 
-        parallel.for_ranges(self.rows, columns, min_size=_MIN_SPLIT)
+        tile_count = packed.q.shape[0]
+        parallel.for_ranges(tile_count, tiles, min_size=_MIN_SPLIT_TILES)
         return out
 
 

@@ -5,10 +5,10 @@ Two layouts hold the same numbers:
 
 - wide: float64 integers, keys (layer, position, kv head, channel) and values (layer, position,
   kv head x channel), multiplied by numpy's BLAS;
-- compact (where the compiled `kernels` run): int32 integers, keys and values by channel,
-  (layer, kv head, channel, position), so one channel of many positions is contiguous. The
-  attention of a few query rows (a decoder's step) runs in the kernels, reading half the bytes;
-  larger batches widen the cache to float64 for BLAS.
+- compact (where the compiled `kernels` run): int32 integers in tiles of `kernels.SPAN`
+  positions, (layer, kv head, tile, channel, position in the tile), so one pass over the cache
+  streams through memory. The attention of a few query rows (a decoder's step) runs in the
+  kernels, reading half the bytes; larger batches widen the cache to float64 for BLAS.
 
 Every product is an exact sum, so both layouts and both ways give the same bits.
 """
@@ -36,7 +36,7 @@ class KVCache:
         self.head_dim = head_dim
         self.k_scale = np.zeros((n_layer, n_ctx, n_head_kv))
         if compact:
-            shape = (n_layer, n_head_kv, head_dim, n_ctx)
+            shape = (n_layer, n_head_kv, -(-n_ctx // kernels.SPAN), head_dim, kernels.SPAN)
             self.k_int = np.zeros(shape, dtype=np.int32)
             self.v_int = np.zeros(shape, dtype=np.int32)
         else:
@@ -56,9 +56,9 @@ class KVCache:
         head) and values (position, kv head x channel) at `positions`."""
         self.k_scale[layer, positions] = k_scale
         if self.compact:
-            t, n_kv, hd = k_int.shape
-            self.k_int[layer, ..., positions] = k_int.transpose(1, 2, 0)
-            self.v_int[layer, ..., positions] = v_int.reshape(t, n_kv, hd).transpose(1, 2, 0)
+            tile, at = self._spots(positions)
+            self.k_int[layer, :, tile, :, at] = k_int  # (position, kv head, channel)
+            self.v_int[layer, :, tile, :, at] = v_int.reshape(k_int.shape)
         else:
             self.k_int[layer, positions] = k_int
             self.v_int[layer, positions] = v_int
@@ -66,7 +66,8 @@ class KVCache:
     def keys(self, positions: slice) -> np.ndarray:
         """The key integers at `positions` of every layer, (layer, position, kv head, channel)."""
         if self.compact:
-            return np.moveaxis(self.k_int[..., positions], -1, 1)
+            tile, at = self._spots(positions)
+            return np.moveaxis(self.k_int[:, :, tile, :, at], 0, 1)
         return self.k_int[:, positions]
 
     def move(self, src: slice, dst: slice, k_int: np.ndarray, k_scale: np.ndarray) -> None:
@@ -74,8 +75,9 @@ class KVCache:
         kv head, channel) and scales; the values move unchanged."""
         self.k_scale[:, dst] = k_scale
         if self.compact:
-            self.k_int[..., dst] = np.moveaxis(k_int, 1, -1)
-            self.v_int[..., dst] = self.v_int[..., src]
+            (src_tile, src_at), (dst_tile, dst_at) = self._spots(src), self._spots(dst)
+            self.k_int[:, :, dst_tile, :, dst_at] = np.moveaxis(k_int, 1, 0)
+            self.v_int[:, :, dst_tile, :, dst_at] = self.v_int[:, :, src_tile, :, src_at]
         else:
             self.k_int[:, dst] = k_int
             self.v_int[:, dst] = self.v_int[:, src]
@@ -87,7 +89,7 @@ class KVCache:
             return np.matmul(q_int, self.k_int[layer, :total].transpose(1, 2, 0))
         if q_int.shape[1] <= _KERNEL_ROWS:
             return kernels.attention_dots(q_int, self.k_int[layer], total)
-        return np.matmul(q_int, self.k_int[layer, ..., :total].astype(np.float64))
+        return np.matmul(q_int, self._by_channel(self.k_int[layer], total))
 
     def mix(self, layer: int, weights: np.ndarray) -> np.ndarray:
         """Exact sums of integer `weights` (kv head, rows, total) times the values of the first
@@ -98,6 +100,18 @@ class KVCache:
             values = self.v_int[layer, :total].reshape(total, n_kv, self.head_dim)
             return np.matmul(weights, values.transpose(1, 0, 2))
         if weights.shape[1] <= _KERNEL_ROWS:
-            return kernels.attention_mix(weights, self.v_int[layer])
-        values = self.v_int[layer, ..., :total].astype(np.float64)
-        return np.matmul(weights, values.transpose(0, 2, 1))
+            return kernels.attention_mix(weights, self.v_int[layer], total)
+        return np.matmul(weights, self._by_channel(self.v_int[layer], total).transpose(0, 2, 1))
+
+    def _spots(self, positions: slice) -> tuple[np.ndarray, np.ndarray]:
+        """(tile, place in the tile) of each of `positions`."""
+        where = np.arange(positions.start, positions.stop)
+        return where // kernels.SPAN, where % kernels.SPAN
+
+    @staticmethod
+    def _by_channel(tiles: np.ndarray, total: int) -> np.ndarray:
+        """One layer's compact integers (kv head, tile, channel, place) as float64 (kv head,
+        channel, position), the first `total` positions."""
+        n_kv, n_tiles, hd, span = tiles.shape
+        flat = tiles.transpose(0, 2, 1, 3).reshape(n_kv, hd, n_tiles * span)
+        return flat[:, :, :total].astype(np.float64)

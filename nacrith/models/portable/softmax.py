@@ -11,7 +11,8 @@ arithmetic revision's:
 - revision 3: the difference rounded to a grid of ``2**-EXP_GRID`` and looked up in `exp_table`,
   whose entries are ``rint(2**SCORE_BITS * e**(-i * 2**-EXP_GRID))`` computed once with
   `exact.exp`. The lookup is exact, so the weights are as machine-independent as before; the
-  grid moves each weight by at most ``2**-(EXP_GRID + 1)`` of itself.
+  grid moves each weight by at most ``2**-(EXP_GRID + 1)`` of itself. Where the compiled
+  `kernels` run, one loop does the same operations in the same order (the same bits).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from nacrith import exact
 from nacrith.errors import NacrithError
+from nacrith.models.portable import kernels
 
 __all__ = ["EXP_GRID", "P_BITS", "SCORE_BITS", "attention_weights", "exp_table"]
 
@@ -47,6 +49,8 @@ def exp_table() -> np.ndarray:
 def attention_weights(scores: np.ndarray, revision: int) -> np.ndarray:
     """Integer weights (float64) from `scores` along the last axis, for arithmetic `revision`;
     `scores` (float64, ``-inf`` where hidden, at least one finite per row) is overwritten."""
+    if revision >= TABLE_REVISION and kernels.available():
+        return kernels.table_softmax(scores, exp_table(), 2.0**EXP_GRID, 2.0**P_BITS)
     top = np.max(scores, axis=-1, keepdims=True)
     if not np.all(np.isfinite(top)):
         raise NacrithError("attention scores are not finite (NaN or overflow?)")
