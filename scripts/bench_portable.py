@@ -4,7 +4,6 @@ on alice29.txt.
 Usage: python scripts/bench_portable.py [--tokens N] [--steps M] [--threads 1,2] [--model NAME]
        python scripts/bench_portable.py --codec-bytes N [--model NAME]
        python scripts/bench_portable.py --speed-options [--tokens N] [--steps M] [--model NAME]
-       python scripts/bench_portable.py --kernels [--model NAME]
        python scripts/bench_portable.py --widen-codec N [--model NAME]
        python scripts/bench_portable.py --softmax [--rounds R] [--softmax-codec N] [--model NAME]
 
@@ -30,9 +29,8 @@ row's logits (as the encoder feeds them) and then single steps (as the decoder d
 prefill of the 1,700 before; with the bits/token of both revisions on those tokens. With
 `--softmax-codec N` also the `llm` codec's payload (default settings) on alice29.txt's first N
 bytes with either revision, and its encode time.
-With `--kernels`, the block products of one decoder step (every matrix, one activation row)
-two ways: the float32 integers as held (4 bytes per weight read), and int8 copies in contiguous
-slabs widened to a cache-sized float32 buffer before each sgemm (1 byte per weight read).
+(An earlier `--kernels` timed int8 weights widened to float32 slabs before each sgemm; the
+compiled kernels that replaced that idea are measured by `scripts/bench_kernels.py`.)
 """
 
 from __future__ import annotations
@@ -259,7 +257,6 @@ def main() -> None:
     )
     ap.add_argument("--codec-bytes", type=int, default=None, help="run the codec comparison")
     ap.add_argument("--speed-options", action="store_true", help="revision 2's speed options")
-    ap.add_argument("--kernels", action="store_true", help="one step's block products, 2 layouts")
     ap.add_argument("--widen-codec", type=int, default=None, help="encoder widened or not")
     ap.add_argument("--softmax", action="store_true", help="revision 2 against 3, long context")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of --softmax")
@@ -270,9 +267,6 @@ def main() -> None:
     if args.options_worker:
         path = pull(args.model, quiet=True)
         print(json.dumps(options_worker(path, args.tokens, args.steps)))
-        return
-    if args.kernels:
-        kernels_main(args.model or "smollm2-135m-q4_1")
         return
     if args.softmax:
         softmax_main(args.model or "smollm2-135m", args.rounds, args.softmax_codec)
@@ -519,63 +513,6 @@ def softmax_main(model: str, rounds: int, codec_bytes: int = 0) -> None:
     print(f"\n_Machine: {cpu_name()}, {os.cpu_count()} logical cores; load average {load:.2f}")
     print(f"at the start; Python {platform.python_version()}, numpy {np.__version__}; {date}.")
     print(f"Command: `{command}`._")
-
-
-def kernels_main(model: str) -> None:
-    """Print the wall and CPU milliseconds of one step's block products, each layout."""
-    weights = shared_weights(pull(model, quiet=True), 2)
-    mats = [m for lw in weights.layers for m in (lw.qkv, lw.out, lw.gate_up, lw.down)]
-    mats.append(weights.output)
-    rng = np.random.default_rng(0)
-    lhs = []
-    for m in mats:
-        ints, _ = m.quantize(rng.standard_normal((1, m.cols)))
-        lhs.append(ints.astype(np.float32).transpose(1, 0, 2))
-    slab = 1 << 17  # weights per int8 slab
-
-    def as_held():
-        return [np.matmul(x, m.qt) for m, x in zip(mats, lhs)]
-
-    pieces = []
-    for m in mats:
-        step = max(1, slab // m.cols)
-        parts = range(0, m.rows, step)
-        pieces.append([np.ascontiguousarray(m.qt[:, :, a : a + step], np.int8) for a in parts])
-    buf = np.empty(2 * slab, np.float32)
-
-    def int8_slabs():
-        out = []
-        for x, parts in zip(lhs, pieces):
-            for q in parts:
-                wide = buf[: q.size].reshape(q.shape)
-                np.copyto(wide, q, casting="unsafe")
-                out.append(np.matmul(x, wide))
-        return out
-
-    same = all(
-        np.array_equal(a, np.concatenate(b, axis=2))
-        for a, b in zip(as_held(), _regroup(int8_slabs(), pieces))
-    )
-    print(f"One step's block products of {model} (1 OpenBLAS thread), best of 5; same: {same}\n")
-    print("| layout | wall ms | CPU ms |")
-    print("|---|---:|---:|")
-    for name, fn in (("float32 as held", as_held), ("int8 slabs widened", int8_slabs)):
-        best = min((timed_cpu(fn)[1:] for _ in range(5)), key=lambda t: t[0])
-        print(f"| {name} | {best[0] * 1e3:.1f} | {best[1] * 1e3:.1f} |")
-    load = " / ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(
-        f"\n_Machine: {cpu_name()}, {os.cpu_count()} logical cores, load average {load}. Command:"
-    )
-    print(f"`OPENBLAS_NUM_THREADS=1 python scripts/bench_portable.py --kernels --model {model}`._")
-
-
-def _regroup(flat: list[np.ndarray], pieces: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
-    """`flat` (one product per slab) grouped by matrix."""
-    out, i = [], 0
-    for parts in pieces:
-        out.append(flat[i : i + len(parts)])
-        i += len(parts)
-    return out
 
 
 if __name__ == "__main__":

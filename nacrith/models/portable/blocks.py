@@ -288,9 +288,11 @@ class BlockMatrix:
         """The product by exact block products combined in float64: compiled (`kernels`) where
         they run, else float32 sgemms a slab of rows at a time (per-block terms cache-sized)."""
         n = x.shape[0]
+        if self.block % 2 == 0 and self.act_bits < 16 and kernels.available():
+            quantized = kernels.quantize(x, self.block, self.span, self.act_bits)
+            if quantized is not None:
+                return self._compiled_product(*quantized)
         ints, sx = self.quantize(x)
-        if self.block % 2 == 0 and kernels.available():
-            return self._compiled_product(ints, sx)
         lhs = ints.astype(np.float32).transpose(1, 0, 2)  # (nb, n, block)
         sx_t = sx.T[:, :, None]
         x_sums = None if self.mins_t is None else np.sum(ints, axis=2) * sx
@@ -313,7 +315,7 @@ class BlockMatrix:
 
     def _compiled_product(self, ints: np.ndarray, sx: np.ndarray) -> np.ndarray:
         packed = self.packed()
-        x = ints.astype(np.int16)  # at most 15 bits (`_precision`)
+        x = ints.astype(np.int16, copy=False)  # at most 15 bits (`_precision`)
         out = np.empty((x.shape[0], self.rows))
 
         def tiles(lo: int, hi: int) -> None:

@@ -21,6 +21,7 @@ is ``numpy``, `available()` is False and the engine keeps its numpy path.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from functools import cache
@@ -40,6 +41,7 @@ __all__ = [
     "available",
     "block_product",
     "pack",
+    "quantize",
     "table_softmax",
 ]
 
@@ -165,6 +167,35 @@ def _table_softmax(scores, table, grid, p_scale, out):  # pragma: no cover - com
     return True
 
 
+def _quantize(x, block, span, act_bits, act_limit, ints, scales):  # pragma: no cover - compiled
+    n, cols = x.shape
+    n_blocks = cols // block
+    peaks = np.empty(n_blocks)
+    for t in range(n):
+        row = x[t]
+        peak = 0.0
+        for b in range(n_blocks):
+            m = 0.0
+            for i in range(b * block, (b + 1) * block):
+                v = abs(row[i])
+                if not v <= 1.7976931348623157e308:
+                    return False  # NaN or infinite: the numpy path decides
+                m = max(m, v)
+            peaks[b] = m
+            peak = max(peak, m)
+        dead = not peak >= 2.0**-900
+        top = math.frexp(1.0 if dead else peak)[1]
+        for b in range(n_blocks):
+            e = math.frexp(peaks[b])[1] if peaks[b] > 0 else 0
+            shift = max(e, top - span) - act_bits
+            factor = math.ldexp(1.0, -shift)
+            for i in range(b * block, (b + 1) * block):
+                v = 0.0 if dead else min(max(np.rint(row[i] * factor), -act_limit), act_limit)
+                ints[t, b, i - b * block] = np.int16(v)
+            scales[t, b] = math.ldexp(1.0, shift)
+    return True
+
+
 @cache
 def _compiled() -> tuple[Callable[..., None], ...] | None:
     if os.environ.get(ENV, "numba").strip().lower() == "numpy":
@@ -181,6 +212,7 @@ def _compiled() -> tuple[Callable[..., None], ...] | None:
         njit(fastmath=exact_sums, **options)(_dots),
         njit(fastmath=exact_sums, **options)(_mix),
         njit(**options)(_table_softmax),  # IEEE operations as numpy runs them: no fastmath
+        njit(**options)(_quantize),
     )
 
 
@@ -229,6 +261,22 @@ def table_softmax(scores: np.ndarray, table: np.ndarray, grid: float, p_scale: f
     if not _kernel(3)(rows, table, grid, p_scale, out):
         raise NacrithError("attention scores are not finite (NaN or overflow?)")
     return out.reshape(scores.shape)
+
+
+def quantize(
+    x: np.ndarray, block: int, span: int, act_bits: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """`BlockMatrix.quantize` of finite rows `x` (n, cols), the same operations: integers as
+    (n, blocks, block) int16 and the blocks' power-of-two scales (n, blocks); None when `x`
+    holds a NaN or an infinity (then the numpy path decides what that gives)."""
+    n, cols = x.shape
+    ints = np.empty((n, cols // block, block), dtype=np.int16)
+    scales = np.empty((n, cols // block))
+    limit = float(2**act_bits - 1)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    if not _kernel(4)(x, block, span, act_bits, limit, ints, scales):
+        return None
+    return ints, scales
 
 
 def _packed_scales(scale: np.ndarray, tiles: int) -> np.ndarray:

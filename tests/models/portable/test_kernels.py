@@ -168,3 +168,28 @@ def _numpy_softmax(scores: np.ndarray, monkeypatch) -> np.ndarray:
     with monkeypatch.context() as m:
         m.setattr(kernels, "available", lambda: False)
         return softmax.attention_weights(scores, 3)
+
+
+@pytest.mark.parametrize("type_name", ["Q4_1", "Q8_0", "F16"])
+def test_the_compiled_quantization_is_the_numpy_one(type_name):
+    matrix = _matrix(type_name, 64, 256)
+    x = _activations(6, 256)
+    x[1] = 0.0  # a zero row
+    x[2] *= 2.0**-1000  # a row below the engine's floor
+    x[3, :32] = 0.0  # a zero block
+    x[4, 40:60] *= 2.0**-60  # blocks far below the row's largest: the span clamps them
+    ints, scales = matrix.quantize(x)
+    got = kernels.quantize(x, matrix.block, matrix.span, matrix.act_bits)
+    assert got is not None
+    assert got[0].dtype == np.int16
+    assert np.array_equal(got[0], ints) and np.array_equal(got[1], scales)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_rows_that_are_not_finite_take_the_numpy_path(bad, monkeypatch):
+    matrix = _matrix("Q8_0", 64, 256)
+    x = _activations(3, 256)
+    x[1, 17] = bad
+    assert kernels.quantize(x, matrix.block, matrix.span, matrix.act_bits) is None
+    expected = _numpy_product(matrix, x, monkeypatch)
+    assert np.array_equal(matrix(x), expected, equal_nan=True)
