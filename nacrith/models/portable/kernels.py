@@ -22,13 +22,13 @@ is ``numpy``, `available()` is False and the engine keeps its numpy path.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from functools import cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from nacrith import jit
 from nacrith.errors import NacrithError
 
 __all__ = [
@@ -45,8 +45,8 @@ __all__ = [
     "table_softmax",
 ]
 
-#: environment variable choosing the block products' implementation: ``numba`` or ``numpy``
-ENV = "NACRITH_KERNELS"
+#: environment variable choosing the kernels' implementation: ``numba`` or ``numpy``
+ENV = jit.ENV
 #: output columns of one tile of packed weights: its int32 sums and float64 sums stay in L1
 TILE = 256
 #: cache positions of one tile of the compact KV cache (`kv_cache`)
@@ -197,28 +197,24 @@ def _quantize(x, block, span, act_bits, act_limit, ints, scales):  # pragma: no 
 
 
 @cache
-def _compiled() -> tuple[Callable[..., None], ...] | None:
-    if os.environ.get(ENV, "numba").strip().lower() == "numpy":
+def _compiled() -> tuple[Callable[..., Any], ...] | None:
+    if jit.compiler() is None:
         return None
-    try:
-        from numba import njit
-    except ImportError:
-        return None
-    options = {"nogil": True, "cache": True, "error_model": "numpy", "boundscheck": False}
     # every partial sum of the attention is exact, so reordering or fusing changes no bit
     exact_sums = {"reassoc", "contract"}
-    return (
-        njit(**options)(_product),
-        njit(fastmath=exact_sums, **options)(_dots),
-        njit(fastmath=exact_sums, **options)(_mix),
-        njit(**options)(_table_softmax),  # IEEE operations as numpy runs them: no fastmath
-        njit(**options)(_quantize),
+    loops = (
+        jit.compile_loop(_product),
+        jit.compile_loop(_dots, fastmath=exact_sums),
+        jit.compile_loop(_mix, fastmath=exact_sums),
+        jit.compile_loop(_table_softmax),  # IEEE operations as numpy runs them: no fastmath
+        jit.compile_loop(_quantize),
     )
+    return tuple(loop for loop in loops if loop is not None)
 
 
 def available() -> bool:
-    """Whether the compiled block product runs here (numba imports and ``NACRITH_KERNELS`` is
-    not ``numpy``)."""
+    """Whether the compiled kernels run here (`jit.compiler`: numba imports and
+    ``NACRITH_KERNELS`` is not ``numpy``)."""
     return _compiled() is not None
 
 

@@ -9,6 +9,7 @@ import gguf
 import numpy as np
 import pytest
 
+from nacrith import jit
 from nacrith.errors import NacrithError
 from nacrith.models.portable import kernels, parallel, softmax
 from nacrith.models.portable.blocks import BlockMatrix, block_tensor
@@ -24,9 +25,14 @@ RNG = np.random.default_rng(29)
 @pytest.fixture(autouse=True)
 def _compiled(monkeypatch):
     monkeypatch.delenv(kernels.ENV, raising=False)
-    kernels._compiled.cache_clear()
+    _forget()
     assert kernels.available()
     yield
+    _forget()
+
+
+def _forget() -> None:
+    jit.compiler.cache_clear()
     kernels._compiled.cache_clear()
 
 
@@ -138,7 +144,7 @@ def test_the_compact_cache_holds_and_multiplies_what_the_wide_one_does():
 
 def test_the_numpy_setting_turns_the_kernels_off(monkeypatch):
     monkeypatch.setenv(kernels.ENV, "numpy")
-    kernels._compiled.cache_clear()
+    _forget()
     assert not kernels.available()
     with pytest.raises(RuntimeError):
         kernels.attention_dots(np.zeros((1, 1, 2)), np.zeros((1, 2, 4), np.int32), 4)
