@@ -21,6 +21,10 @@ numbers: an exact sum has one value however it is computed. A widened matrix use
 several rows at once (no per-block intermediates), the float32 blocks for one; any matrix uses
 it for many rows (a prefill), widening a cache-sized slab of its rows at a time.
 
+Where the compiled `kernels` run, products of fewer rows are compiled loops over the integers
+as int8 (or int16), packed in tiles of output columns (`packed`), with the same exact sums, so
+the same bits.
+
 Each product's weight rows (its output columns) may be split over threads (`parallel`): a
 column's value is an exact sum, so the split changes no bit.
 """

@@ -14,7 +14,9 @@ function from `exact`, or an exact integer sum:
   cache;
 - SiLU and the RoPE tables use `exact.exp`, `exact.sin`, `exact.cos`.
 
-A batch of tokens therefore gives the same bits as the same tokens fed one at a time.
+A batch of tokens therefore gives the same bits as the same tokens fed one at a time. Where the
+compiled `kernels` run, the KV cache is compact (`kv_cache`: int32 integers) and a decoder's
+attention runs in them; the numbers are the same.
 
 Arithmetic revisions (`weights.REVISIONS`): revision 1 holds the weight matrices as per-row fixed
 point in float64 (`FixedMatrix`), revision 2 keeps the GGUF's quantization blocks and multiplies
