@@ -165,8 +165,15 @@ class PortableModel(Streams):
         self._hidden = x
         return self.weights.output(x)
 
+    @staticmethod
+    def _fixed_point(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+        """`exact.fixed_point`, compiled where the kernels run (the same bits)."""
+        if kernels.available():
+            return kernels.fixed_point(x, bits)
+        return exact.fixed_point(x, bits)
+
     def _rms_norm(self, h: np.ndarray, gain: np.ndarray) -> np.ndarray:
-        ints, scale = exact.fixed_point(h, self._rms_bits)
+        ints, scale = self._fixed_point(h, self._rms_bits)
         squares = np.sum(ints * ints, axis=-1)  # integers below 2**52: exact in any order
         mean = squares * (scale * scale) / float(h.shape[-1])
         inv = 1.0 / np.sqrt(mean + self.config.rms_eps)
@@ -204,7 +211,7 @@ class PortableModel(Streams):
         v_int = np.rint(qkv[:, cfg.n_embd + kv :] / self._v_scale[layer])
         if not np.all(np.abs(v_int) <= 2.0**V_BITS):
             raise NacrithError(f"layer {layer}: a value left its proven range (NaN or overflow?)")
-        k_int, k_scale = exact.fixed_point(k, QK_BITS)
+        k_int, k_scale = self._fixed_point(k, QK_BITS)
         attn = np.empty((n, cfg.n_embd))
         row = 0
         for (seq, toks), start in zip(segments, starts):
@@ -237,7 +244,7 @@ class PortableModel(Streams):
         cfg = self.config
         t, hd, group, n_kv = q.shape[0], cfg.head_dim, self._group, cfg.n_head_kv
         total = start + t
-        q_int, q_scale = exact.fixed_point(q, QK_BITS)
+        q_int, q_scale = self._fixed_point(q, QK_BITS)
         q_scale = q_scale * (1.0 / np.sqrt(float(hd)))
         # rows of each kv head: (position, head of the group), position-major
         q_int = q_int.reshape(t, n_kv, group, hd).transpose(1, 0, 2, 3).reshape(n_kv, -1, hd)

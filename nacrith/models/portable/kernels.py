@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from nacrith import jit
+from nacrith import exact, jit
 from nacrith.errors import NacrithError
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "attention_mix",
     "available",
     "block_product",
+    "fixed_point",
     "pack",
     "quantize",
     "table_softmax",
@@ -196,6 +197,27 @@ def _quantize(x, block, span, act_bits, act_limit, ints, scales):  # pragma: no 
     return True
 
 
+def _fixed_point(x, bits, ints, scales):  # pragma: no cover - compiled
+    rows, cols = x.shape
+    for t in range(rows):
+        row = x[t]
+        peak = 0.0
+        for i in range(cols):
+            v = abs(row[i])
+            if not v <= 1.7976931348623157e308:
+                return False  # NaN or infinite: the numpy path decides
+            peak = max(peak, v)
+        if not peak >= 2.0**-900:
+            ints[t, :] = 0.0
+            scales[t] = 1.0
+            continue
+        shift = math.frexp(peak)[1] - bits
+        for i in range(cols):
+            ints[t, i] = np.rint(math.ldexp(row[i], -shift))
+        scales[t] = math.ldexp(1.0, shift)
+    return True
+
+
 @cache
 def _compiled() -> tuple[Callable[..., Any], ...] | None:
     if jit.compiler() is None:
@@ -208,6 +230,7 @@ def _compiled() -> tuple[Callable[..., Any], ...] | None:
         jit.compile_loop(_mix, fastmath=exact_sums),
         jit.compile_loop(_table_softmax),  # IEEE operations as numpy runs them: no fastmath
         jit.compile_loop(_quantize),
+        jit.compile_loop(_fixed_point),
     )
     return tuple(loop for loop in loops if loop is not None)
 
@@ -273,6 +296,17 @@ def quantize(
     if not _kernel(4)(x, block, span, act_bits, limit, ints, scales):
         return None
     return ints, scales
+
+
+def fixed_point(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """`exact.fixed_point` (rows along the last axis), the same operations; rows holding a NaN
+    or an infinity make the whole call take `exact.fixed_point` itself."""
+    rows = np.ascontiguousarray(x, dtype=np.float64).reshape(-1, x.shape[-1])
+    ints = np.empty_like(rows)
+    scales = np.empty(rows.shape[0])
+    if not _kernel(5)(rows, bits, ints, scales):
+        return exact.fixed_point(x, bits)
+    return ints.reshape(x.shape), scales.reshape(x.shape[:-1])
 
 
 def _packed_scales(scale: np.ndarray, tiles: int) -> np.ndarray:

@@ -9,7 +9,7 @@ import gguf
 import numpy as np
 import pytest
 
-from nacrith import jit
+from nacrith import exact, jit
 from nacrith.errors import NacrithError
 from nacrith.models.portable import kernels, parallel, softmax
 from nacrith.models.portable.blocks import BlockMatrix, block_tensor
@@ -199,3 +199,21 @@ def test_rows_that_are_not_finite_take_the_numpy_path(bad, monkeypatch):
     assert kernels.quantize(x, matrix.block, matrix.span, matrix.act_bits) is None
     expected = _numpy_product(matrix, x, monkeypatch)
     assert np.array_equal(matrix(x), expected, equal_nan=True)
+
+
+@pytest.mark.parametrize("bits", [12, 21, 22])
+def test_the_compiled_fixed_point_is_the_exact_one(bits):
+    x = RNG.normal(0.0, 1.0, (40, 9, 64)) * np.exp(RNG.uniform(-30, 30, (40, 9, 1)))
+    x[0] = 0.0
+    x[1] *= 2.0**-1000  # below the floor: zeros
+    x[2, :, 5] = -0.0
+    x[3] = 1e300
+    expected = exact.fixed_point(x, bits)
+    got = kernels.fixed_point(x, bits)
+    assert np.array_equal(got[0].view(np.int64), expected[0].view(np.int64))  # signed zeros too
+    assert np.array_equal(got[1], expected[1])
+    x[5, 2, 7] = np.nan  # then the whole call is exact.fixed_point's
+    expected = exact.fixed_point(x, bits)
+    got = kernels.fixed_point(x, bits)
+    assert np.array_equal(got[0], expected[0], equal_nan=True)
+    assert np.array_equal(got[1], expected[1])
