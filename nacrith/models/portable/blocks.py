@@ -292,7 +292,7 @@ class BlockMatrix:
         """The product by exact block products combined in float64: compiled (`kernels`) where
         they run, else float32 sgemms a slab of rows at a time (per-block terms cache-sized)."""
         n = x.shape[0]
-        if self.block % 2 == 0 and self.act_bits < 16 and kernels.available():
+        if self.block % 2 == 0 and kernels.available():
             quantized = kernels.quantize(x, self.block, self.span, self.act_bits)
             if quantized is not None:
                 return self._compiled_product(*quantized)

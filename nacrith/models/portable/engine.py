@@ -134,7 +134,7 @@ class PortableModel(Streams):
         rotated = np.empty_like(pairs)
         rotated[..., 0] = a * c + b * s
         rotated[..., 1] = b * c - a * s
-        k_int, k_scale = exact.fixed_point(rotated.reshape(moved.shape), QK_BITS)
+        k_int, k_scale = self._fixed_point(rotated.reshape(moved.shape), QK_BITS)
         cache.move(src, dst, k_int, k_scale)
         cache.length = n - count
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -218,21 +218,31 @@ def _fixed_point(x, bits, ints, scales):  # pragma: no cover - compiled
     return True
 
 
+class _Loops(NamedTuple):
+    """The compiled forms of this module's loops."""
+
+    product: Callable[..., None]
+    dots: Callable[..., None]
+    mix: Callable[..., None]
+    table_softmax: Callable[..., bool]
+    quantize: Callable[..., bool]
+    fixed_point: Callable[..., bool]
+
+
 @cache
-def _compiled() -> tuple[Callable[..., Any], ...] | None:
+def _compiled() -> _Loops | None:
     if jit.compiler() is None:
         return None
     # every partial sum of the attention is exact, so reordering or fusing changes no bit
     exact_sums = {"reassoc", "contract"}
-    loops = (
-        jit.compile_loop(_product),
-        jit.compile_loop(_dots, fastmath=exact_sums),
-        jit.compile_loop(_mix, fastmath=exact_sums),
-        jit.compile_loop(_table_softmax),  # IEEE operations as numpy runs them: no fastmath
-        jit.compile_loop(_quantize),
-        jit.compile_loop(_fixed_point),
+    return _Loops(
+        product=jit.compile_loop(_product),
+        dots=jit.compile_loop(_dots, fastmath=exact_sums),
+        mix=jit.compile_loop(_mix, fastmath=exact_sums),
+        table_softmax=jit.compile_loop(_table_softmax),  # numpy's IEEE operations: no fastmath
+        quantize=jit.compile_loop(_quantize),
+        fixed_point=jit.compile_loop(_fixed_point),
     )
-    return tuple(loop for loop in loops if loop is not None)
 
 
 def available() -> bool:
@@ -241,11 +251,11 @@ def available() -> bool:
     return _compiled() is not None
 
 
-def _kernel(index: int) -> Callable[..., None]:
-    kernels = _compiled()
-    if kernels is None:
+def _loops() -> _Loops:
+    loops = _compiled()
+    if loops is None:
         raise RuntimeError("the compiled kernels are not available here")
-    return kernels[index]
+    return loops
 
 
 def attention_dots(q: np.ndarray, keys: np.ndarray, total: int) -> np.ndarray:
@@ -256,7 +266,7 @@ def attention_dots(q: np.ndarray, keys: np.ndarray, total: int) -> np.ndarray:
     :param keys: (n_kv, tiles, hd, SPAN) int32 key integers of one layer (`kv_cache`).
     """
     out = np.empty((q.shape[0], q.shape[1], total))
-    _kernel(1)(q, keys, total, out)
+    _loops().dots(q, keys, total, out)
     return out
 
 
@@ -268,7 +278,7 @@ def attention_mix(weights: np.ndarray, values: np.ndarray, total: int) -> np.nda
     :param values: (n_kv, tiles, hd, SPAN) int32 value integers of one layer (`kv_cache`).
     """
     out = np.empty((weights.shape[0], weights.shape[1], values.shape[2]))
-    _kernel(2)(weights, values, total, out)
+    _loops().mix(weights, values, total, out)
     return out
 
 
@@ -277,7 +287,7 @@ def table_softmax(scores: np.ndarray, table: np.ndarray, grid: float, p_scale: f
     in the same order; `NacrithError` for a row without a finite maximum (NaN, overflow)."""
     rows = np.ascontiguousarray(scores).reshape(-1, scores.shape[-1])
     out = np.empty_like(rows)
-    if not _kernel(3)(rows, table, grid, p_scale, out):
+    if not _loops().table_softmax(rows, table, grid, p_scale, out):
         raise NacrithError("attention scores are not finite (NaN or overflow?)")
     return out.reshape(scores.shape)
 
@@ -293,7 +303,7 @@ def quantize(
     scales = np.empty((n, cols // block))
     limit = float(2**act_bits - 1)
     x = np.ascontiguousarray(x, dtype=np.float64)
-    if not _kernel(4)(x, block, span, act_bits, limit, ints, scales):
+    if not _loops().quantize(x, block, span, act_bits, limit, ints, scales):
         return None
     return ints, scales
 
@@ -304,7 +314,7 @@ def fixed_point(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
     rows = np.ascontiguousarray(x, dtype=np.float64).reshape(-1, x.shape[-1])
     ints = np.empty_like(rows)
     scales = np.empty(rows.shape[0])
-    if not _kernel(5)(rows, bits, ints, scales):
+    if not _loops().fixed_point(rows, bits, ints, scales):
         return exact.fixed_point(x, bits)
     return ints.reshape(x.shape), scales.reshape(x.shape[:-1])
 
@@ -356,11 +366,10 @@ def block_product(
     :param x: (n, blocks, block) int16 activation integers; `sx` (n, blocks) their float64
         power-of-two scales.
     """
-    kernel = _kernel(0)
     if packed.mins is None:
         mins_arg = np.empty((0, 0, 0))
         x_sums = np.empty((0, 0))
     else:
         mins_arg = packed.mins
         x_sums = np.sum(x, axis=2, dtype=np.int64) * sx  # integers times powers of two: exact
-    kernel(packed.q, packed.scale, mins_arg, x, sx, x_sums, out, lo, hi, packed.rows)
+    _loops().product(packed.q, packed.scale, mins_arg, x, sx, x_sums, out, lo, hi, packed.rows)
