@@ -9,19 +9,28 @@ used: their bits differ between dispatch paths.
 
 No function here returns a subnormal number: results below the smallest normal float64 are
 flushed to zero explicitly, so flush-to-zero CPU modes cannot change them.
+
+`exp` runs as one compiled loop where numba does (`jit`), with the same operations per element
+(`exp_value`), so the same bits as its numpy form.
 """
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
+from functools import cache
 from math import factorial
 
 import numpy as np
 
+from nacrith import jit
+
 __all__ = [
+    "EXP_TABLES",
     "TINY",
     "cos",
     "exp",
+    "exp_value",
     "fixed_point",
     "fixed_sum",
     "flush_subnormals",
@@ -76,14 +85,72 @@ def _horner(coefficients: tuple[float, ...], x: np.ndarray) -> np.ndarray:
 _EXP_CHUNK = 1 << 14  # elements per pass of `exp` (its temporaries stay in cache)
 
 
+#: `exp_value`'s constant arrays: the Taylor coefficients and the powers of two 2**-600..2**600
+EXP_TABLES = (np.asarray(_EXP_C), np.ldexp(1.0, np.arange(-600, 601)))
+
+
 def exp(x: np.ndarray | float) -> np.ndarray:
     """e**x for float64 input, same bits on every machine; results below 2**-1021 become 0."""
     x = np.asarray(x, dtype=np.float64)
     out = np.empty(x.shape)
     flat_x, flat_out = x.reshape(-1), out.reshape(-1)
+    loop = _compiled_exp()
+    if loop is not None:
+        loop(np.ascontiguousarray(flat_x), *EXP_TABLES, flat_out)
+        return out
     for lo in range(0, flat_x.size, _EXP_CHUNK):
         _exp_into(flat_x[lo : lo + _EXP_CHUNK], flat_out[lo : lo + _EXP_CHUNK])
     return out
+
+
+def exp_value(v: float, coefficients: np.ndarray, pow2: np.ndarray) -> float:
+    """`exp` of one float64 by the same operations as `_exp_into` (`EXP_TABLES` as the arrays),
+    for compiled loops (`jit.share_helper`): 2**k is taken as two exact products by table powers
+    of two, and the Horner scheme is written out, so that no call or inner loop is left."""
+    special = not abs(v) <= _EXP_MAX
+    xs = 0.0 if special else v
+    k = np.rint(xs * _INV_LN2)
+    r = xs - k * _LN2_HI
+    r = r - k * _LN2_LO
+    c = coefficients
+    acc = r * c[0]
+    acc = (acc + c[1]) * r
+    acc = (acc + c[2]) * r
+    acc = (acc + c[3]) * r
+    acc = (acc + c[4]) * r
+    acc = (acc + c[5]) * r
+    acc = (acc + c[6]) * r
+    acc = (acc + c[7]) * r
+    acc = (acc + c[8]) * r
+    acc = (acc + c[9]) * r
+    acc = (acc + c[10]) * r
+    acc = (acc + c[11]) * r
+    acc = (acc + c[12]) * r
+    acc = (acc + c[13]) * r
+    p = acc + c[14]
+    ki = int(k)
+    under = ki < _EXP_MIN_K
+    p = 0.0 if under else p
+    ki = 0 if under else ki
+    half = ki >> 1  # p * 2**half * 2**(ki - half): both products exact (normal results)
+    out = p * pow2[half + 600] * pow2[ki - half + 600]
+    if special:
+        out = v if v != v else (math.inf if v > 0 else 0.0)
+    return out
+
+
+def _exp_loop(x, coefficients, pow2, out):  # pragma: no cover - compiled
+    for i in range(x.shape[0]):
+        out[i] = exp_value(x[i], coefficients, pow2)
+
+
+@cache
+def _compiled_exp():  # type: ignore[no-untyped-def]
+    """`exp`'s compiled loop, or None where the numpy form runs (`jit.compiler`)."""
+    if jit.compiler() is None:
+        return None
+    jit.share_helper(exp_value)
+    return jit.compile_loop(_exp_loop)
 
 
 def _exp_into(x: np.ndarray, out: np.ndarray) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-__all__ = ["ENV", "compile_loop", "compiler"]
+__all__ = ["ENV", "compile_loop", "compiler", "share_helper"]
 
 #: environment variable choosing the loops' implementation: ``numba`` (where it imports) or
 #: ``numpy``
@@ -42,3 +42,14 @@ def compile_loop(function: Callable[..., Any], **options: Any) -> Callable[..., 
     if njit is None:
         return None
     return njit(nogil=True, cache=True, error_model="numpy", boundscheck=False, **options)(function)
+
+
+@cache
+def share_helper(function: Callable[..., Any]) -> None:
+    """Let compiled loops call `function` (a plain function of numbers), compiled into them;
+    nothing where the numpy forms run."""
+    if compiler() is None:
+        return
+    from numba.extending import register_jitable
+
+    register_jitable(inline="always")(function)

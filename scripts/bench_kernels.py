@@ -3,16 +3,19 @@
 Usage: OPENBLAS_NUM_THREADS=1 python scripts/bench_kernels.py [--rounds R] [--model NAME]
            [--section NAME] [--no-write]
 
-The same weights (arithmetic revision 3) run both ways, rounds in turn, one thread: single steps
+The same weights (arithmetic revision 3) run three ways, rounds in turn, one thread: the numpy
+path; the compiled products, attention, softmax, quantization and fixed point (`kernels`) alone;
+and everything compiled (`kernels`, `layer_kernels` and `exact.exp`: the default). Single steps
 (what the decoder runs) at positions 200 and 1,900 of alice29.txt (n_ctx 2048), and an append
 of 64 tokens with every row's logits at 1,836 (what the encoder runs). The fastest round of
-each counts. Every step's and append's logits are compared between the two paths (same bits).
+each counts. Every step's and append's logits are compared between the paths (same bits).
 Prints a Markdown section and writes it into BENCHMARKS.md (section portable-kernels).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -29,8 +32,9 @@ sys.path.insert(0, str(REPO / "scripts"))
 from bench_portable import _alice_tokens  # noqa: E402
 from benchmd import update_section  # noqa: E402
 
+from nacrith import exact  # noqa: E402
 from nacrith.models.llm.registry import pull  # noqa: E402
-from nacrith.models.portable import PortableModel, kernels  # noqa: E402
+from nacrith.models.portable import PortableModel, kernels, layer_kernels  # noqa: E402
 from nacrith.models.portable.backend import shared_weights  # noqa: E402
 
 SHORT, LONG = 200, 1900  # positions of the timed steps
@@ -38,15 +42,31 @@ STEPS = 16
 APPEND = 64
 
 
-def _model(weights, compiled: bool) -> PortableModel:
-    with mock.patch.object(kernels, "available", return_value=compiled and kernels.available()):
-        return PortableModel(n_seq=1, n_ctx=2048, weights=weights, revision=3)
+#: the paths timed: (name, `kernels` compiled, `layer_kernels` and `exact.exp` compiled)
+PATHS = (
+    ("numpy", False, False),
+    ("compiled products and attention (`kernels`)", True, False),
+    ("everything compiled (+ `layer_kernels`, `exact.exp`; the default)", True, True),
+)
 
 
-def _round(model: PortableModel, tokens: list[int], compiled: bool) -> tuple[dict, list]:
+@contextlib.contextmanager
+def _path(products: bool, layers: bool):
+    """Run the engine with the compiled loops chosen (the others take their numpy forms)."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(
+            mock.patch.object(kernels, "available", return_value=products and kernels.available())
+        )
+        if not layers:
+            stack.enter_context(mock.patch.object(layer_kernels, "available", return_value=False))
+            stack.enter_context(mock.patch.object(exact, "_compiled_exp", return_value=None))
+        yield
+
+
+def _round(model: PortableModel, tokens: list[int], path: tuple) -> tuple[dict, list]:
     """ms per token of each measure, and the logits computed."""
     times, logits = {}, []
-    with mock.patch.object(kernels, "available", return_value=compiled and kernels.available()):
+    with _path(*path[1:]):
         for name, at in (("short", SHORT), ("long", LONG)):
             model._caches[0].length = 0
             model.prefill(0, tokens[:at])
@@ -76,35 +96,44 @@ def main() -> None:
     tokens, _ = _alice_tokens(path, LONG + STEPS + 1)
     weights = shared_weights(path, 3)
     load = os.getloadavg()[0]
-    models = {c: _model(weights, c) for c in (False, True)}
-    results: dict[bool, list[dict]] = {False: [], True: []}
-    logits: dict[bool, list] = {}
+    models = {}
+    for path in PATHS:
+        with _path(*path[1:]):
+            models[path] = PortableModel(n_seq=1, n_ctx=2048, weights=weights, revision=3)
+    results: dict[tuple, list[dict]] = {path: [] for path in PATHS}
+    logits: dict[tuple, list] = {}
     for _ in range(args.rounds):
-        for compiled in (False, True):
-            times, logits[compiled] = _round(models[compiled], tokens, compiled)
-            results[compiled].append(times)
-    same = all(np.array_equal(a, b) for a, b in zip(logits[False], logits[True]))
-    best = {c: {k: min(r[k] for r in rs) for k in rs[0]} for c, rs in results.items()}
+        for path in PATHS:
+            times, logits[path] = _round(models[path], tokens, path)
+            results[path].append(times)
+    first = logits[PATHS[0]]
+    same = all(
+        np.array_equal(a, b) for path in PATHS[1:] for a, b in zip(first, logits[path], strict=True)
+    )
+    best = {p: {k: min(r[k] for r in rs) for k in rs[0]} for p, rs in results.items()}
     lines = [
-        "### Compiled kernels against the numpy path (session 13)",
+        "### Compiled kernels against the numpy path (sessions 13 and 14)",
         "",
         f"Model {path.name}, arithmetic revision 3, n_ctx 2048, one thread; alice29.txt's tokens.",
         f"Single steps ({STEPS}) at positions {SHORT} and {LONG:,} (the decoder), an append of "
         f"{APPEND} tokens with every row's logits ending at {LONG:,} (the encoder); ms per token, "
-        f"the fastest of {args.rounds} rounds in turn. Same bits: every logit of both paths equal: "
+        f"the fastest of {args.rounds} rounds in turn. Same bits: every logit of the paths equal: "
         f"{same}.",
         "",
         f"| path | step at {SHORT} | step at {LONG:,} | append of {APPEND} at {LONG:,} |",
         "|---|---:|---:|---:|",
     ]
-    for compiled, name in ((False, "numpy"), (True, "compiled kernels (numba)")):
-        b = best[compiled]
-        lines.append(f"| {name} | {b['short']:.1f} | {b['long']:.1f} | {b['append']:.1f} |")
-    ratio = {k: best[False][k] / best[True][k] for k in best[True]}
+    for path in PATHS:
+        b = best[path]
+        lines.append(f"| {path[0]} | {b['short']:.1f} | {b['long']:.1f} | {b['append']:.1f} |")
+    lines.append("")
+    for path in PATHS[1:]:
+        ratio = {k: best[PATHS[0]][k] / best[path][k] for k in best[path]}
+        lines.append(
+            f"{path[0]} against numpy: step at {SHORT} {ratio['short']:.2f}x, at {LONG:,} "
+            f"{ratio['long']:.2f}x, append {ratio['append']:.2f}x as fast."
+        )
     lines += [
-        "",
-        f"Compiled against numpy: step at {SHORT} {ratio['short']:.2f}x, at {LONG:,} "
-        f"{ratio['long']:.2f}x, append {ratio['append']:.2f}x as fast.",
         "",
         f"Load average {load:.2f} at the start; numpy {np.__version__}, numba {version('numba')}.",
     ]

@@ -16,7 +16,8 @@ function from `exact`, or an exact integer sum:
 
 A batch of tokens therefore gives the same bits as the same tokens fed one at a time. Where the
 compiled `kernels` run, the KV cache is compact (`kv_cache`: int32 integers) and a decoder's
-attention runs in them; the numbers are the same.
+attention runs in them, and `layer_kernels` computes RMSNorm, RoPE and SiLU; the numbers are the
+same.
 
 Arithmetic revisions (`weights.REVISIONS`): revision 1 holds the weight matrices as per-row fixed
 point in float64 (`FixedMatrix`), revision 2 keeps the GGUF's quantization blocks and multiplies
@@ -37,7 +38,7 @@ import numpy as np
 
 from nacrith import exact
 from nacrith.errors import NacrithError
-from nacrith.models.portable import kernels
+from nacrith.models.portable import kernels, layer_kernels
 from nacrith.models.portable.kv_cache import KVCache
 from nacrith.models.portable.softmax import P_BITS, attention_weights
 from nacrith.models.portable.streams import Streams, checked_setup
@@ -173,6 +174,10 @@ class PortableModel(Streams):
         return exact.fixed_point(x, bits)
 
     def _rms_norm(self, h: np.ndarray, gain: np.ndarray) -> np.ndarray:
+        if layer_kernels.available():
+            out = layer_kernels.rms_norm(h, gain, self._rms_bits, self.config.rms_eps)
+            if out is not None:
+                return out
         ints, scale = self._fixed_point(h, self._rms_bits)
         squares = np.sum(ints * ints, axis=-1)  # integers below 2**52: exact in any order
         mean = squares * (scale * scale) / float(h.shape[-1])
@@ -181,6 +186,8 @@ class PortableModel(Streams):
 
     def _rope(self, x: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Rotate adjacent pairs (llama.cpp's "normal" RoPE, which GGUF llama weights expect)."""
+        if layer_kernels.available():
+            return layer_kernels.rope(x, self._cos, self._sin, positions)
         n, heads, dim = x.shape
         pairs = x.reshape(n, heads, dim // 2, 2)
         a, b = pairs[..., 0], pairs[..., 1]
@@ -223,7 +230,10 @@ class PortableModel(Streams):
             row += t
         h = h + lw.out(attn)
         gate_up = lw.gate_up(self._rms_norm(h, lw.ffn_norm))
-        act = exact.silu(gate_up[:, : cfg.n_ff]) * gate_up[:, cfg.n_ff :]
+        if layer_kernels.available():
+            act = layer_kernels.silu_mul(gate_up[:, : cfg.n_ff], gate_up[:, cfg.n_ff :])
+        else:
+            act = exact.silu(gate_up[:, : cfg.n_ff]) * gate_up[:, cfg.n_ff :]
         return h + lw.down(act)
 
     def _attend(self, layer: int, cache: KVCache, q: np.ndarray, start: int) -> np.ndarray:
