@@ -16,7 +16,8 @@
         --variant lockstep:engine=llama,workers=1,chunks=2,n_threads=2
 
 A variant's `workers` and `chunks` keys are the pipeline's (worker processes; the file cut into
-about that many balanced chunks); every other key is an llm option.
+about that many balanced chunks); every other key is an llm option, and the machine-local ones
+(`LLMCodec.runtime`, e.g. ``decode_drafts=0``) are the decoder's too.
 
 For each file, chunk size and worker count: compress and decompress through `nacrith` (method
 llm), check the round trip byte for byte, and report KB/s and tokens/s. Then run bare llama.cpp
@@ -49,7 +50,12 @@ REPO = Path(__file__).resolve().parent.parent
 FILES = {
     "alice29.txt": ["canterbury/alice29.txt"],
     "enwik8[:1MB]": ["enwik/enwik6"],
+    "fields.c": ["canterbury/fields.c"],
+    "cp.html": ["canterbury/cp.html"],
+    "Linux_2k.log": ["loghub/Linux/Linux_2k.log"],
 }
+#: the files of a run that names none
+DEFAULT_FILES = ["alice29.txt", "enwik8[:1MB]"]
 
 
 def find(name: str) -> Path:
@@ -215,7 +221,7 @@ def variants_section(args: argparse.Namespace, opts: dict[str, Any]) -> list[dic
     rows = []
     load_before = os.getloadavg()[0]
     uptimes = [uptime()]
-    for name in args.file or list(FILES):
+    for name in args.file or DEFAULT_FILES:
         data = find(name).read_bytes()[: args.limit]
         plain = plain_bytes_per_second(opts.get("model"), data)
         best: dict[str, dict[str, Any]] = {}
@@ -230,7 +236,10 @@ def variants_section(args: argparse.Namespace, opts: dict[str, Any]) -> list[dic
                 # held open while timed: the model's weights stay loaded and its probe computed
                 warm = LLMCodec(**{**opts, **llm})
                 warm.probe()
-                row = bench_file(name, data, workers, {**opts, **llm}, chunk_size)
+                # the machine-local options the decoder takes too (`LLMCodec.runtime`)
+                local = set(warm.runtime()) - {"model", "gpu"}
+                decode = {k: v for k, v in {**opts, **llm}.items() if k in local}
+                row = bench_file(name, data, workers, {**opts, **llm}, chunk_size, decode)
                 warm.close()
                 row.pop("chunk_list")
                 row.update(variant=label, plain=plain, threads=threads_per_process(llm, row))
@@ -250,6 +259,7 @@ def variants_section(args: argparse.Namespace, opts: dict[str, Any]) -> list[dic
         "speed-30k-engines": "issue 21's measure, both engines with default settings",
         "speed-threads": "llama.cpp threads per process against worker processes (llama engine)",
         "speed-llama-threads": "one or two llama.cpp threads beside the predictors (llama engine)",
+        "speed-drafts": "the decoder's drafts (portable engine)",
     }.get(args.section, args.section)
     lines = [
         f"## Speed: {title}",
@@ -322,9 +332,15 @@ def size_label(size: int | None) -> str:
 
 
 def bench_file(
-    name: str, data: bytes, workers: int, opts: dict[str, Any], chunk_size: int | None
+    name: str,
+    data: bytes,
+    workers: int,
+    opts: dict[str, Any],
+    chunk_size: int | None,
+    decode_opts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Compress and decompress `data` once with the llm codec; timings and token counts."""
+    """Compress and decompress `data` once with the llm codec; timings and token counts.
+    `decode_opts`: the decoder's machine-local llm options (e.g. ``decode_drafts``)."""
     import nacrith
 
     start = time.perf_counter()
@@ -333,7 +349,9 @@ def bench_file(
     )
     compress_s = time.perf_counter() - start
     start = time.perf_counter()
-    restored = nacrith.decompress(archive, workers=workers)
+    options = {"llm": decode_opts} if decode_opts else None
+    with nacrith.Decompressor(workers=workers, options=options) as decompressor:
+        restored = decompressor.decompress(archive)
     decompress_s = time.perf_counter() - start
     chunks = llm_chunks(archive)
     return {
@@ -428,7 +446,7 @@ def main() -> int:
             for c, w in itertools.product(args.chunk_size or [None], args.workers or [1, 2])
         ]
     rows = []
-    for name in args.file or list(FILES):
+    for name in args.file or DEFAULT_FILES:
         data = find(name).read_bytes()[: args.limit]
         for chunk_size, workers, overlap in configs:
             row = bench_file(name, data, workers, {**opts, "overlap": overlap}, chunk_size)

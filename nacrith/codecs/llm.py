@@ -69,7 +69,7 @@ from nacrith.errors import (
 from nacrith.formats.text import Escapes, Reader, bad_codepoint_pattern, prepare, restore
 from nacrith.formats.varint import put_varint
 from nacrith.models.llm import registry
-from nacrith.models.llm.lockstep import ENCODE_BATCH, run_streams
+from nacrith.models.llm.lockstep import ENCODE_BATCH, MAX_DRAFT, run_streams
 from nacrith.models.llm.skipping import run_skipping
 from nacrith.models.online.ensemble import Ensemble, EnsembleSettings
 
@@ -115,9 +115,12 @@ class LLMCodec(Codec):
     - `overlap`: run each model call in a second thread while the predictors learn the last
       token; the encoder, which knows every token, lets the model run one step ahead.
     - `encode_batch`: on the exact (portable) engine, the encoder computes each stream's rows
-      for up to this many tokens in one model call (0: token by token, as the decoder runs).
-    - `n_threads`, `processes`, `overlap`, `encode_batch` and `widen` are machine-local: they
-      are not stored, and the payload has the same bits whatever they are.
+      for up to this many tokens in one model call (0: token by token).
+    - `decode_drafts`: on the exact engine's llama graph, the decoder feeds each decoded token
+      with up to this many guesses of the next ones and keeps the rows they confirm
+      (`nacrith.models.llm.drafting`; 0: token by token).
+    - `n_threads`, `processes`, `overlap`, `encode_batch`, `decode_drafts` and `widen` are
+      machine-local: they are not stored, and the payload has the same bits whatever they are.
     - `widen`: which weight matrices the portable engine's encoder keeps as float64 values
       for its batches (`llm_params.WIDEN_PARTS`; default: `llm_params.choose_widen`).
     - `max_streams`: most chunks coded in lockstep in one context (memory: each stream holds
@@ -162,6 +165,7 @@ class LLMCodec(Codec):
         overlap: bool = True,
         encode_batch: int = ENCODE_BATCH,
         widen: str | None = None,
+        decode_drafts: int = MAX_DRAFT,
     ) -> None:
         self.model_path = registry.resolve_model(model)
         name = os.fspath(model) if model else os.environ.get(registry.ENV_MODEL) or ""
@@ -206,6 +210,9 @@ class LLMCodec(Codec):
         if not isinstance(encode_batch, int) or encode_batch < 0:
             raise ValueError(f"encode_batch must be a non-negative integer, got {encode_batch!r}")
         self.encode_batch = encode_batch
+        if not isinstance(decode_drafts, int) or decode_drafts < 0:
+            raise ValueError(f"decode_drafts must be a non-negative integer, got {decode_drafts!r}")
+        self.decode_drafts = decode_drafts
         self.widen = check_widen(widen)
         self._widened = False
         self._backend = None
@@ -233,6 +240,7 @@ class LLMCodec(Codec):
             "overlap": self.overlap,
             "encode_batch": self.encode_batch,
             "widen": self.widen,
+            "decode_drafts": self.decode_drafts,
         }
 
     def _get_backend(self, n_streams: int = 1):
@@ -338,8 +346,8 @@ class LLMCodec(Codec):
         """Decoder-side codec from header params; checks model, tokenizer and probe.
 
         `runtime` may set `model` (a path to use instead of the registered name), `n_threads`,
-        `processes`, `gpu` (ignored for portable archives), `max_streams`, `overlap` and
-        `encode_batch`.
+        `processes`, `gpu` (ignored for portable archives), `max_streams`, `overlap`,
+        `encode_batch`, `widen` and `decode_drafts`.
         """
         stored = StoredParams.read(params)
         model = runtime.pop("model", None)
@@ -530,6 +538,7 @@ class LLMCodec(Codec):
             known=known,
             weights=weights,
             batch=self.encode_batch,
+            drafts=self.decode_drafts,
         )
 
     def _widen_for(self, tokens: int) -> None:

@@ -18,7 +18,10 @@ model compute iteration k+1 while the predictors and the coder work on iteration
 On an exact engine (`batch_exact`: a batch of k tokens has the bits of k single steps) the call
 pattern is free and only the bits are fixed: the encoder then computes each stream's rows for
 a run of iterations in one `append` of their known input tokens, cut where the window slides
-(`_BatchedFeed`), while the decoder steps token by token; the archive bytes are the same.
+(`_BatchedFeed`), while the decoder steps token by token, or, where the engine can cut a
+stream's cache (`cuts_cache`), feeds each decoded token with guesses of the next ones
+(`drafting.Drafter`) and uses the rows whose inputs the decoded tokens confirm
+(`_DraftingFeed`); the archive bytes are the same.
 """
 
 from __future__ import annotations
@@ -33,12 +36,20 @@ from typing import TYPE_CHECKING, TypeAlias
 import numpy as np
 
 from nacrith.models.llm.backend import LlamaBackend
+from nacrith.models.llm.drafting import MAX_DRAFT, Drafter
 from nacrith.models.online.ensemble import Ensemble
 
 if TYPE_CHECKING:
     from nacrith.models.portable.backend import PortableBackend
 
-__all__ = ["ENCODE_BATCH", "Window", "batch_exact", "reporting_steps", "run_streams"]
+__all__ = [
+    "ENCODE_BATCH",
+    "MAX_DRAFT",
+    "Window",
+    "batch_exact",
+    "reporting_steps",
+    "run_streams",
+]
 
 #: code(stream index, distribution row) -> the token at this position of that stream
 CodeFn = Callable[[int, np.ndarray], int]
@@ -268,6 +279,104 @@ class _BatchedFeed(_ModelFeed):
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+#: (first iteration, the stream's cache length before the batch, rows, hidden states or None,
+#: the guessed tokens) of one drafted batch
+_Drafted: TypeAlias = "tuple[int, int, np.ndarray, np.ndarray | None, list[int]]"
+
+
+def _cuts_cache(backend: Backend) -> bool:
+    """Whether `backend` is exact and can cut a stream's cache back (`truncate`), so that a
+    decoder may check guessed tokens in a batch (`_DraftingFeed`)."""
+    return batch_exact(backend) and bool(getattr(backend, "cuts_cache", False))
+
+
+class _DraftingFeed(_ModelFeed):
+    """The decoder's model side on an exact engine that can cut a stream's cache: each call
+    feeds a stream's decoded token followed by its `Drafter`'s guesses of the next tokens, as
+    one `append`. Row m of that batch is the row of iteration i0 + m as long as the first m - 1
+    guesses were the decoded tokens; at the first wrong guess the cache is cut back to the
+    entries of confirmed inputs. Guesses never cross a window slide (they fit the context), so
+    the shifts and re-prefills happen at `_ModelFeed`'s iterations, and the rows have its bits."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        lengths: Sequence[int],
+        source: Sequence[Sequence[int]],
+        windows: Sequence[Window],
+        hidden: bool,
+        max_draft: int,
+    ) -> None:
+        super().__init__(backend, lengths, source, windows, hidden)
+        self.drafters = [Drafter(max_draft) for _ in lengths]
+        self.ready: list[_Drafted | None] = [None] * len(lengths)
+
+    def step(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Logits (and hidden states) for token i of each stream active at iteration i."""
+        backend, source, kv_len = self.backend, self.source, self.kv_len
+        active = self.active_at(i)
+        dtype = getattr(backend, "dtype", np.float32)
+        rows = np.empty((len(active), backend.n_vocab), dtype=dtype)
+        states = np.empty((len(active), backend.n_embd), dtype=dtype) if self.hidden else None
+        stepping: list[int] = []
+        for j, s in enumerate(active):
+            if self._confirmed_row(s, i, j, rows, states):
+                continue
+            history = self._make_room(s, i)
+            if history is not None:
+                rows[j] = backend.prefill(s, history)
+                kv_len[s] = len(history)
+                if states is not None:
+                    states[j] = backend.hidden_states()[0]
+                continue
+            drafter = self.drafters[s]
+            drafter.learn(source[s])
+            guesses = drafter.draft(source[s], room=backend.n_ctx - kv_len[s] - 1)
+            if not guesses:
+                stepping.append(j)
+                continue
+            out = backend.append(s, [source[s][i - 1], *guesses], all_logits=True)
+            drafted = backend.hidden_states() if states is not None else None
+            self.ready[s] = (i, kv_len[s], out, drafted, guesses)
+            rows[j] = out[0]
+            if states is not None and drafted is not None:
+                states[j] = drafted[0]
+            kv_len[s] += 1
+        if stepping:
+            seqs = [active[j] for j in stepping]
+            out = backend.step(seqs, [source[s][i - 1] for s in seqs], [kv_len[s] for s in seqs])
+            rows[stepping] = out
+            if states is not None:
+                states[stepping] = backend.hidden_states()
+            for s in seqs:
+                kv_len[s] += 1
+        return rows, states
+
+    def _confirmed_row(
+        self, s: int, i: int, j: int, rows: np.ndarray, states: np.ndarray | None
+    ) -> bool:
+        """Put stream `s`'s drafted row for iteration `i` at `rows[j]` when the decoded tokens
+        confirmed its inputs; else cut the cache back to the confirmed entries (False)."""
+        ready = self.ready[s]
+        if ready is None:
+            return False
+        first, base, out, drafted, guesses = ready
+        m = i - first
+        if m <= len(guesses) and guesses[m - 1] == self.source[s][i - 1]:
+            rows[j] = out[m]
+            if states is not None and drafted is not None:
+                states[j] = drafted[m]
+            self.kv_len[s] = base + m + 1
+            self.drafters[s].confirmed += 1
+            if m == len(guesses):
+                self.ready[s] = None
+            return True
+        self.ready[s] = None
+        self.kv_len[s] = base + m  # the inputs up to the wrong guess
+        self.backend.truncate(s, base + m)  # type: ignore[union-attr]
+        return False
+
+
 class _ModelCalls:
     """When each step's model call runs: inline, in a second thread beside the ensemble's work
     on the same step (`overlap`), or one step ahead (`ahead`: the tokens are known)."""
@@ -338,6 +447,7 @@ def run_streams(
     known: Sequence[Sequence[int]] | None = None,
     weights: Sequence[float] | None = None,
     batch: int = 0,
+    drafts: int = 0,
 ) -> list[list[int]]:
     """Run the lockstep loop over streams of the given token counts; return their tokens.
 
@@ -352,7 +462,9 @@ def run_streams(
     progress reported to a `reporting_steps` listener, e.g. input bytes per token. `window`
     says how a full context makes room (`keep` alone: `Window.reprefill(keep)`). `batch` > 0,
     with `known` tokens and a `batch_exact` backend: the model computes each stream's rows for
-    up to `batch` iterations in one call (`_BatchedFeed`), with the same bits.
+    up to `batch` iterations in one call (`_BatchedFeed`), with the same bits. `drafts` > 0,
+    decoding (no `known` tokens) on an exact backend that can cut its cache: each call checks
+    up to `drafts` guessed tokens too (`_DraftingFeed`), with the same bits.
     """
     if window is None:
         window = Window.reprefill(keep)
@@ -361,11 +473,14 @@ def run_streams(
     tokens: list[list[int]] = [[] for _ in lengths]
     source, windows = tokens if known is None else known, [window] * len(lengths)
     batched = batch > 0 and known is not None and batch_exact(backend)
-    feed = (
-        _BatchedFeed(backend, lengths, source, windows, ensemble.wants_hidden, batch, overlap)
-        if batched
-        else _ModelFeed(backend, lengths, source, windows, ensemble.wants_hidden)
-    )
+    hidden = ensemble.wants_hidden
+    feed: _ModelFeed
+    if batched:
+        feed = _BatchedFeed(backend, lengths, source, windows, hidden, batch, overlap)
+    elif drafts > 0 and known is None and _cuts_cache(backend):
+        feed = _DraftingFeed(backend, lengths, source, windows, hidden, drafts)
+    else:
+        feed = _ModelFeed(backend, lengths, source, windows, hidden)
     steps = max(lengths, default=0)
     # a batched feed runs its own second thread, a batch ahead
     calls = _ModelCalls(feed, steps, overlap and not batched, ahead=overlap and known is not None)

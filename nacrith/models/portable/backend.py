@@ -187,6 +187,19 @@ class PortableBackend:
         token, or of every token when `all_logits`."""
         return self.model.append(seq, tokens, all_logits=all_logits)
 
+    @property
+    def cuts_cache(self) -> bool:
+        """Whether `truncate` works here: on the llama graph (the Gemma graph's ring for its
+        sliding-window layers would lose the entries a cut-off position overwrote)."""
+        return isinstance(self.model, PortableModel)
+
+    def truncate(self, seq: int, length: int) -> None:
+        """Keep the first `length` cache positions of stream `seq` and forget the rest (a
+        decoder's wrong guesses, `lockstep._DraftingFeed`); llama graph only."""
+        if not self.cuts_cache:
+            raise NotImplementedError("the Gemma graph cannot cut its cache back")
+        self.model.truncate(seq, length)
+
     def shift(self, seq: int, start: int, count: int) -> None:
         """Drop cache positions [start, start + count) of stream `seq`, moving later ones down
         (keys re-rotated exactly; see `PortableModel.shift`)."""

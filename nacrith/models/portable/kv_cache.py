@@ -22,7 +22,8 @@ from nacrith.models.portable import kernels
 __all__ = ["KVCache"]
 
 #: query rows (positions x heads of a group) up to which the compiled attention beats BLAS
-_KERNEL_ROWS = 8
+#: (a decoder's step and its drafted rows; scripts/bench_kernels.py's machines)
+_KERNEL_ROWS = 18
 
 
 class KVCache:
