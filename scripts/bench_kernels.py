@@ -83,6 +83,39 @@ def _round(model: PortableModel, tokens: list[int], path: tuple) -> tuple[dict, 
     return times, logits
 
 
+def _matrices(weights) -> list:
+    """Every block matrix one token's step multiplies by, in order."""
+    out = []
+    for layer in weights.layers:
+        out += [layer.qkv, layer.out, layer.gate_up, layer.down]
+    return [*out, weights.output]
+
+
+def _weight_traffic(weights, rounds: int) -> dict[str, float]:
+    """ms of one token's block products alone (compiled, one row, one thread) and of reading
+    the same packed weights alone, and their bytes: the floor memory puts under a step."""
+    rng = np.random.default_rng(0)
+    calls = []
+    for matrix in _matrices(weights):
+        packed = matrix.packed()
+        n_blocks, block = packed.q.shape[1], packed.q.shape[2]
+        x = rng.integers(-2000, 2000, size=(1, n_blocks, block)).astype(np.int16)
+        calls.append((packed, x, np.ones((1, n_blocks)), np.empty((1, packed.rows))))
+    flat = [c[0].q.reshape(-1).view(np.uint8) for c in calls]
+    best = {"products": float("inf"), "read": float("inf")}
+    for _ in range(max(3, rounds)):
+        start = time.perf_counter()
+        for packed, x, sx, out in calls:
+            kernels.block_product(packed, x, sx, out, 0, packed.q.shape[0])
+        best["products"] = min(best["products"], time.perf_counter() - start)
+        start = time.perf_counter()
+        for q in flat:
+            np.bitwise_or.reduce(q.view(np.uint64) if q.size % 8 == 0 else q)
+        best["read"] = min(best["read"], time.perf_counter() - start)
+    megabytes = sum(q.size for q in flat) / 1e6
+    return {"products": best["products"] * 1000, "read": best["read"] * 1000, "mb": megabytes}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -97,18 +130,18 @@ def main() -> None:
     weights = shared_weights(path, 3)
     load = os.getloadavg()[0]
     models = {}
-    for path in PATHS:
-        with _path(*path[1:]):
-            models[path] = PortableModel(n_seq=1, n_ctx=2048, weights=weights, revision=3)
-    results: dict[tuple, list[dict]] = {path: [] for path in PATHS}
+    for way in PATHS:
+        with _path(*way[1:]):
+            models[way] = PortableModel(n_seq=1, n_ctx=2048, weights=weights, revision=3)
+    results: dict[tuple, list[dict]] = {way: [] for way in PATHS}
     logits: dict[tuple, list] = {}
     for _ in range(args.rounds):
-        for path in PATHS:
-            times, logits[path] = _round(models[path], tokens, path)
-            results[path].append(times)
+        for way in PATHS:
+            times, logits[way] = _round(models[way], tokens, way)
+            results[way].append(times)
     first = logits[PATHS[0]]
     same = all(
-        np.array_equal(a, b) for path in PATHS[1:] for a, b in zip(first, logits[path], strict=True)
+        np.array_equal(a, b) for way in PATHS[1:] for a, b in zip(first, logits[way], strict=True)
     )
     best = {p: {k: min(r[k] for r in rs) for k in rs[0]} for p, rs in results.items()}
     lines = [
@@ -123,17 +156,23 @@ def main() -> None:
         f"| path | step at {SHORT} | step at {LONG:,} | append of {APPEND} at {LONG:,} |",
         "|---|---:|---:|---:|",
     ]
-    for path in PATHS:
-        b = best[path]
-        lines.append(f"| {path[0]} | {b['short']:.1f} | {b['long']:.1f} | {b['append']:.1f} |")
+    for way in PATHS:
+        b = best[way]
+        lines.append(f"| {way[0]} | {b['short']:.1f} | {b['long']:.1f} | {b['append']:.1f} |")
     lines.append("")
-    for path in PATHS[1:]:
-        ratio = {k: best[PATHS[0]][k] / best[path][k] for k in best[path]}
+    for way in PATHS[1:]:
+        ratio = {k: best[PATHS[0]][k] / best[way][k] for k in best[way]}
         lines.append(
-            f"{path[0]} against numpy: step at {SHORT} {ratio['short']:.2f}x, at {LONG:,} "
+            f"{way[0]} against numpy: step at {SHORT} {ratio['short']:.2f}x, at {LONG:,} "
             f"{ratio['long']:.2f}x, append {ratio['append']:.2f}x as fast."
         )
+    traffic = _weight_traffic(weights, args.rounds)
     lines += [
+        "",
+        f"One token's block products alone (all {len(_matrices(weights))} matrices, one row, "
+        f"compiled): {traffic['products']:.1f} ms; reading the same {traffic['mb']:.0f} MB of "
+        f"packed weights alone (numpy, one pass): {traffic['read']:.1f} ms "
+        f"({traffic['mb'] / traffic['read']:.1f} GB/s), the floor memory puts under a step.",
         "",
         f"Load average {load:.2f} at the start; numpy {np.__version__}, numba {version('numba')}.",
     ]

@@ -260,6 +260,7 @@ def variants_section(args: argparse.Namespace, opts: dict[str, Any]) -> list[dic
         "speed-threads": "llama.cpp threads per process against worker processes (llama engine)",
         "speed-llama-threads": "one or two llama.cpp threads beside the predictors (llama engine)",
         "speed-drafts": "the decoder's drafts (portable engine)",
+        "speed-drafts-prose": "the decoder's drafts on prose (portable engine)",
     }.get(args.section, args.section)
     lines = [
         f"## Speed: {title}",
