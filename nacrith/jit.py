@@ -36,12 +36,14 @@ def compiler() -> Callable[..., Any] | None:
 
 def compile_loop(function: Callable[..., Any], **options: Any) -> Callable[..., Any] | None:
     """`function` compiled without the GIL, cached on disk, no bounds or division checks, with
-    `options` added (e.g. ``fastmath`` for sums that are exact in any order); None where the
-    numpy forms run."""
+    `options` added or changed (e.g. ``fastmath`` for sums that are exact in any order;
+    ``cache=False`` for a loop that calls a `share_helper` of another file, since numba's disk
+    cache notices changes of the loop's own file only); None where the numpy forms run."""
     njit = compiler()
     if njit is None:
         return None
-    return njit(nogil=True, cache=True, error_model="numpy", boundscheck=False, **options)(function)
+    settings = {"nogil": True, "cache": True, "error_model": "numpy", "boundscheck": False}
+    return njit(**{**settings, **options})(function)
 
 
 @cache

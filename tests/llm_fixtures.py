@@ -37,3 +37,31 @@ def llm_codec_fixture():
 def llm_params_fixture(llm_codec):
     """The params of `llm_codec` (computing them runs the probe once)."""
     return llm_codec.params()
+
+
+class CountingBackend:
+    """A real backend that counts its single steps, batched appends (their lengths) and cache
+    cuts, passing every call on."""
+
+    batch_exact = True
+
+    def __init__(self, backend) -> None:
+        self._backend = backend
+        self.steps = 0
+        self.appends: list[int] = []
+        self.cuts = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._backend, name)
+
+    def step(self, seqs, tokens, positions):
+        self.steps += 1
+        return self._backend.step(seqs, tokens, positions)
+
+    def append(self, seq, tokens, *, all_logits=False):
+        self.appends.append(len(tokens))
+        return self._backend.append(seq, tokens, all_logits=all_logits)
+
+    def truncate(self, seq, length):
+        self.cuts += 1
+        return self._backend.truncate(seq, length)

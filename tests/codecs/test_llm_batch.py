@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.llm_fixtures import corpus_text
+from tests.llm_fixtures import CountingBackend, corpus_text
 
 pytestmark = pytest.mark.llm
 
@@ -37,28 +37,6 @@ def test_batched_encoder_writes_the_token_by_token_bytes(window, batches) -> Non
         assert decoder.decode_many([(p, len(c)) for p, c in zip(payloads, chunks)]) == chunks
         decoder.close()
     stepwise.close()
-
-
-class _Counting:
-    """A real backend that counts its single steps and batched appends."""
-
-    batch_exact = True
-
-    def __init__(self, backend) -> None:
-        self._backend = backend
-        self.steps = 0
-        self.appends: list[int] = []
-
-    def __getattr__(self, name: str):
-        return getattr(self._backend, name)
-
-    def step(self, seqs, tokens, positions):
-        self.steps += 1
-        return self._backend.step(seqs, tokens, positions)
-
-    def append(self, seq, tokens, *, all_logits=False):
-        self.appends.append(len(tokens))
-        return self._backend.append(seq, tokens, all_logits=all_logits)
 
 
 def test_batched_rows_come_from_appends_with_the_bits_of_steps() -> None:
@@ -95,14 +73,14 @@ def test_batched_rows_come_from_appends_with_the_bits_of_steps() -> None:
         )
         return rows
 
-    counting = _Counting(be)
+    counting = CountingBackend(be)
     batched = run(counting, 16)
     assert counting.steps == 0 and max(counting.appends) == 16 and len(counting.appends) >= 6
-    stepwise = _Counting(be)
+    stepwise = CountingBackend(be)
     plain = run(stepwise, 0)
     assert len(plain) == len(batched) == sum(lengths)
     assert all(np.array_equal(a, b) for a, b in zip(plain, batched))
-    inline = run(_Counting(be), 16, overlap=False)  # the batches computed in this thread
+    inline = run(CountingBackend(be), 16, overlap=False)  # the batches computed in this thread
     assert all(np.array_equal(a, b) for a, b in zip(inline, batched))
     assert stepwise.steps > 30 and not stepwise.appends
     codec.close()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from nacrith.models.llm.drafting import Drafter
+from tests.llm_fixtures import CountingBackend
 
 LOG = b"".join(
     b"Dec  7 10:%02d:%02d host sshd[%d]: Accepted publickey for user%d from 10.0.0.%d\n"
@@ -37,33 +38,6 @@ def test_the_drafter_stops_at_the_room_left() -> None:
     assert Drafter(max_draft=0).draft(history, room=5) == []
     with pytest.raises(ValueError, match="max_draft"):
         Drafter(max_draft=-1)
-
-
-class _Counting:
-    """A real backend that counts its single steps, batched appends and cache cuts."""
-
-    batch_exact = True
-
-    def __init__(self, backend) -> None:
-        self._backend = backend
-        self.steps = 0
-        self.appends: list[int] = []
-        self.cuts = 0
-
-    def __getattr__(self, name: str):
-        return getattr(self._backend, name)
-
-    def step(self, seqs, tokens, positions):
-        self.steps += 1
-        return self._backend.step(seqs, tokens, positions)
-
-    def append(self, seq, tokens, *, all_logits=False):
-        self.appends.append(len(tokens))
-        return self._backend.append(seq, tokens, all_logits=all_logits)
-
-    def truncate(self, seq, length):
-        self.cuts += 1
-        return self._backend.truncate(seq, length)
 
 
 @pytest.mark.llm
@@ -101,10 +75,10 @@ def test_drafted_rows_have_the_bits_of_token_by_token_decoding(overlap) -> None:
         assert decoded == [t.tolist() for t in toks]
         return rows
 
-    plain = _Counting(be)
+    plain = CountingBackend(be)
     stepwise = run(plain, 0)
     assert not plain.appends and not plain.cuts
-    drafting = _Counting(be)
+    drafting = CountingBackend(be)
     drafted = run(drafting, 7)
     assert len(drafted) == len(stepwise) == sum(lengths)
     assert all(np.array_equal(a, b) for a, b in zip(stepwise, drafted))

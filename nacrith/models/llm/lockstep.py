@@ -151,13 +151,15 @@ class _ModelFeed:
         states = np.empty((len(active), backend.n_embd), dtype=dtype) if self.hidden else None
         stepping: list[int] = []
         for j, s in enumerate(active):
+            if self._ready_row(s, i, j, rows, states):
+                continue
             history = self._make_room(s, i)
             if history is not None:
                 rows[j] = backend.prefill(s, history)
                 kv_len[s] = len(history)
                 if states is not None:
                     states[j] = backend.hidden_states()[0]
-            else:
+            elif not self._alone(s, i, j, rows, states):
                 stepping.append(j)
         if stepping:
             seqs = [active[j] for j in stepping]
@@ -168,6 +170,18 @@ class _ModelFeed:
             for s in seqs:
                 kv_len[s] += 1
         return rows, states
+
+    def _ready_row(
+        self, s: int, i: int, j: int, rows: np.ndarray, states: np.ndarray | None
+    ) -> bool:
+        """Put stream `s`'s row for iteration `i` at `rows[j]` (and its state) when it is
+        already computed; this feed computes none ahead (`_DraftingFeed` does)."""
+        return False
+
+    def _alone(self, s: int, i: int, j: int, rows: np.ndarray, states: np.ndarray | None) -> bool:
+        """Compute stream `s`'s row for iteration `i` in a call of its own (True), or leave it
+        to the step all such streams share (False, this feed's way)."""
+        return False
 
     def _make_room(self, s: int, i: int) -> list[int] | None:
         """Before stream `s`'s iteration `i`: shift its full context where its window shifts;
@@ -311,48 +325,25 @@ class _DraftingFeed(_ModelFeed):
         self.drafters = [Drafter(max_draft) for _ in lengths]
         self.ready: list[_Drafted | None] = [None] * len(lengths)
 
-    def step(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Logits (and hidden states) for token i of each stream active at iteration i."""
-        backend, source, kv_len = self.backend, self.source, self.kv_len
-        active = self.active_at(i)
-        dtype = getattr(backend, "dtype", np.float32)
-        rows = np.empty((len(active), backend.n_vocab), dtype=dtype)
-        states = np.empty((len(active), backend.n_embd), dtype=dtype) if self.hidden else None
-        stepping: list[int] = []
-        for j, s in enumerate(active):
-            if self._confirmed_row(s, i, j, rows, states):
-                continue
-            history = self._make_room(s, i)
-            if history is not None:
-                rows[j] = backend.prefill(s, history)
-                kv_len[s] = len(history)
-                if states is not None:
-                    states[j] = backend.hidden_states()[0]
-                continue
-            drafter = self.drafters[s]
-            drafter.learn(source[s])
-            guesses = drafter.draft(source[s], room=backend.n_ctx - kv_len[s] - 1)
-            if not guesses:
-                stepping.append(j)
-                continue
-            out = backend.append(s, [source[s][i - 1], *guesses], all_logits=True)
-            drafted = backend.hidden_states() if states is not None else None
-            self.ready[s] = (i, kv_len[s], out, drafted, guesses)
-            rows[j] = out[0]
-            if states is not None and drafted is not None:
-                states[j] = drafted[0]
-            kv_len[s] += 1
-        if stepping:
-            seqs = [active[j] for j in stepping]
-            out = backend.step(seqs, [source[s][i - 1] for s in seqs], [kv_len[s] for s in seqs])
-            rows[stepping] = out
-            if states is not None:
-                states[stepping] = backend.hidden_states()
-            for s in seqs:
-                kv_len[s] += 1
-        return rows, states
+    def _alone(self, s: int, i: int, j: int, rows: np.ndarray, states: np.ndarray | None) -> bool:
+        """Feed stream `s`'s decoded token with its drafter's guesses in one `append` when it
+        guesses; else leave the stream to the shared step."""
+        backend, source = self.backend, self.source
+        drafter = self.drafters[s]
+        drafter.learn(source[s])
+        guesses = drafter.draft(source[s], room=backend.n_ctx - self.kv_len[s] - 1)
+        if not guesses:
+            return False
+        out = backend.append(s, [source[s][i - 1], *guesses], all_logits=True)
+        drafted = backend.hidden_states() if states is not None else None
+        self.ready[s] = (i, self.kv_len[s], out, drafted, guesses)
+        rows[j] = out[0]
+        if states is not None and drafted is not None:
+            states[j] = drafted[0]
+        self.kv_len[s] += 1
+        return True
 
-    def _confirmed_row(
+    def _ready_row(
         self, s: int, i: int, j: int, rows: np.ndarray, states: np.ndarray | None
     ) -> bool:
         """Put stream `s`'s drafted row for iteration `i` at `rows[j]` when the decoded tokens

@@ -43,6 +43,7 @@ __all__ = [
     "fixed_point",
     "pack",
     "quantize",
+    "row_peak",
     "table_softmax",
 ]
 
@@ -197,16 +198,25 @@ def _quantize(x, block, span, act_bits, act_limit, ints, scales):  # pragma: no 
     return True
 
 
+def row_peak(row: np.ndarray) -> float:
+    """The largest magnitude of a row, or -1.0 when it holds a NaN or an infinity (a helper of
+    compiled loops, `jit.share_helper`)."""
+    peak = 0.0
+    for i in range(row.shape[0]):
+        v = abs(row[i])
+        if not v <= 1.7976931348623157e308:
+            return -1.0
+        peak = max(peak, v)
+    return peak
+
+
 def _fixed_point(x, bits, ints, scales):  # pragma: no cover - compiled
     rows, cols = x.shape
     for t in range(rows):
         row = x[t]
-        peak = 0.0
-        for i in range(cols):
-            v = abs(row[i])
-            if not v <= 1.7976931348623157e308:
-                return False  # NaN or infinite: the numpy path decides
-            peak = max(peak, v)
+        peak = row_peak(row)
+        if peak < 0.0:
+            return False  # NaN or infinite: the numpy path decides
         if not peak >= 2.0**-900:
             ints[t, :] = 0.0
             scales[t] = 1.0
@@ -233,6 +243,7 @@ class _Loops(NamedTuple):
 def _compiled() -> _Loops | None:
     if jit.compiler() is None:
         return None
+    jit.share_helper(row_peak)
     # every partial sum of the attention is exact, so reordering or fusing changes no bit
     exact_sums = {"reassoc", "contract"}
     return _Loops(

@@ -22,6 +22,7 @@ import numpy as np
 
 from nacrith import exact, jit
 from nacrith.exact import exp_value as exact_value
+from nacrith.models.portable.kernels import row_peak
 
 __all__ = ["available", "rms_norm", "rope", "silu_mul"]
 
@@ -38,12 +39,9 @@ def _rms_norm(h, gain, bits, eps, out):  # pragma: no cover - compiled
     rows, cols = h.shape
     for t in range(rows):
         row = h[t]
-        peak = 0.0
-        for i in range(cols):
-            v = abs(row[i])
-            if not v <= 1.7976931348623157e308:
-                return False  # NaN or infinite: the numpy path decides
-            peak = max(peak, v)
+        peak = row_peak(row)
+        if peak < 0.0:
+            return False  # NaN or infinite: the numpy path decides
         squares = 0.0
         scale = 1.0
         if peak >= 2.0**-900:
@@ -83,9 +81,11 @@ def _compiled() -> _Loops | None:
     if jit.compiler() is None:
         return None
     jit.share_helper(exact_value)
+    jit.share_helper(row_peak)
+    # these two call helpers of other files, which numba's disk cache would not see change
     return _Loops(
-        silu_mul=jit.compile_loop(_silu_mul),
-        rms_norm=jit.compile_loop(_rms_norm),
+        silu_mul=jit.compile_loop(_silu_mul, cache=False),
+        rms_norm=jit.compile_loop(_rms_norm, cache=False),
         rope=jit.compile_loop(_rope),
     )
 
