@@ -51,9 +51,6 @@ class Drafter:
         self._seen = 0  # tokens of the history learnt so far
         self._rate = dict.fromkeys(ORDERS, _PRIOR)
         self._pending: tuple[int, int] | None = None  # (order, token) guessed for position _seen
-        #: tokens drafted and drafted tokens the model's rows confirmed (for reports)
-        self.drafted = 0
-        self.confirmed = 0
 
     def learn(self, history: Sequence[int]) -> None:
         """Take in the tokens of `history` (the stream's decoded tokens, a growing list) not seen
@@ -100,5 +97,4 @@ class Drafter:
             value = expected / (1.0 + self.row_cost * len(guesses))
             if value > best_value:
                 best, best_value = len(guesses), value
-        self.drafted += best
         return guesses[:best]

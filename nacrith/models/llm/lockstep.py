@@ -358,7 +358,6 @@ class _DraftingFeed(_ModelFeed):
             if states is not None and drafted is not None:
                 states[j] = drafted[m]
             self.kv_len[s] = base + m + 1
-            self.drafters[s].confirmed += 1
             if m == len(guesses):
                 self.ready[s] = None
             return True

@@ -198,7 +198,7 @@ class PortableBackend:
         decoder's wrong guesses, `lockstep._DraftingFeed`); llama graph only."""
         if not self.cuts_cache:
             raise NotImplementedError("the Gemma graph cannot cut its cache back")
-        self.model.truncate(seq, length)
+        self.model.shift(seq, length, self.model.length(seq) - length)  # drops the tail
 
     def shift(self, seq: int, start: int, count: int) -> None:
         """Drop cache positions [start, start + count) of stream `seq`, moving later ones down

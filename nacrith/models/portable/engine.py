@@ -139,13 +139,6 @@ class PortableModel(Streams):
         cache.move(src, dst, k_int, k_scale)
         cache.length = n - count
 
-    def truncate(self, seq: int, length: int) -> None:
-        """Keep the first `length` positions of stream `seq`; the later ones are forgotten."""
-        cache = self._caches[seq]
-        if not 0 <= length <= cache.length:
-            raise ValueError(f"cannot cut {cache.length} positions to {length}")
-        cache.length = length
-
     # -- forward pass ----------------------------------------------------------------------------
 
     def _forward(self, segments: list[tuple[int, np.ndarray]], all_rows: bool) -> np.ndarray:
